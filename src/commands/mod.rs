@@ -1,0 +1,109 @@
+//! Command dispatch: one thin module per command turns arguments and settings into
+//! options and calls the ops. Errors are printed once, here, and mapped to exit codes.
+
+mod backup;
+mod completions;
+mod config;
+mod health;
+mod restore;
+mod scan;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::config::{ProcessEnv, Settings};
+use crate::output;
+use crate::status::ExitStatus;
+
+/// What every command receives: the global flags and the captured process environment.
+pub struct Ctx {
+    pub global: GlobalArgs,
+    pub penv: ProcessEnv,
+}
+
+impl Ctx {
+    /// Load ccops.yaml for `env` (a command's own ENV argument), else `--env`.
+    pub fn settings(&self, env: Option<&str>) -> Result<Settings> {
+        let env = env.or(self.global.env.as_deref());
+        let s = crate::config::load(self.global.config.as_deref(), env, &self.penv)?;
+        output::set_context("environment", s.env_name.clone());
+        Ok(s)
+    }
+}
+
+pub fn run(cli: Cli) -> ExitStatus {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::error(format!("cannot start the async runtime: {e}"));
+            return ExitStatus::Failure;
+        }
+    };
+    let ctx = Ctx { global: cli.global, penv: ProcessEnv::capture() };
+    let result = rt.block_on(async {
+        crate::util::install_signal_handlers();
+        dispatch(&ctx, cli.command).await
+    });
+    // Background tasks (progress, streams) must not keep the process alive.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(status) => status,
+        Err(e) => {
+            report(&e);
+            crate::error::classify(&e)
+        }
+    }
+}
+
+/// Print an error chain: what failed first, then each cause on its own line.
+pub fn report(e: &anyhow::Error) {
+    let mut lines = e.chain().map(ToString::to_string);
+    let mut text = lines.next().unwrap_or_default();
+    for cause in lines {
+        if !text.contains(&cause) {
+            text.push_str(&format!("\n  caused by: {cause}"));
+        }
+    }
+    output::error(text);
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> Result<ExitStatus> {
+    let name = command_name(&command);
+    output::set_context("command", name);
+    match command {
+        Command::Health(a) => health::run(ctx, a).await,
+        Command::Backup(a) => backup::run(ctx, a).await,
+        Command::Restore(a) => restore::run(ctx, a).await,
+        Command::Scan(a) => scan::run(ctx, a).await,
+        Command::Config(a) => config::run(ctx, a).await,
+        Command::Completions(a) => completions::run(a),
+        Command::Deploy(_) | Command::Rollback(_) | Command::Releases(_) | Command::Scale(_) | Command::Migrate(_) => {
+            not_yet(name, "release management (deploy, rollback, releases, scale, migrate)")
+        }
+        Command::Init(_) | Command::Doctor => not_yet(name, "operator integration (init, doctor)"),
+    }
+}
+
+fn not_yet(name: &str, what: &str) -> Result<ExitStatus> {
+    Err(crate::usage!(
+        "`ccops {name}` is not available yet in this version: {what} is still being built; see CHANGELOG.md for what ships"
+    ))
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Deploy(_) => "deploy",
+        Command::Rollback(_) => "rollback",
+        Command::Releases(_) => "releases",
+        Command::Scale(_) => "scale",
+        Command::Migrate(_) => "migrate",
+        Command::Health(_) => "health",
+        Command::Backup(_) => "backup",
+        Command::Restore(_) => "restore",
+        Command::Scan(_) => "scan",
+        Command::Config(_) => "config",
+        Command::Init(_) => "init",
+        Command::Doctor => "doctor",
+        Command::Completions(_) => "completions",
+    }
+}

@@ -1,0 +1,195 @@
+//! `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`, `${VAR?message}`,
+//! `${VAR:+alt}`, `$VAR` and `$$`, as Docker Compose interpolates them.
+
+use std::collections::BTreeMap;
+
+/// Where variable values come from, and which of them are secrets.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    values: BTreeMap<String, String>,
+    secret: std::collections::BTreeSet<String>,
+}
+
+impl Vars {
+    pub fn insert(&mut self, name: &str, value: String, secret: bool) {
+        if secret || is_secret_name(name) {
+            self.secret.insert(name.to_string());
+        }
+        self.values.insert(name.to_string(), value);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.secret.contains(name)
+    }
+
+    /// Every value that must not be printed.
+    pub fn secret_values(&self) -> impl Iterator<Item = &String> {
+        self.secret.iter().filter_map(|n| self.values.get(n)).filter(|v| !v.is_empty())
+    }
+}
+
+/// A name that says it holds a secret (SPEC §1 Output).
+pub fn is_secret_name(name: &str) -> bool {
+    let up = name.to_ascii_uppercase();
+    ["PASSWORD", "SECRET", "TOKEN", "KEY"].iter().any(|w| up.contains(w))
+}
+
+/// The result of interpolating one string.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Interpolated {
+    pub value: String,
+    /// A secret variable contributed to the value: mask it whole when showing it.
+    pub uses_secret: bool,
+    /// Whether any `$` expression was expanded.
+    pub expanded: bool,
+}
+
+/// Interpolate `text`. The error is the message of a `${VAR:?message}` that fired, or a
+/// syntax problem, with the byte offset of the expression in `text`.
+pub fn interpolate(text: &str, vars: &Vars) -> Result<Interpolated, (usize, String)> {
+    let mut out = String::with_capacity(text.len());
+    let mut uses_secret = false;
+    let mut expanded = false;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            let ch = text[i..].chars().next().unwrap_or_default();
+            out.push(ch);
+            i += ch.len_utf8();
+            continue;
+        }
+        let start = i;
+        match bytes.get(i + 1) {
+            Some(b'$') => {
+                out.push('$');
+                i += 2;
+            }
+            Some(b'{') => {
+                let close = matching_brace(text, i + 1).ok_or((start, "unclosed `${` in value".to_string()))?;
+                let inner = &text[i + 2..close];
+                let (v, s) = expand(inner, vars).map_err(|m| (start, m))?;
+                out.push_str(&v);
+                uses_secret |= s;
+                expanded = true;
+                i = close + 1;
+            }
+            Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
+                let mut j = i + 1;
+                while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+                    j += 1;
+                }
+                let name = &text[i + 1..j];
+                out.push_str(vars.get(name).unwrap_or(""));
+                uses_secret |= vars.is_secret(name);
+                expanded = true;
+                i = j;
+            }
+            _ => {
+                out.push('$');
+                i += 1;
+            }
+        }
+    }
+    Ok(Interpolated { value: out, uses_secret, expanded })
+}
+
+fn matching_brace(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, b) in text.bytes().enumerate().skip(open) {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn expand(inner: &str, vars: &Vars) -> Result<(String, bool), String> {
+    let name_end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
+    let (name, op) = inner.split_at(name_end);
+    if name.is_empty() {
+        return Err(format!("`${{{inner}}}` does not start with a variable name"));
+    }
+    let value = vars.get(name);
+    let secret = vars.is_secret(name);
+    let set = value.is_some();
+    let nonempty = value.is_some_and(|v| !v.is_empty());
+    let nested = |s: &str| interpolate(s, vars).map(|r| (r.value, r.uses_secret)).map_err(|(_, m)| m);
+    let own = || (value.unwrap_or("").to_string(), secret);
+    match op {
+        "" => Ok(own()),
+        _ if op.starts_with(":-") => if nonempty { Ok(own()) } else { nested(&op[2..]) },
+        _ if op.starts_with('-') => if set { Ok(own()) } else { nested(&op[1..]) },
+        _ if op.starts_with(":?") || op.starts_with('?') => {
+            let strict = op.starts_with(':');
+            let ok = if strict { nonempty } else { set };
+            if ok {
+                Ok(own())
+            } else {
+                let msg = op.trim_start_matches(':').trim_start_matches('?');
+                let msg = if msg.is_empty() { "is required".to_string() } else { nested(msg)?.0 };
+                Err(format!("variable `{name}` is not set: {msg}"))
+            }
+        }
+        _ if op.starts_with(":+") => if nonempty { nested(&op[2..]) } else { Ok((String::new(), false)) },
+        _ if op.starts_with('+') => if set { nested(&op[1..]) } else { Ok((String::new(), false)) },
+        _ => Err(format!("`${{{inner}}}` is not a valid interpolation; use ${{VAR}}, ${{VAR:-default}} or ${{VAR:?message}}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vars {
+        let mut v = Vars::default();
+        v.insert("HOST", "db".into(), false);
+        v.insert("EMPTY", String::new(), false);
+        v.insert("DB_PASSWORD", "s3cret".into(), false);
+        v
+    }
+
+    fn run(s: &str) -> String {
+        interpolate(s, &vars()).unwrap().value
+    }
+
+    #[test]
+    fn expands_every_form() {
+        assert_eq!(run("${HOST}:5432"), "db:5432");
+        assert_eq!(run("$HOST/x"), "db/x");
+        assert_eq!(run("${NOPE:-fallback}"), "fallback");
+        assert_eq!(run("${EMPTY:-fallback}"), "fallback");
+        assert_eq!(run("${EMPTY-fallback}"), "");
+        assert_eq!(run("${NOPE-x}"), "x");
+        assert_eq!(run("${HOST:+yes}${NOPE:+no}"), "yes");
+        assert_eq!(run("$$HOST"), "$HOST");
+        assert_eq!(run("${NOPE:-${HOST}}"), "db");
+        assert_eq!(run("price $5"), "price $5");
+        assert_eq!(run("${NOPE}"), "");
+    }
+
+    #[test]
+    fn required_variable_reports_its_message() {
+        let err = interpolate("x ${NOPE:?set NOPE in .env}", &vars()).unwrap_err();
+        assert_eq!(err, (2, "variable `NOPE` is not set: set NOPE in .env".to_string()));
+        assert!(interpolate("${EMPTY?m}", &vars()).is_ok());
+        assert!(interpolate("${EMPTY:?m}", &vars()).is_err());
+    }
+
+    #[test]
+    fn marks_values_that_use_secrets() {
+        assert!(interpolate("postgres://u:${DB_PASSWORD}@h", &vars()).unwrap().uses_secret);
+        assert!(!interpolate("${HOST}", &vars()).unwrap().uses_secret);
+    }
+}

@@ -1,0 +1,318 @@
+//! The shape of `ccops.yaml` (SPEC §2). Unknown keys are rejected (`deny_unknown_fields`);
+//! defaults live here so every reader sees the same values.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub project: Option<String>,
+    pub default_environment: Option<String>,
+    #[serde(default)]
+    pub environments: BTreeMap<String, Environment>,
+    #[serde(default)]
+    pub backup: Backup,
+    #[serde(default)]
+    pub remotes: BTreeMap<String, Remote>,
+    #[serde(default)]
+    pub health: Health,
+    #[serde(default)]
+    pub migrate: Option<Migrate>,
+    #[serde(default)]
+    pub deploy: Deploy,
+    #[serde(default)]
+    pub notify: Notify,
+    #[serde(default)]
+    pub metrics: Metrics,
+    #[serde(default)]
+    pub scan: Scan,
+    pub state_directory: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    #[serde(default)]
+    pub compose_files: Vec<String>,
+    pub env_file: Option<String>,
+    pub version_variable: Option<String>,
+    #[serde(default)]
+    pub required_variables: Vec<String>,
+    pub docker_host: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    #[serde(default = "default_backup_dir")]
+    pub directory: String,
+    #[serde(default)]
+    pub retention: Retention,
+    #[serde(default)]
+    pub postgres: Vec<PostgresTarget>,
+    #[serde(default)]
+    pub redis: Vec<RedisTarget>,
+    #[serde(default)]
+    pub volumes: Vec<VolumeTarget>,
+    #[serde(default)]
+    pub compression: Compression,
+    #[serde(default)]
+    pub encryption: Encryption,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup {
+            directory: default_backup_dir(),
+            retention: Retention::default(),
+            postgres: vec![],
+            redis: vec![],
+            volumes: vec![],
+            compression: Compression::default(),
+            encryption: Encryption::default(),
+        }
+    }
+}
+
+fn default_backup_dir() -> String {
+    "backups".into()
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub days: Option<u32>,
+    pub keep_last: Option<u32>,
+    pub keep_daily: Option<u32>,
+    pub keep_weekly: Option<u32>,
+    pub keep_monthly: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresTarget {
+    pub service: String,
+    pub database: String,
+    pub user: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisTarget {
+    pub service: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeTarget {
+    pub name: String,
+    #[serde(default)]
+    pub stop_services: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    #[serde(default)]
+    pub age_recipients: Vec<String>,
+    pub age_identity_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remote {
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: String,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub path_style: bool,
+    pub storage_class: Option<String>,
+    pub server_side_encryption: Option<String>,
+    /// The store's maximum number of parts in one multipart upload (10,000 on AWS).
+    pub max_parts: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    #[serde(default)]
+    pub checks: Vec<CheckSpec>,
+    #[serde(default, with = "opt_duration")]
+    pub backup_max_age: Option<Duration>,
+}
+
+/// One configured health check: exactly one of `http`, `tcp`, `tls`, `disk` is set.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub name: String,
+    pub http: Option<String>,
+    pub expect_status: Option<u16>,
+    pub tcp: Option<String>,
+    pub tls: Option<String>,
+    pub warn_days: Option<i64>,
+    pub critical_days: Option<i64>,
+    pub disk: Option<String>,
+    pub min_free_percent: Option<f64>,
+    #[serde(default, with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migrate {
+    pub service: Option<String>,
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub status_command: Vec<String>,
+    pub sql_directory: Option<String>,
+    pub database: Option<PostgresTarget>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    #[serde(default = "default_deploy_timeout", with = "duration")]
+    pub timeout: Duration,
+    #[serde(default = "yes")]
+    pub backup_before: bool,
+    #[serde(default = "yes")]
+    pub migrate: bool,
+    #[serde(default = "yes")]
+    pub auto_rollback: bool,
+    #[serde(default)]
+    pub hooks: Hooks,
+}
+
+impl Default for Deploy {
+    fn default() -> Self {
+        Deploy {
+            timeout: default_deploy_timeout(),
+            backup_before: true,
+            migrate: true,
+            auto_rollback: true,
+            hooks: Hooks::default(),
+        }
+    }
+}
+
+fn default_deploy_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    #[serde(default)]
+    pub pre_deploy: Vec<String>,
+    #[serde(default)]
+    pub post_deploy: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(default = "default_notify_on")]
+    pub on: Vec<NotifyOn>,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify { webhook_url: None, on: default_notify_on() }
+    }
+}
+
+fn default_notify_on() -> Vec<NotifyOn> {
+    vec![NotifyOn::Failure]
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyOn {
+    Failure,
+    Success,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub textfile: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scan {
+    #[serde(default)]
+    pub ignore: Vec<ScanIgnore>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanIgnore {
+    pub rule: String,
+    pub service: Option<String>,
+    pub reason: Option<String>,
+}
+
+fn empty_is_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v: Option<String> = Option::deserialize(d)?;
+    Ok(v.filter(|s| !s.trim().is_empty()))
+}
+
+/// Durations are written as `5s`, `300s`, `26h`, `1h 30m` (humantime).
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(s.trim()).map_err(|e| {
+            serde::de::Error::custom(format!("`{s}` is not a duration ({e}); write e.g. `30s`, `5m`, `26h`"))
+        })
+    }
+
+    pub fn serialize<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*v).to_string())
+    }
+}
+
+pub mod opt_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(with = "super::duration")] Duration);
+        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+    }
+
+    pub fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(d) => super::duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The Docker Engine API (bollard): a project's containers found by their compose labels
+//! (never by name: Compose v1 and v2 name them differently), streaming exec, archives.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use bollard::Docker;
+use bollard::query_parameters::{
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+};
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+pub const LABEL_PROJECT: &str = "com.docker.compose.project";
+pub const LABEL_SERVICE: &str = "com.docker.compose.service";
+pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
+pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
+
+/// A connection to the Docker engine.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    pub host: String,
+}
+
+/// One container of a compose service, as ccops needs to know it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub service: String,
+    pub number: u32,
+    pub image: String,
+    /// created, running, paused, restarting, removing, exited, dead
+    pub state: String,
+    /// Docker's own health status when the container has a healthcheck: starting, healthy, unhealthy.
+    pub health: Option<String>,
+    pub restart_count: i64,
+    pub exit_code: Option<i64>,
+}
+
+impl Container {
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+}
+
+/// What a finished exec reported.
+#[derive(Debug)]
+pub struct ExecOutcome {
+    pub exit_code: i64,
+    /// The last part of stderr (bounded), for error messages.
+    pub stderr: String,
+}
+
+impl Engine {
+    /// Connect to `host` (ssh://, tcp://, unix://), else DOCKER_HOST's value passed in,
+    /// else the local socket; negotiate the API version and check the engine answers.
+    pub async fn connect(host: Option<&str>) -> Result<Engine> {
+        let host = host.unwrap_or("unix:///var/run/docker.sock").to_string();
+        let docker = Docker::connect_with_host(&host)
+            .map_err(|e| anyhow!("cannot use Docker host `{host}`: {e}; set DOCKER_HOST or `docker_host` to unix://, tcp:// or ssh://"))?
+            .with_timeout(Duration::from_secs(24 * 3600));
+        let unreachable = |e: String| {
+            anyhow!(
+                "the Docker engine at `{host}` is not reachable ({e}); start it (e.g. `systemctl start docker`) or check DOCKER_HOST / `docker_host`"
+            )
+        };
+        let probe = Docker::connect_with_host(&host).map_err(|e| unreachable(e.to_string()))?.with_timeout(Duration::from_secs(10));
+        probe.ping().await.map_err(|e| unreachable(short_err(&e)))?;
+        let docker = docker.negotiate_version().await.map_err(|e| unreachable(short_err(&e)))?;
+        Ok(Engine { docker, host })
+    }
+
+    pub fn api(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Server version and API version, for `doctor` and verbose output.
+    pub async fn version(&self) -> Result<(String, String)> {
+        let v = self.docker.version().await.context("cannot read the engine version")?;
+        Ok((v.version.unwrap_or_default(), v.api_version.unwrap_or_default()))
+    }
+
+    /// The containers of `project` (optionally one service), running or not, one-off
+    /// (`compose run`) containers excluded, ordered by service and replica number.
+    pub async fn containers(&self, project: &str, service: Option<&str>) -> Result<Vec<Container>> {
+        let mut labels = vec![format!("{LABEL_PROJECT}={project}")];
+        if let Some(s) = service {
+            labels.push(format!("{LABEL_SERVICE}={s}"));
+        }
+        let mut filters = HashMap::new();
+        filters.insert("label".to_string(), labels);
+        let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| anyhow!("cannot list containers: {}", short_err(&e)))?;
+        let mut out = Vec::new();
+        for c in list {
+            let labels = c.labels.unwrap_or_default();
+            if labels.get(LABEL_ONEOFF).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+                continue;
+            }
+            let Some(id) = c.id else { continue };
+            // Inspect for what the list lacks on older engines: health, restart count.
+            let Ok(info) = self.docker.inspect_container(&id, None).await else { continue };
+            let state = info.state.as_ref();
+            out.push(Container {
+                name: info.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
+                service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+                number: labels.get(LABEL_NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1),
+                image: c.image.unwrap_or_default(),
+                state: state.and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()),
+                health: state
+                    .and_then(|s| s.health.as_ref())
+                    .and_then(|h| h.status)
+                    .map(|h| h.to_string())
+                    .filter(|h| !h.is_empty() && h != "none"),
+                restart_count: info.restart_count.unwrap_or(0),
+                exit_code: state.and_then(|s| s.exit_code),
+                id,
+            });
+        }
+        out.sort_by(|a, b| (a.service.as_str(), a.number).cmp(&(b.service.as_str(), b.number)));
+        Ok(out)
+    }
+
+    /// The running container of `service` that ccops execs into (the lowest replica number).
+    pub async fn running_container(&self, project: &str, service: &str) -> Result<Container> {
+        let all = self.containers(project, Some(service)).await?;
+        if all.is_empty() {
+            bail!("service `{service}` of project `{project}` has no container; start it (`docker compose up -d {service}`)");
+        }
+        all.into_iter().find(Container::is_running).ok_or_else(|| {
+            anyhow!("service `{service}` of project `{project}` is not running; start it (`docker compose up -d {service}`) and try again")
+        })
+    }
+
+    /// Run `cmd` in a container; its stdout is streamed into `stdout` as it comes, `stdin`
+    /// (if any) is streamed in. Nothing is held whole in memory.
+    pub async fn exec_stream<W, R>(
+        &self,
+        container: &str,
+        cmd: &[&str],
+        env: &[String],
+        stdout: &mut W,
+        stdin: Option<R>,
+    ) -> Result<ExecOutcome>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+        R: AsyncRead + Unpin + Send + 'static,
+    {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                CreateExecOptions {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    env: Some(env.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    attach_stdin: Some(stdin.is_some()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow!("cannot exec `{}` in container {}: {}", cmd.join(" "), short_id(container), short_err(&e)))?;
+        let started = self.docker.start_exec(&exec.id, None).await.map_err(|e| anyhow!("cannot start exec: {}", short_err(&e)))?;
+        let StartExecResults::Attached { mut output, mut input } = started else {
+            bail!("exec started detached");
+        };
+        let feeder = stdin.map(|mut r| {
+            tokio::spawn(async move {
+                let res = tokio::io::copy(&mut r, &mut input).await;
+                let _ = input.shutdown().await;
+                res
+            })
+        });
+        let mut stderr = Vec::new();
+        while let Some(frame) = output.next().await {
+            use bollard::container::LogOutput;
+            match frame.map_err(|e| anyhow!("exec stream broke: {}", short_err(&e)))? {
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    stdout.write_all(&message).await.map_err(|e| anyhow!("cannot write exec output: {}", crate::util::io_reason(&e)))?;
+                }
+                LogOutput::StdErr { message } => {
+                    stderr.extend_from_slice(&message);
+                    if stderr.len() > 16 * 1024 {
+                        stderr.drain(..stderr.len() - 8 * 1024);
+                    }
+                }
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        stdout.flush().await.ok();
+        if let Some(f) = feeder {
+            match f.await {
+                Ok(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    bail!("cannot stream input into `{}`: {}", cmd.join(" "), crate::util::io_reason(&e))
+                }
+                _ => {}
+            }
+        }
+        let exit_code = self.exec_exit_code(&exec.id).await?;
+        Ok(ExecOutcome { exit_code, stderr: String::from_utf8_lossy(&stderr).trim().to_string() })
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
+        // The exit code can lag the end of the stream by a moment.
+        for _ in 0..50 {
+            let info = self.docker.inspect_exec(exec_id).await.map_err(|e| anyhow!("cannot inspect exec: {}", short_err(&e)))?;
+            if info.running != Some(true) {
+                return Ok(info.exit_code.unwrap_or(-1));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the command in the container did not report an exit code")
+    }
+
+    /// Run a short command and capture its stdout (bounded to what the command prints).
+    pub async fn exec_capture(&self, container: &str, cmd: &[&str], env: &[String]) -> Result<(i64, String, String)> {
+        let mut out = Vec::new();
+        let o = self.exec_stream(container, cmd, env, &mut out, None::<tokio::io::Empty>).await?;
+        Ok((o.exit_code, String::from_utf8_lossy(&out).into_owned(), o.stderr))
+    }
+
+    pub async fn stop(&self, id: &str, timeout_s: i32) -> Result<()> {
+        let opts = StopContainerOptionsBuilder::default().t(timeout_s).build();
+        self.docker.stop_container(id, Some(opts)).await.map_err(|e| anyhow!("cannot stop container {}: {}", short_id(id), short_err(&e)))
+    }
+
+    pub async fn start(&self, id: &str) -> Result<()> {
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| anyhow!("cannot start container {}: {}", short_id(id), short_err(&e)))
+    }
+
+    /// A tar stream of `path` inside a container (running or not).
+    pub fn download(&self, id: &str, path: &str) -> impl Stream<Item = Result<bytes::Bytes, bollard::errors::Error>> + use<> {
+        let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        self.docker.download_from_container(id, Some(opts))
+    }
+
+    /// Upload a tar stream, extracting it at `path` inside a container.
+    pub async fn upload<S>(&self, id: &str, path: &str, tar: S) -> Result<()>
+    where
+        S: Stream<Item = bytes::Bytes> + Send + 'static,
+    {
+        let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::default().path(path).build();
+        self.docker
+            .upload_to_container(id, Some(opts), bollard::body_stream(tar))
+            .await
+            .map_err(|e| anyhow!("cannot copy files into container {}: {}", short_id(id), short_err(&e)))
+    }
+
+    /// Create (not start) a helper container with volume mounts, for file copies.
+    pub async fn create_helper(&self, image: &str, binds: Vec<String>, labels: HashMap<String, String>) -> Result<String> {
+        use bollard::models::{ContainerCreateBody, HostConfig};
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(vec!["true".into()]),
+            labels: Some(labels),
+            host_config: Some(HostConfig { binds: Some(binds), network_mode: Some("none".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        let r = self
+            .docker
+            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+            .await
+            .map_err(|e| anyhow!("cannot create a helper container from image `{image}`: {}", short_err(&e)))?;
+        Ok(r.id)
+    }
+
+    pub async fn remove(&self, id: &str) -> Result<()> {
+        let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(false).build();
+        self.docker.remove_container(id, Some(opts)).await.map_err(|e| anyhow!("cannot remove container {}: {}", short_id(id), short_err(&e)))
+    }
+
+    /// Whether a named volume exists.
+    pub async fn volume_exists(&self, name: &str) -> Result<bool> {
+        match self.docker.inspect_volume(name).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
+            Err(e) => Err(anyhow!("cannot inspect volume `{name}`: {}", short_err(&e))),
+        }
+    }
+
+    pub async fn image_exists(&self, image: &str) -> bool {
+        self.docker.inspect_image(image).await.is_ok()
+    }
+}
+
+/// Read an AsyncRead to its end into a String (for small outputs).
+pub async fn read_all<R: AsyncRead + Unpin>(mut r: R) -> std::io::Result<String> {
+    let mut s = String::new();
+    r.read_to_string(&mut s).await?;
+    Ok(s)
+}
+
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// bollard's errors without their Debug noise.
+pub fn short_err(e: &bollard::errors::Error) -> String {
+    use bollard::errors::Error as E;
+    match e {
+        E::DockerResponseServerError { message, .. } => message.clone(),
+        E::HyperResponseError { err } => err.to_string(),
+        E::IOError { err } => crate::util::io_reason(err),
+        other => other.to_string(),
+    }
+}

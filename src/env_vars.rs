@@ -1,0 +1,16 @@
+//! Every environment variable ccops itself reads, in one place. Ops never read the
+//! environment: `config::Settings` resolves these once and hands the values on.
+
+/// Path of the config file when `--config` is not given.
+pub const CCOPS_CONFIG: &str = "CCOPS_CONFIG";
+/// Force a Compose implementation: `docker compose` (v2) or `docker-compose` (v1).
+/// Default: v2 when `docker compose version` answers, else v1.
+pub const CCOPS_COMPOSE: &str = "CCOPS_COMPOSE";
+/// Docker CLI used to run `docker compose` (default: `docker` on PATH).
+pub const CCOPS_DOCKER: &str = "CCOPS_DOCKER";
+/// Set to any value to disable colours (https://no-color.org).
+pub const NO_COLOR: &str = "NO_COLOR";
+/// Docker daemon address, as the Docker CLI reads it.
+pub const DOCKER_HOST: &str = "DOCKER_HOST";
+/// Compose project name when the config names none.
+pub const COMPOSE_PROJECT_NAME: &str = "COMPOSE_PROJECT_NAME";

@@ -1,0 +1,27 @@
+//! `ccops`: parse the command line, run the command, map the outcome to an exit code.
+
+mod backup;
+mod cli;
+mod commands;
+mod compose;
+mod config;
+mod docker;
+mod env_vars;
+mod error;
+mod health;
+mod lock;
+mod output;
+mod scan;
+mod snapshot;
+mod status;
+mod storage;
+mod util;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    output::init(&cli.global);
+    let status = commands::run(cli);
+    std::process::ExitCode::from(status.code())
+}

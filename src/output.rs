@@ -1,0 +1,248 @@
+//! The one printer. stdout carries data (tables, JSON, SARIF); stderr carries status,
+//! warnings, errors and progress. Every line that leaves ccops goes through here, so the
+//! secret redaction and the `--quiet`/`--json`/`--log-format` rules hold everywhere.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock, RwLock};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::{GlobalArgs, LogFormat};
+
+#[derive(Debug)]
+struct Printer {
+    json: bool,
+    quiet: bool,
+    verbose: u8,
+    color: bool,
+    log_format: LogFormat,
+    log_file: Option<PathBuf>,
+    stderr_tty: bool,
+}
+
+static PRINTER: OnceLock<Printer> = OnceLock::new();
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+static CONTEXT: Mutex<BTreeMap<&'static str, String>> = Mutex::new(BTreeMap::new());
+
+/// Set the printer up from the global flags; called once by `main`.
+pub fn init(g: &GlobalArgs) {
+    let no_color_env = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
+    let _ = PRINTER.set(Printer {
+        json: g.json,
+        quiet: g.quiet,
+        verbose: g.verbose,
+        color: !g.no_color && !no_color_env && std::io::stderr().is_terminal(),
+        log_format: g.log_format,
+        log_file: g.log_file.clone(),
+        stderr_tty: std::io::stderr().is_terminal(),
+    });
+}
+
+fn printer() -> &'static Printer {
+    PRINTER.get_or_init(|| Printer {
+        json: false,
+        quiet: false,
+        verbose: 0,
+        color: false,
+        log_format: LogFormat::Text,
+        log_file: None,
+        stderr_tty: false,
+    })
+}
+
+/// Whether `--json` was given: commands print one JSON document instead of tables.
+pub fn json_mode() -> bool {
+    printer().json
+}
+
+/// Register values that must never be printed (passwords, tokens, env-file values).
+pub fn add_secrets<I: IntoIterator<Item = String>>(values: I) {
+    let mut s = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    for v in values {
+        if v.len() >= 3 && !s.contains(&v) {
+            s.push(v);
+        }
+    }
+    // Longest first, so a secret that contains another is masked whole.
+    s.sort_by_key(|v| std::cmp::Reverse(v.len()));
+}
+
+/// `text` with every registered secret replaced by `********`.
+pub fn redact(text: &str) -> String {
+    let s = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for secret in s.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "********");
+        }
+    }
+    out
+}
+
+/// Context added to every JSON log line from now on (command, environment, backup_id...).
+pub fn set_context(key: &'static str, value: impl Into<String>) {
+    CONTEXT.lock().unwrap_or_else(|e| e.into_inner()).insert(key, value.into());
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+fn log(level: Level, message: &str) {
+    let p = printer();
+    let message = redact(message);
+    let shown = match level {
+        Level::Error => true,
+        Level::Warn | Level::Info => !p.quiet,
+        Level::Debug => p.verbose > 0,
+    };
+    let line = match p.log_format {
+        LogFormat::Json => json_line(level, &message),
+        LogFormat::Text => text_line(level, &message, p.color),
+    };
+    if shown {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+    if let Some(path) = &p.log_file {
+        let file_line = match p.log_format {
+            LogFormat::Json => line,
+            LogFormat::Text => format!(
+                "{} {}",
+                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+                text_line(level, &message, false)
+            ),
+        };
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{file_line}");
+        }
+    }
+}
+
+fn text_line(level: Level, message: &str, color: bool) -> String {
+    let (prefix, code) = match level {
+        Level::Error => ("error: ", "31"),
+        Level::Warn => ("warning: ", "33"),
+        Level::Info | Level::Debug => ("", ""),
+    };
+    if prefix.is_empty() {
+        message.to_string()
+    } else if color {
+        format!("\x1b[1;{code}m{prefix}\x1b[0m{message}")
+    } else {
+        format!("{prefix}{message}")
+    }
+}
+
+fn json_line(level: Level, message: &str) -> String {
+    let mut obj = serde_json::Map::new();
+    obj.insert("timestamp".into(), chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into());
+    obj.insert("level".into(), level.name().into());
+    obj.insert("message".into(), message.into());
+    for (k, v) in CONTEXT.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        obj.insert((*k).into(), redact(v).into());
+    }
+    serde_json::Value::Object(obj).to_string()
+}
+
+/// A status line on stderr (hidden by `--quiet`).
+pub fn status(message: impl AsRef<str>) {
+    log(Level::Info, message.as_ref());
+}
+
+/// A warning on stderr (hidden by `--quiet`).
+pub fn warn(message: impl AsRef<str>) {
+    log(Level::Warn, message.as_ref());
+}
+
+/// An error on stderr (always shown).
+pub fn error(message: impl AsRef<str>) {
+    log(Level::Error, message.as_ref());
+}
+
+/// Detail shown with `--verbose`.
+pub fn debug(message: impl AsRef<str>) {
+    log(Level::Debug, message.as_ref());
+}
+
+/// Data on stdout. A closed pipe (`ccops backup list | head`) ends ccops quietly, as
+/// ripgrep does: the reader has what it wanted.
+pub fn data(text: impl AsRef<str>) {
+    let text = redact(text.as_ref());
+    let mut out = std::io::stdout().lock();
+    let res = out.write_all(text.as_bytes()).and_then(|()| {
+        if text.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") }
+    });
+    if let Err(e) = res.and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// One JSON document on stdout.
+pub fn json(value: &serde_json::Value) {
+    data(serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+/// A table for stdout, styled only when stdout is a terminal.
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+    if !std::io::stdout().is_terminal() {
+        t.load_style(comfy_table::presets::NOTHING).force_no_tty();
+    }
+    t.set_header(header.iter().copied());
+    t
+}
+
+/// A byte-counting progress bar on stderr, hidden unless stderr is a terminal and
+/// neither `--quiet` nor `--json` was given.
+pub fn progress_bytes(total: Option<u64>, label: &str) -> ProgressBar {
+    let p = printer();
+    if !p.stderr_tty || p.quiet || p.json {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(t) => ProgressBar::new(t).with_style(
+            ProgressStyle::with_template("{msg:30} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {msg:30} {bytes} {bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar.set_message(label.to_string());
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_registered_secrets_longest_first() {
+        add_secrets(["hunter2-long".to_string(), "hunter2".to_string(), "ab".to_string()]);
+        assert_eq!(redact("pw=hunter2-long x=hunter2 ab"), "pw=******** x=******** ab");
+    }
+}

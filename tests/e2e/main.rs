@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `ccops` binary against a real Docker engine, Compose v2
+//! and v1, PostgreSQL, Redis and an S3-compatible server (scripts/rig starts them).
+//! One test crate with one module per command keeps link time down.
+
+mod support;
+
+mod cli;
+mod config;
+mod scan;
