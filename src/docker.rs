@@ -59,15 +59,21 @@ impl Engine {
     /// else the local socket; negotiate the API version and check the engine answers.
     pub async fn connect(host: Option<&str>) -> Result<Engine> {
         let host = host.unwrap_or("unix:///var/run/docker.sock").to_string();
-        let docker = Docker::connect_with_host(&host)
-            .map_err(|e| anyhow!("cannot use Docker host `{host}`: {e}; set DOCKER_HOST or `docker_host` to unix://, tcp:// or ssh://"))?
-            .with_timeout(Duration::from_secs(24 * 3600));
         let unreachable = |e: String| {
             anyhow!(
                 "the Docker engine at `{host}` is not reachable ({e}); start it (e.g. `systemctl start docker`) or check DOCKER_HOST / `docker_host`"
             )
         };
-        let probe = Docker::connect_with_host(&host).map_err(|e| unreachable(e.to_string()))?.with_timeout(Duration::from_secs(10));
+        let connect = |timeout: u64| match Docker::connect_with_host(&host) {
+            Ok(d) => Ok(d.with_timeout(Duration::from_secs(timeout))),
+            Err(e @ bollard::errors::Error::UnsupportedURISchemeError { .. }) => {
+                Err(anyhow!("cannot use Docker host `{host}` ({e}); use unix:// or tcp://"))
+            }
+            Err(e) => Err(unreachable(short_err(&e))),
+        };
+        // Long transfers (a dump of many GiB) must not hit a request timeout.
+        let docker = connect(24 * 3600)?;
+        let probe = connect(10)?;
         probe.ping().await.map_err(|e| unreachable(short_err(&e)))?;
         let docker = docker.negotiate_version().await.map_err(|e| unreachable(short_err(&e)))?;
         Ok(Engine { docker, host })

@@ -19,6 +19,11 @@ pub async fn run(ctx: &Ctx, args: ConfigArgs) -> Result<ExitStatus> {
             Ok(ExitStatus::Success)
         }
         ConfigCommand::Check => {
+            // The compose files must load and name every service ccops.yaml refers to.
+            let compose = crate::compose::Compose::detect(&settings).await?;
+            let model = compose.model().await.map_err(|e| crate::usage!("{e:#}"))?;
+            crate::project::validate_services(&settings, &model)?;
+            output::debug(format!("compose services: {}", model.services.keys().cloned().collect::<Vec<_>>().join(", ")));
             output::status(format!(
                 "{}: valid (project `{}`, environment `{}`)",
                 settings.config_file.display(),

@@ -1,11 +1,56 @@
-//! `ccops health`.
+//! `ccops health [ENV] [--wait] [--timeout] [--format]`.
+
+use std::time::Instant;
 
 use anyhow::Result;
 
 use super::Ctx;
-use crate::cli::HealthArgs;
+use crate::cli::{HealthArgs, HealthFormat};
+use crate::health::{self, Status, format};
+use crate::output;
+use crate::project::Project;
 use crate::status::ExitStatus;
 
-pub async fn run(_ctx: &Ctx, _args: HealthArgs) -> Result<ExitStatus> {
-    Err(crate::usage!("`ccops health` is not available yet"))
+pub async fn run(ctx: &Ctx, args: HealthArgs) -> Result<ExitStatus> {
+    let format = if ctx.global.json { HealthFormat::Json } else { args.format };
+    let project = match open(ctx, &args).await {
+        Ok(p) => p,
+        // A monitoring system reads UNKNOWN, not a usage error, when the check cannot run.
+        Err(e) if format == HealthFormat::Nagios => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            output::data(format!("CCOPS UNKNOWN - {}", output::redact(&msg)));
+            return Ok(ExitStatus::Code(3));
+        }
+        Err(e) => return Err(e),
+    };
+    let deadline = Instant::now() + *args.timeout;
+    let report = loop {
+        let report = health::run(&project.settings, &project.engine, &project.model).await;
+        if !args.wait || report.status == Status::Ok || Instant::now() >= deadline {
+            break report;
+        }
+        output::status(format!("waiting: {}", format::summary(&report)));
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    let exit = if report.status == Status::Fail { ExitStatus::Failure } else { ExitStatus::Success };
+    match format {
+        HealthFormat::Table => {
+            output::data(format::table(&report));
+            let line = format::summary(&report);
+            if report.status == Status::Fail { output::error(line) } else { output::status(line) }
+        }
+        HealthFormat::Json => output::json(&format::json(&report)),
+        HealthFormat::Prometheus => output::data(format::prometheus(&report)),
+        HealthFormat::Nagios => {
+            let (line, code) = format::nagios(&report);
+            output::data(line);
+            return Ok(ExitStatus::Code(code));
+        }
+    }
+    Ok(exit)
+}
+
+async fn open(ctx: &Ctx, args: &HealthArgs) -> Result<Project> {
+    let settings = ctx.settings(args.env.as_deref())?;
+    Project::open(settings).await
 }

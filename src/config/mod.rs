@@ -153,22 +153,34 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     for (k, v) in &penv.vars {
         vars.insert(k, v.clone(), false);
     }
+    // `VAR_FILE` supplies `VAR` from a file (Docker secrets). In the env file that is
+    // always meant; in the process environment only for secret-like names or variables
+    // the config uses, since many tools export unrelated `*_FILE` paths.
     let mut compose_env = BTreeMap::new();
-    let file_refs: Vec<(String, String)> = penv
-        .vars
-        .iter()
-        .chain(env_file.as_ref().map(|f| envfile::read(f)).transpose()?.unwrap_or_default().iter())
-        .filter_map(|(k, v)| k.strip_suffix("_FILE").map(|base| (base.to_string(), v.clone())))
-        .filter(|(base, _)| !base.is_empty())
-        .collect();
-    for (name, file) in file_refs {
+    let from_env_file = env_file.as_ref().map(|f| envfile::read(f)).transpose()?.unwrap_or_default();
+    let mut file_refs: Vec<(String, String, bool)> = Vec::new();
+    for (k, v, strict) in from_env_file.iter().map(|(k, v)| (k, v, true)).chain(penv.vars.iter().map(|(k, v)| (k, v, false))) {
+        let Some(name) = k.strip_suffix("_FILE").filter(|n| !n.is_empty()) else { continue };
+        if strict || is_secret_name(name) || text.contains(&format!("${{{name}")) || text.contains(&format!("${name}")) {
+            file_refs.push((name.to_string(), v.clone(), strict));
+        }
+    }
+    for (name, file, strict) in file_refs {
         if vars.get(&name).is_some_and(|v| !v.is_empty()) {
             continue;
         }
         let p = resolve(&base_dir, &file);
-        let content = std::fs::read_to_string(&p).map_err(|e| {
-            ConfigError::file(&p, format!("cannot read `{name}_FILE` ({}); fix the path or unset {name}_FILE", crate::util::io_reason(&e)))
-        })?;
+        let content = match std::fs::read_to_string(&p) {
+            Ok(c) => c,
+            Err(_) if !strict => continue,
+            Err(e) => {
+                return Err(ConfigError::file(
+                    &p,
+                    format!("cannot read `{name}_FILE` ({}); fix the path or unset {name}_FILE", crate::util::io_reason(&e)),
+                )
+                .into());
+            }
+        };
         let value = content.trim_end_matches(['\n', '\r']).to_string();
         vars.insert(&name, value.clone(), true);
         compose_env.insert(name, value);
