@@ -2,8 +2,10 @@
 //! and v1, PostgreSQL, Redis and an S3-compatible server (scripts/rig starts them).
 //! One test crate with one module per command keeps link time down.
 
+mod stack;
 mod support;
 
 mod cli;
 mod config;
+mod health;
 mod scan;
