@@ -278,9 +278,46 @@ impl Engine {
         Ok(r.id)
     }
 
+    /// Create and start a helper that idles (entrypoint overridden), for commands that
+    /// need a shell next to a volume. Runs as root to read and write any owner's files.
+    pub async fn create_helper_running(&self, image: &str, binds: Vec<String>, labels: HashMap<String, String>) -> Result<String> {
+        use bollard::models::{ContainerCreateBody, HostConfig};
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec!["sh".into(), "-c".into(), "trap 'exit 0' TERM; while :; do sleep 1; done".into()]),
+            cmd: Some(vec![]),
+            user: Some("0:0".into()),
+            labels: Some(labels),
+            host_config: Some(HostConfig { binds: Some(binds), network_mode: Some("none".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        let r = self
+            .docker
+            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+            .await
+            .map_err(|e| anyhow!("cannot create a helper container from image `{image}`: {}", short_err(&e)))?;
+        if let Err(e) = self.start(&r.id).await {
+            self.remove(&r.id).await.ok();
+            return Err(e.context(format!("the helper from image `{image}` does not start (it needs `sh`)")));
+        }
+        Ok(r.id)
+    }
+
     pub async fn remove(&self, id: &str) -> Result<()> {
         let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(false).build();
         self.docker.remove_container(id, Some(opts)).await.map_err(|e| anyhow!("cannot remove container {}: {}", short_id(id), short_err(&e)))
+    }
+
+    /// The environment variables a container was started with (`KEY=value`).
+    pub async fn container_env(&self, id: &str) -> Result<Vec<String>> {
+        let info = self.docker.inspect_container(id, None).await.map_err(|e| anyhow!("cannot inspect container {}: {}", short_id(id), short_err(&e)))?;
+        Ok(info.config.and_then(|c| c.env).unwrap_or_default())
+    }
+
+    /// The image a container runs.
+    pub async fn container_image(&self, id: &str) -> Result<String> {
+        let info = self.docker.inspect_container(id, None).await.map_err(|e| anyhow!("cannot inspect container {}: {}", short_id(id), short_err(&e)))?;
+        Ok(info.config.and_then(|c| c.image).or(info.image).unwrap_or_default())
     }
 
     /// Whether a named volume exists.

@@ -1,34 +1,177 @@
-//! Where backup sets live on disk and how their IDs read: `YYYYMMDD_HHMMSS[-N]`.
+//! Where backup sets live on disk and how their IDs read: `YYYYMMDD_HHMMSS[-N]`, plus
+//! the legacy layout of the scripts ccops replaces (SPEC §3).
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use super::manifest::{Manifest, FILE as MANIFEST};
+
+pub const PARTIAL: &str = ".partial";
+
 /// The time an ID names, or None if `id` is not a backup ID.
 pub fn parse_id(id: &str) -> Option<DateTime<Utc>> {
-    let stamp = id.split_once('-').map_or(id, |(s, n)| if n.chars().all(|c| c.is_ascii_digit()) { s } else { "" });
+    let stamp = id.split_once('-').map_or(id, |(s, n)| if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) { s } else { "" });
     if stamp.len() != 15 {
         return None;
     }
     NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M%S").ok().map(|n| n.and_utc())
 }
 
-/// The newest complete set (a folder with manifest.json) in `dir`: (id, time).
-pub fn newest_complete(dir: &Path) -> Result<Option<(String, DateTime<Utc>)>> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(None) };
-    let mut best: Option<(String, DateTime<Utc>)> = None;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(at) = parse_id(&name) else { continue };
-        if !e.path().join("manifest.json").is_file() {
-            continue;
-        }
-        if best.as_ref().is_none_or(|(bid, bat)| (at, name.as_str()) > (*bat, bid.as_str())) {
-            best = Some((name, at));
+/// A fresh ID for `now`, with `-2`, `-3`... when `taken` already has it.
+pub fn new_id(now: DateTime<Utc>, taken: impl Fn(&str) -> bool) -> String {
+    let base = now.format("%Y%m%d_%H%M%S").to_string();
+    if !taken(&base) {
+        return base;
+    }
+    (2..).map(|n| format!("{base}-{n}")).find(|id| !taken(id)).unwrap_or(base)
+}
+
+/// A backup set as found on disk.
+#[derive(Debug, Clone)]
+pub struct LocalSet {
+    pub id: String,
+    pub created: DateTime<Utc>,
+    pub path: PathBuf,
+    pub complete: bool,
+    pub manifest: Option<Manifest>,
+    /// Legacy files (SPEC §3) by kind, when this set is in the legacy layout.
+    pub legacy: Option<LegacySet>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LegacySet {
+    /// (database, file)
+    pub postgres: Vec<(String, PathBuf)>,
+    /// (volume, file)
+    pub volumes: Vec<(String, PathBuf)>,
+    pub redis: Option<PathBuf>,
+}
+
+impl LegacySet {
+    pub fn files(&self) -> Vec<&PathBuf> {
+        self.postgres.iter().map(|(_, p)| p).chain(self.volumes.iter().map(|(_, p)| p)).chain(self.redis.iter()).collect()
+    }
+}
+
+impl LocalSet {
+    pub fn bytes(&self) -> u64 {
+        match (&self.manifest, &self.legacy) {
+            (Some(m), _) => m.total_bytes(),
+            (None, Some(l)) => l.files().iter().filter_map(|p| p.metadata().ok()).map(|m| m.len()).sum(),
+            _ => dir_size(&self.path),
         }
     }
-    Ok(best)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    std::fs::read_dir(p).map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
+}
+
+/// Every set in `dir`, complete or not, legacy included, newest first.
+pub fn list(dir: &Path) -> Result<Vec<LocalSet>> {
+    let mut sets = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(sets),
+        Err(e) => anyhow::bail!("cannot read backup folder `{}`: {}", dir.display(), crate::util::io_reason(&e)),
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let (id, partial) = match name.strip_suffix(PARTIAL) {
+            Some(id) => (id.to_string(), true),
+            None => (name.clone(), false),
+        };
+        let Some(created) = parse_id(&id) else { continue };
+        if !e.path().is_dir() {
+            continue;
+        }
+        let manifest = if partial { None } else { Manifest::read(&e.path()).ok() };
+        let complete = !partial && e.path().join(MANIFEST).is_file() && manifest.is_some();
+        sets.push(LocalSet { id, created, path: e.path(), complete, manifest, legacy: None });
+    }
+    sets.extend(list_legacy(dir));
+    sets.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
+    Ok(sets)
+}
+
+/// Sets in the scripts' layout: backups/postgres/<db>_<TS>.sql.gz, backups/rag/<vol>_<TS>.tar.gz,
+/// backups/redis/redis_<TS>.rdb.gz, grouped by their shared timestamp.
+pub fn list_legacy(dir: &Path) -> Vec<LocalSet> {
+    let mut by_ts: BTreeMap<String, LegacySet> = BTreeMap::new();
+    let mut scan = |sub: &str, ext: &str, f: &mut dyn FnMut(&mut LegacySet, String, PathBuf)| {
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(ext) else { continue };
+            // <name>_<YYYYMMDD>_<HHMMSS>
+            if stem.len() < 17 {
+                continue;
+            }
+            let (prefix, ts) = stem.split_at(stem.len() - 15);
+            let Some(prefix) = prefix.strip_suffix('_') else { continue };
+            if parse_id(ts).is_none() || prefix.is_empty() {
+                continue;
+            }
+            f(by_ts.entry(ts.to_string()).or_default(), prefix.to_string(), e.path());
+        }
+    };
+    scan("postgres", ".sql.gz", &mut |s, db, p| s.postgres.push((db, p)));
+    scan("rag", ".tar.gz", &mut |s, vol, p| s.volumes.push((vol, p)));
+    scan("redis", ".rdb.gz", &mut |s, name, p| {
+        if name == "redis" {
+            s.redis = Some(p);
+        }
+    });
+    by_ts
+        .into_iter()
+        .filter(|(_, s)| !s.files().is_empty())
+        .map(|(ts, legacy)| LocalSet {
+            created: parse_id(&ts).unwrap_or_default(),
+            path: dir.to_path_buf(),
+            id: ts,
+            complete: true,
+            manifest: None,
+            legacy: Some(legacy),
+        })
+        .collect()
+}
+
+/// The newest complete set (legacy included): (id, time).
+pub fn newest_complete(dir: &Path) -> Result<Option<(String, DateTime<Utc>)>> {
+    Ok(list(dir)?.into_iter().find(|s| s.complete).map(|s| (s.id, s.created)))
+}
+
+/// Resolve `latest` or an ID among `sets`; an unknown ID is a usage error naming the
+/// nearest IDs that exist.
+pub fn resolve<'a>(sets: &'a [LocalSet], wanted: &str) -> Result<&'a LocalSet> {
+    let complete: Vec<&LocalSet> = sets.iter().filter(|s| s.complete).collect();
+    if wanted == "latest" {
+        return complete.first().copied().ok_or_else(|| crate::usage!("there is no complete backup yet; take one with `ccops backup`"));
+    }
+    if let Some(s) = complete.iter().find(|s| s.id == wanted) {
+        return Ok(s);
+    }
+    if sets.iter().any(|s| s.id == wanted) {
+        return Err(crate::usage!("backup `{wanted}` is incomplete (interrupted while being written) and cannot be used"));
+    }
+    Err(crate::usage!("no backup `{wanted}`; {}", nearest_hint(complete.iter().map(|s| (s.id.as_str(), s.created)), wanted)))
+}
+
+/// "the nearest are: A, B, C" by time distance (or the newest when `wanted` is no ID).
+pub fn nearest_hint<'a>(ids: impl Iterator<Item = (&'a str, DateTime<Utc>)>, wanted: &str) -> String {
+    let mut ids: Vec<(&str, DateTime<Utc>)> = ids.collect();
+    if ids.is_empty() {
+        return "there are no backups yet".into();
+    }
+    match parse_id(wanted) {
+        Some(t) => ids.sort_by_key(|(_, c)| (*c - t).num_seconds().abs()),
+        None => ids.sort_by_key(|(_, c)| std::cmp::Reverse(*c)),
+    }
+    let near: Vec<&str> = ids.iter().take(3).map(|(id, _)| *id).collect();
+    format!("the nearest available: {} (see `ccops backup list`)", near.join(", "))
 }
 
 #[cfg(test)]
@@ -40,7 +183,42 @@ mod tests {
         assert!(parse_id("20240101_020000").is_some());
         assert!(parse_id("20240101_020000-2").is_some());
         assert!(parse_id("20240101_020000.partial").is_none());
+        assert!(parse_id("20240101_020000-").is_none());
         assert!(parse_id("2024").is_none());
         assert!(parse_id("20241301_020000").is_none());
+    }
+
+    #[test]
+    fn new_ids_get_a_suffix_when_taken() {
+        let now = parse_id("20240101_020000").unwrap();
+        assert_eq!(new_id(now, |_| false), "20240101_020000");
+        assert_eq!(new_id(now, |id| id == "20240101_020000" || id == "20240101_020000-2"), "20240101_020000-3");
+    }
+
+    #[test]
+    fn lists_new_partial_and_legacy_sets_newest_first() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        std::fs::create_dir_all(p.join("20240103_000000")).unwrap();
+        std::fs::write(
+            p.join("20240103_000000/manifest.json"),
+            r#"{"format":1,"id":"20240103_000000","created_at":"x","project":"p","environment":"e","ccops_version":"0","tags":[],"components":[]}"#,
+        )
+        .unwrap();
+        std::fs::create_dir_all(p.join("20240104_000000.partial")).unwrap();
+        std::fs::create_dir_all(p.join("postgres")).unwrap();
+        std::fs::create_dir_all(p.join("redis")).unwrap();
+        std::fs::write(p.join("postgres/app_20240102_020000.sql.gz"), b"x").unwrap();
+        std::fs::write(p.join("redis/redis_20240102_020000.rdb.gz"), b"x").unwrap();
+        let sets = list(p).unwrap();
+        let ids: Vec<(&str, bool)> = sets.iter().map(|s| (s.id.as_str(), s.complete)).collect();
+        assert_eq!(ids, [("20240104_000000", false), ("20240103_000000", true), ("20240102_020000", true)]);
+        let legacy = sets[2].legacy.as_ref().unwrap();
+        assert_eq!(legacy.postgres[0].0, "app");
+        assert!(legacy.redis.is_some());
+        assert_eq!(resolve(&sets, "latest").unwrap().id, "20240103_000000");
+        let e = resolve(&sets, "20240101_000000").unwrap_err().to_string();
+        assert!(e.contains("no backup `20240101_000000`") && e.contains("20240102_020000"), "{e}");
+        assert!(resolve(&sets, "20240104_000000").unwrap_err().to_string().contains("incomplete"));
     }
 }

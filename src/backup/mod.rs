@@ -1,6 +1,16 @@
-//! Backup sets (SPEC §3): layout, manifest, listing, retention, verification, and the
-//! legacy layout the replaced scripts left behind.
+//! Backup sets (SPEC §3): layout, manifest, listing, retention, verification, restore,
+//! and the legacy layout the replaced scripts left behind.
 
+pub mod compress;
+pub mod create;
 pub mod layout;
+pub mod manifest;
+pub mod plan;
+pub mod prune;
+pub mod restore;
+pub mod retention;
+pub mod schedule;
+pub mod sink;
+pub mod verify;
 
 pub use layout::newest_complete;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 pub struct Vars {
     values: BTreeMap<String, String>,
     secret: std::collections::BTreeSet<String>,
+    from_file: std::collections::BTreeSet<String>,
 }
 
 impl Vars {
@@ -26,9 +27,21 @@ impl Vars {
         self.secret.contains(name)
     }
 
-    /// Every value that must not be printed.
+    /// Values to mask wherever they appear in free text (messages, logs). Every env-file
+    /// value is masked in `config show` field by field; in free text a project name like
+    /// `commandcenter` from the env file must stay readable, so only values that are
+    /// secret by name, came from a `*_FILE`, or look like a credential are masked.
     pub fn secret_values(&self) -> impl Iterator<Item = &String> {
-        self.secret.iter().filter_map(|n| self.values.get(n)).filter(|v| !v.is_empty())
+        self.secret
+            .iter()
+            .filter_map(|n| self.values.get(n).map(|v| (n, v)))
+            .filter(|(n, v)| !v.is_empty() && (is_secret_name(n) || self.from_file.contains(*n) || looks_like_credential(v)))
+            .map(|(_, v)| v)
+    }
+
+    /// Record that `name` came from a `NAME_FILE` secret file.
+    pub fn mark_from_file(&mut self, name: &str) {
+        self.from_file.insert(name.to_string());
     }
 }
 
@@ -36,6 +49,15 @@ impl Vars {
 pub fn is_secret_name(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
     ["PASSWORD", "SECRET", "TOKEN", "KEY"].iter().any(|w| up.contains(w))
+}
+
+/// A URL with a password in it, or a long token of letters and digits.
+fn looks_like_credential(v: &str) -> bool {
+    if v.contains("://") && v.contains('@') {
+        return true;
+    }
+    let token = v.len() >= 16 && !v.contains(char::is_whitespace) && !v.contains('/');
+    token && v.chars().any(|c| c.is_ascii_digit()) && v.chars().any(|c| c.is_ascii_alphabetic())
 }
 
 /// The result of interpolating one string.
@@ -185,6 +207,21 @@ mod tests {
         assert_eq!(err, (2, "variable `NOPE` is not set: set NOPE in .env".to_string()));
         assert!(interpolate("${EMPTY?m}", &vars()).is_ok());
         assert!(interpolate("${EMPTY:?m}", &vars()).is_err());
+    }
+
+    #[test]
+    fn free_text_masks_only_credential_like_values() {
+        let mut v = Vars::default();
+        v.insert("POSTGRES_DB", "commandcenter".into(), true);
+        v.insert("DB_PASSWORD", "pw".into(), true);
+        v.insert("DATABASE_URL", "postgres://u:hunter2@db/x".into(), true);
+        v.insert("API_TOKEN_X", "k".into(), false);
+        v.insert("SESSION", "a8f3k2m9q7w1z5x4".into(), true);
+        v.insert("CERT", "/run/cert".into(), true);
+        v.mark_from_file("CERT");
+        let masked: Vec<&String> = v.secret_values().collect();
+        assert_eq!(masked, ["k", "/run/cert", "postgres://u:hunter2@db/x", "pw", "a8f3k2m9q7w1z5x4"]);
+        assert!(v.is_secret("POSTGRES_DB"), "still masked field by field in config show");
     }
 
     #[test]

@@ -183,6 +183,7 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
         };
         let value = content.trim_end_matches(['\n', '\r']).to_string();
         vars.insert(&name, value.clone(), true);
+        vars.mark_from_file(&name);
         compose_env.insert(name, value);
     }
 

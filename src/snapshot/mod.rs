@@ -1,1 +1,17 @@
-//! (being built)
+//! Dump and restore one kind of data: a Postgres database, a Redis dataset, a volume.
+
+pub mod postgres;
+pub mod redis;
+pub mod volume;
+
+/// The value of `KEY` in a container's `KEY=value` environment list.
+pub fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
+    env.iter().find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// Feed a file into a child's stdin as an async reader (for exec stdin).
+pub async fn file_reader(path: &std::path::Path) -> anyhow::Result<tokio::fs::File> {
+    tokio::fs::File::open(path)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))
+}

@@ -1,0 +1,256 @@
+//! `ccops backup`: one set for the whole project, written to `<ID>.partial/`, each file
+//! streamed, hashed and checked, `manifest.json` last, fsynced, then renamed into place.
+//! A failure or an interrupt removes the partial set and restarts what it stopped.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use tokio::io::AsyncReadExt;
+
+use super::layout::{self, PARTIAL};
+use super::manifest::{self, Component, Kind, Manifest};
+use super::sink::{Encoding, Sink, Written};
+use super::{compress, plan};
+use crate::config::Compression;
+use crate::docker::Engine;
+use crate::output;
+use crate::project::Project;
+use crate::snapshot;
+
+pub struct Options {
+    pub only: Vec<String>,
+    pub tags: Vec<String>,
+    pub dry_run: bool,
+}
+
+/// Take a backup set. The caller holds the project lock.
+pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
+    let s = &p.settings;
+    let items = plan::select(s, &p.model, &opts.only)?;
+    let compression = s.file.backup.compression;
+    if opts.dry_run {
+        output::status(format!("would write a backup set of project `{}` to {}:", s.project, s.backup_dir.display()));
+        for i in &items {
+            output::status(format!("  {}  {}{}", i.file_name(compression), i.describe(), i.stop_note()));
+        }
+        return Ok(None);
+    }
+    let engine = p.engine()?;
+    // Everything that must run is running, before a byte is written.
+    for i in &items {
+        if let Some(svc) = i.exec_service() {
+            engine.running_container(&s.project, svc).await?;
+        }
+    }
+    crate::util::create_private_dir(&s.backup_dir)?;
+    let dir = &s.backup_dir;
+    let id = layout::new_id(chrono::Utc::now(), |id| dir.join(id).exists() || dir.join(format!("{id}{PARTIAL}")).exists());
+    output::set_context("backup_id", id.clone());
+    let partial = dir.join(format!("{id}{PARTIAL}"));
+    crate::util::create_private_dir(&partial)?;
+    let started = Instant::now();
+    output::status(format!("backup {id}: {} component(s) of project `{}`", items.len(), s.project));
+
+    let result = write_components(p, engine, &items, &partial, compression).await;
+    let components = match result {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e.context(format!("backup {id} failed; nothing was kept (the partial set was removed)")));
+        }
+    };
+    let m = Manifest {
+        format: manifest::FORMAT,
+        id: id.clone(),
+        created_at: layout::parse_id(&id).unwrap_or_else(chrono::Utc::now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        project: s.project.clone(),
+        environment: s.env_name.clone(),
+        ccops_version: env!("CARGO_PKG_VERSION").to_string(),
+        tags: opts.tags.clone(),
+        components,
+    };
+    let sealed = seal(&partial, &dir.join(&id), &m);
+    if let Err(e) = sealed {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e.context(format!("backup {id} failed while sealing; nothing was kept")));
+    }
+    output::status(format!(
+        "backup {id} complete: {} in {}",
+        crate::util::human_bytes(m.total_bytes()),
+        crate::util::human_duration(started.elapsed())
+    ));
+    Ok(Some(m))
+}
+
+/// Write the manifest last, fsync, and rename the folder into place.
+fn seal(partial: &Path, fin: &Path, m: &Manifest) -> Result<()> {
+    crate::util::check_interrupt()?;
+    crate::util::write_atomic(&partial.join(manifest::FILE), m.to_json().as_bytes(), 0o600)?;
+    crate::util::fsync_dir(partial).map_err(|e| anyhow::anyhow!("cannot sync `{}`: {}", partial.display(), crate::util::io_reason(&e)))?;
+    std::fs::rename(partial, fin).map_err(|e| anyhow::anyhow!("cannot rename `{}`: {}", partial.display(), crate::util::io_reason(&e)))?;
+    if let Some(parent) = fin.parent() {
+        crate::util::fsync_dir(parent).ok();
+    }
+    Ok(())
+}
+
+async fn write_components(p: &Project, engine: &Engine, items: &[plan::Item], dir: &Path, c: Compression) -> Result<Vec<Component>> {
+    let mut out = Vec::new();
+    for item in items {
+        crate::util::check_interrupt()?;
+        let t = Instant::now();
+        let comp = write_one(p, engine, item, dir, c).await?;
+        output::status(format!(
+            "  {:<40} {:>10}  {}",
+            comp.file,
+            crate::util::human_bytes(comp.bytes),
+            crate::util::human_duration(t.elapsed())
+        ));
+        out.push(comp);
+    }
+    Ok(out)
+}
+
+/// Race a future against Ctrl-C / SIGTERM.
+pub async fn interruptible<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::select! {
+        r = f => r,
+        _ = crate::util::wait_interrupt() => Err(crate::error::Interrupted.into()),
+    }
+}
+
+async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, c: Compression) -> Result<Component> {
+    let s = &p.settings;
+    let file = item.file_name(c);
+    let path = dir.join(&file);
+    let mut keys = None;
+    let (written, compression) = match item {
+        plan::Item::Postgres(t) => {
+            let ctr = engine.running_container(&s.project, &t.service).await?;
+            let mut sink = Sink::create(&path, Encoding::Raw)?;
+            let dumped = interruptible(snapshot::postgres::dump(engine, &ctr.id, t, &mut sink.writer)).await;
+            let written = sink.finish().await;
+            dumped?;
+            let written = written?;
+            check_nonempty(&path, &written, b"PGDMP", "a pg_dump archive")?;
+            let entries = interruptible(snapshot::postgres::list(engine, &ctr.id, snapshot::file_reader(&path).await?)).await?;
+            output::debug(format!("pg_restore --list read {entries} entries from {file}"));
+            (written, "none".to_string())
+        }
+        plan::Item::Redis(t) => {
+            let ctr = engine.running_container(&s.project, &t.service).await?;
+            let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
+            let dumped = interruptible(snapshot::redis::dump(engine, &ctr.id, &t.service, &mut sink.writer)).await;
+            let written = sink.finish().await;
+            keys = Some(dumped?);
+            let written = written?;
+            let mut head = [0u8; 9];
+            let n = compress::open_decoded(&path).and_then(|mut r| r.read(&mut head)).unwrap_or(0);
+            if !snapshot::redis::is_rdb_header(&head[..n]) {
+                bail!("the Redis snapshot `{file}` is not an RDB file (it starts with {:?})", String::from_utf8_lossy(&head[..n]));
+            }
+            (written, compress::word(c).to_string())
+        }
+        plan::Item::Volume(v, engine_name) => {
+            let image = helper_image(p, engine, &v.name).await?;
+            let stopped = stop_services(engine, &s.project, &v.stop_services).await?;
+            let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
+            let dumped = interruptible(snapshot::volume::dump(engine, &image, engine_name, &mut sink.writer)).await;
+            let written = sink.finish().await;
+            let restarted = start_again(engine, &stopped).await;
+            dumped?;
+            restarted?;
+            let written = written?;
+            let entries = {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || snapshot::volume::check_archive(compress::open_decoded(&path)?)).await??
+            };
+            output::debug(format!("{file}: {entries} entries"));
+            (written, compress::word(c).to_string())
+        }
+    };
+    Ok(Component {
+        kind: item.kind(),
+        name: item.name(),
+        file,
+        bytes: written.bytes,
+        sha256: written.sha256,
+        compression,
+        encrypted: false,
+        service: item.service().map(String::from),
+        database: match item {
+            plan::Item::Postgres(t) => Some(t.database.clone()),
+            _ => None,
+        },
+        keys,
+    })
+}
+
+fn check_nonempty(path: &Path, w: &Written, magic: &[u8], what: &str) -> Result<()> {
+    if w.bytes == 0 {
+        bail!("`{}` is empty: the dump produced no data", path.display());
+    }
+    let mut head = vec![0u8; magic.len()];
+    let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+    if n < magic.len() || head != magic {
+        bail!("`{}` is not {what}", path.display());
+    }
+    Ok(())
+}
+
+/// An image to run the volume helper from: one of the project's own (present locally).
+pub async fn helper_image(p: &Project, engine: &Engine, volume_key: &str) -> Result<String> {
+    let users = p.model.services_using_volume(volume_key);
+    let all = engine.containers(&p.settings.project, None).await?;
+    let pick = all.iter().find(|c| users.contains(&c.service)).or_else(|| all.first());
+    match pick {
+        Some(c) => engine.container_image(&c.id).await,
+        None => bail!("project `{}` has no container to take an image from; start it first", p.settings.project),
+    }
+}
+
+/// Stop the running containers of `services`; returns their IDs to start again.
+pub async fn stop_services(engine: &Engine, project: &str, services: &[String]) -> Result<Vec<(String, String)>> {
+    let mut stopped = Vec::new();
+    for svc in services {
+        for c in engine.containers(project, Some(svc)).await? {
+            if c.is_running() {
+                output::status(format!("  stopping {} ({svc})", c.name));
+                if let Err(e) = engine.stop(&c.id, 30).await {
+                    start_again(engine, &stopped).await.ok();
+                    return Err(e);
+                }
+                stopped.push((c.id.clone(), c.name.clone()));
+            }
+        }
+    }
+    Ok(stopped)
+}
+
+/// Start what was stopped, in the order it was stopped; every failure is reported.
+pub async fn start_again(engine: &Engine, stopped: &[(String, String)]) -> Result<()> {
+    let mut failed = Vec::new();
+    for (id, name) in stopped {
+        output::status(format!("  starting {name}"));
+        if let Err(e) = engine.start(id).await {
+            output::error(format!("{e:#}"));
+            failed.push(name.clone());
+        }
+    }
+    if !failed.is_empty() {
+        bail!("could not start again: {}; start them by hand (`docker start {}`)", failed.join(", "), failed.join(" "));
+    }
+    Ok(())
+}
+
+/// Paths of partial sets older than `age` (left by a crash), for pruning.
+pub fn stale_partials(dir: &Path, age: std::time::Duration) -> Vec<PathBuf> {
+    layout::list(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !s.complete && s.legacy.is_none())
+        .filter(|s| (chrono::Utc::now() - s.created).to_std().is_ok_and(|a| a > age))
+        .map(|s| s.path)
+        .collect()
+}

@@ -1,0 +1,371 @@
+//! `ccops restore`: verify everything, confirm, take a safety backup, stop the services
+//! that use the data, restore, start exactly what was running before (also on failure),
+//! and finish with the health checks.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow, bail};
+use futures_util::StreamExt;
+
+use super::create::{self, interruptible, start_again, stop_services};
+use super::layout::LocalSet;
+use super::manifest::Kind;
+use super::verify;
+use crate::config::PostgresTarget;
+use crate::docker::Engine;
+use crate::output;
+use crate::project::Project;
+use crate::snapshot;
+
+pub struct Options {
+    pub only: Vec<String>,
+    pub safety_backup: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
+/// One thing to put back.
+#[derive(Debug, Clone)]
+enum Step {
+    Postgres { target: PostgresTarget, file: PathBuf, sql: bool },
+    Redis { service: String, file: PathBuf, legacy: bool, keys: Option<u64> },
+    Volume { key: String, engine_name: String, file: PathBuf, stop: Vec<String> },
+}
+
+impl Step {
+    fn kind(&self) -> Kind {
+        match self {
+            Step::Postgres { .. } => Kind::Postgres,
+            Step::Redis { .. } => Kind::Redis,
+            Step::Volume { .. } => Kind::Volume,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Step::Postgres { target, .. } => format!("postgres database `{}` of service `{}` (replaced whole)", target.database, target.service),
+            Step::Redis { service, keys, .. } => match keys {
+                Some(k) => format!("redis service `{service}` ({k} keys; the current data is replaced)"),
+                None => format!("redis service `{service}` (the current data is replaced)"),
+            },
+            Step::Volume { key, .. } => format!("volume `{key}` (its contents are replaced)"),
+        }
+    }
+
+    fn matches(&self, t: &str) -> bool {
+        t == self.kind().word()
+            || match self {
+                Step::Postgres { target, .. } => t == target.service || t == target.database || t == format!("{}-{}", target.service, target.database),
+                Step::Redis { service, .. } => t == service,
+                Step::Volume { key, engine_name, .. } => t == key || t == engine_name,
+            }
+    }
+}
+
+pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> {
+    let s = &p.settings;
+    let mut steps = steps_of(p, set)?;
+    let only: Vec<&String> = opts.only.iter().filter(|t| !t.trim().is_empty()).collect();
+    for t in &only {
+        if !steps.iter().any(|st| st.matches(t)) {
+            bail!(crate::usage!("--only `{t}` matches nothing in backup {}", set.id));
+        }
+    }
+    if !only.is_empty() {
+        steps.retain(|st| only.iter().any(|t| st.matches(t)));
+    }
+    let engine = p.engine()?;
+
+    // 1. Verify every file before anything is touched.
+    let pg_ctr = match steps.iter().find_map(|st| match st {
+        Step::Postgres { target, .. } => Some(target.service.clone()),
+        _ => None,
+    }) {
+        Some(svc) => Some(engine.running_container(&s.project, &svc).await?.id),
+        None => None,
+    };
+    output::status(format!("verifying backup {} ...", set.id));
+    let checks = interruptible(async { Ok(verify::verify(set, Some(engine), pg_ctr.as_deref()).await) }).await?;
+    let wanted: Vec<String> = steps.iter().map(step_file).collect();
+    let bad: Vec<&verify::FileCheck> = checks.iter().filter(|c| !c.ok && wanted.contains(&c.file)).collect();
+    if !bad.is_empty() {
+        let list: Vec<String> = bad.iter().map(|c| format!("`{}`: {}", c.file, c.detail)).collect();
+        bail!("backup {} failed verification, nothing was restored:\n  {}", set.id, list.join("\n  "));
+    }
+
+    // 2. The plan, and the operator's word.
+    let to_stop = services_to_stop(p, &steps);
+    output::status(format!("restore backup {} (created {}) into project `{}`, environment `{}`:", set.id, set.created.format("%Y-%m-%d %H:%M:%S UTC"), s.project, s.env_name));
+    for st in &steps {
+        output::status(format!("  {}", st.describe()));
+    }
+    if !to_stop.is_empty() {
+        output::status(format!("  stopped meanwhile, then started again: {}", to_stop.join(", ")));
+    }
+    if opts.dry_run {
+        output::status("dry run: nothing was changed");
+        return Ok(());
+    }
+    confirm(opts.yes, &set.id)?;
+    crate::util::check_interrupt()?;
+
+    // 3. A safety backup of what is about to be replaced.
+    if opts.safety_backup {
+        output::status("taking a safety backup of the current data (tag pre-restore) ...");
+        let names: Vec<String> = steps.iter().map(step_only_token).collect();
+        let o = create::Options { only: names, tags: vec!["pre-restore".into(), format!("before-{}", set.id)], dry_run: false };
+        create::create(p, &o).await.map_err(|e| e.context("the safety backup failed, nothing was restored; fix it or pass --no-safety-backup"))?;
+    }
+
+    // 4. Stop, restore, start again whatever happens.
+    let stopped = stop_services(engine, &s.project, &to_stop).await?;
+    let result = run_steps(p, engine, &steps).await;
+    let restarted = start_again(engine, &stopped).await;
+    result?;
+    restarted?;
+
+    // 5. Health.
+    let report = wait_healthy(p).await;
+    if report.status == crate::health::Status::Fail {
+        let failing: Vec<String> = report.failing().map(|c| format!("{} ({})", c.name, c.detail)).collect();
+        bail!("backup {} was restored, but the project is unhealthy: {}", set.id, failing.join("; "));
+    }
+    output::status(format!("restored backup {}; {}", set.id, crate::health::format::summary(&report)));
+    Ok(())
+}
+
+fn step_file(st: &Step) -> String {
+    let p = match st {
+        Step::Postgres { file, .. } | Step::Redis { file, .. } | Step::Volume { file, .. } => file,
+    };
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn step_only_token(st: &Step) -> String {
+    match st {
+        Step::Postgres { target, .. } => format!("{}-{}", target.service, target.database),
+        Step::Redis { service, .. } => service.clone(),
+        Step::Volume { key, .. } => key.clone(),
+    }
+}
+
+fn confirm(yes: bool, id: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::usage!("restore replaces live data; pass --yes to confirm when stdin is not a terminal"));
+    }
+    let ok = dialoguer::Confirm::new()
+        .with_prompt(format!("Replace the live data with backup {id}?"))
+        .default(false)
+        .interact()
+        .map_err(|e| anyhow!("cannot ask for confirmation: {e}"))?;
+    if !ok {
+        return Err(crate::usage!("restore cancelled; nothing was changed"));
+    }
+    Ok(())
+}
+
+/// Map the set's files to what ccops.yaml and the compose project know.
+fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
+    let s = &p.settings;
+    let cfg = &s.file.backup;
+    let pg_target = |service: Option<&str>, db: &str| -> Result<PostgresTarget> {
+        cfg.postgres
+            .iter()
+            .find(|t| t.database == db && service.is_none_or(|sv| sv == t.service))
+            .or_else(|| if cfg.postgres.len() == 1 { cfg.postgres.first() } else { None })
+            .cloned()
+            .ok_or_else(|| crate::usage!("the backup holds database `{db}`, but `backup.postgres` in ccops.yaml has no entry for it; add one"))
+    };
+    let volume = |name: &str| -> Result<(String, String)> {
+        if let Some(full) = p.model.volume_name(name) {
+            return Ok((name.to_string(), full.to_string()));
+        }
+        p.model
+            .volumes
+            .iter()
+            .find(|(_, full)| full.as_str() == name)
+            .map(|(k, full)| (k.clone(), full.clone()))
+            .ok_or_else(|| crate::usage!("the backup holds volume `{name}`, which the compose project does not have"))
+    };
+    let stop_of = |key: &str| cfg.volumes.iter().find(|v| v.name == key).map(|v| v.stop_services.clone()).unwrap_or_default();
+    let mut steps = Vec::new();
+    if let Some(m) = &set.manifest {
+        for c in &m.components {
+            let file = set.path.join(&c.file);
+            steps.push(match c.kind {
+                Kind::Postgres => {
+                    let db = c.database.clone().unwrap_or_else(|| c.name.clone());
+                    Step::Postgres { target: pg_target(c.service.as_deref(), &db)?, file, sql: false }
+                }
+                Kind::Redis => Step::Redis { service: c.service.clone().unwrap_or_else(|| c.name.clone()), file, legacy: false, keys: c.keys },
+                Kind::Volume => {
+                    let (key, engine_name) = volume(&c.name)?;
+                    Step::Volume { stop: stop_of(&key), key, engine_name, file }
+                }
+            });
+        }
+    } else if let Some(l) = &set.legacy {
+        for (db, file) in &l.postgres {
+            steps.push(Step::Postgres { target: pg_target(None, db)?, file: file.clone(), sql: true });
+        }
+        if let Some(file) = &l.redis {
+            let service = cfg.redis.first().map(|r| r.service.clone()).ok_or_else(|| crate::usage!("the backup holds a Redis snapshot, but `backup.redis` in ccops.yaml is empty"))?;
+            steps.push(Step::Redis { service, file: file.clone(), legacy: true, keys: None });
+        }
+        for (vol, file) in &l.volumes {
+            let (key, engine_name) = volume(vol)?;
+            steps.push(Step::Volume { stop: stop_of(&key), key, engine_name, file: file.clone() });
+        }
+    }
+    for st in &steps {
+        let svc = match st {
+            Step::Postgres { target, .. } => Some(&target.service),
+            Step::Redis { service, .. } => Some(service),
+            Step::Volume { .. } => None,
+        };
+        if let Some(svc) = svc.filter(|svc| !p.model.services.contains_key(*svc)) {
+            return Err(crate::usage!("the backup restores into service `{svc}`, which the compose project does not have"));
+        }
+    }
+    Ok(steps)
+}
+
+/// Services that use the data being restored: for a database or cache, every service
+/// but the configured data services; for a volume, those that mount it and its
+/// `stop_services`.
+fn services_to_stop(p: &Project, steps: &[Step]) -> Vec<String> {
+    let cfg = &p.settings.file.backup;
+    let data: Vec<&str> = cfg.postgres.iter().map(|t| t.service.as_str()).chain(cfg.redis.iter().map(|r| r.service.as_str())).collect();
+    let mut out: Vec<String> = Vec::new();
+    if steps.iter().any(|st| matches!(st, Step::Postgres { .. } | Step::Redis { .. })) {
+        out.extend(p.model.services.keys().filter(|n| !data.contains(&n.as_str())).cloned());
+    }
+    for st in steps {
+        if let Step::Volume { key, stop, .. } = st {
+            out.extend(p.model.services_using_volume(key).into_iter().filter(|n| !data.contains(&n.as_str())));
+            out.extend(stop.iter().cloned());
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|n| seen.insert(n.clone()));
+    out
+}
+
+async fn run_steps(p: &Project, engine: &Engine, steps: &[Step]) -> Result<()> {
+    let project = &p.settings.project;
+    for st in steps {
+        crate::util::check_interrupt()?;
+        output::status(format!("restoring {}", st.describe()));
+        match st {
+            Step::Postgres { target, file, sql } => {
+                let ctr = engine.running_container(project, &target.service).await?;
+                let src = if *sql {
+                    snapshot::postgres::Source::Sql(decoded_async(file))
+                } else {
+                    snapshot::postgres::Source::Custom(decoded_async(file))
+                };
+                interruptible(snapshot::postgres::restore(engine, &ctr.id, target, src)).await?;
+                let counts = snapshot::postgres::row_counts(engine, &ctr.id, target).await.unwrap_or_default();
+                output::debug(format!("tables after restore: {counts}"));
+            }
+            Step::Redis { service, file, legacy, keys } => {
+                let ctr = engine.running_container(project, service).await?;
+                let (dir, dbfile) = snapshot::redis::preflight(engine, &ctr.id, service).await?;
+                let (f, l) = (file.clone(), *legacy);
+                let size = tokio::task::spawn_blocking(move || verify::rdb_size(&f, l)).await??;
+                let tar = rdb_tar_stream(file.clone(), *legacy, dbfile, size);
+                let got = snapshot::redis::replace_and_start(engine, &ctr.id, &dir, tar).await?;
+                match keys {
+                    Some(k) if *k != got => output::warn(format!("redis `{service}` holds {got} keys after the restore; the snapshot recorded {k} (clients may have written meanwhile)")),
+                    _ => output::status(format!("  redis `{service}`: {got} keys")),
+                }
+            }
+            Step::Volume { key, engine_name, file, .. } => {
+                let image = create::helper_image(p, engine, key).await?;
+                interruptible(snapshot::volume::restore(engine, &image, engine_name, tar_stream(file))).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The decompressed content of a stored file as an async reader (decoded on a thread).
+fn decoded_async(path: &Path) -> tokio::io::DuplexStream {
+    let (w, r) = tokio::io::duplex(1 << 20);
+    let path = path.to_path_buf();
+    let handle = tokio::runtime::Handle::current();
+    std::thread::spawn(move || {
+        let mut out = tokio_util::io::SyncIoBridge::new_with_handle(w, handle);
+        match super::compress::open_decoded(&path) {
+            Ok(mut r) => {
+                if let Err(e) = std::io::copy(&mut r, &mut out) {
+                    // The reader stops early when the consumer fails; only report real read errors.
+                    if e.kind() != std::io::ErrorKind::BrokenPipe {
+                        output::debug(format!("reading `{}` stopped: {e}", path.display()));
+                    }
+                }
+            }
+            Err(e) => output::error(format!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e))),
+        }
+        let _ = out.shutdown();
+    });
+    r
+}
+
+/// A volume archive as a stream of tar bytes: a `.tar.gz` as stored (the engine reads
+/// gzip), a `.tar.zst` decoded on a thread.
+fn tar_stream(path: &Path) -> impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static {
+    let reader: Box<dyn tokio::io::AsyncRead + Send + Unpin> = if path.to_string_lossy().ends_with(".gz") {
+        let f = std::fs::File::open(path).map(tokio::fs::File::from_std);
+        match f {
+            Ok(f) => Box::new(f),
+            Err(_) => Box::new(tokio::io::empty()),
+        }
+    } else {
+        Box::new(decoded_async(path))
+    };
+    tokio_util::io::ReaderStream::with_capacity(reader, 1 << 20).filter_map(|r| async move { r.ok() })
+}
+
+/// A tar holding one file `name` with the RDB bytes of a stored redis file.
+fn rdb_tar_stream(path: PathBuf, legacy: bool, name: String, size: u64) -> impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static {
+    let (w, r) = tokio::io::duplex(1 << 20);
+    let handle = tokio::runtime::Handle::current();
+    std::thread::spawn(move || {
+        let mut out = tokio_util::io::SyncIoBridge::new_with_handle(w, handle);
+        let res = (|| -> Result<()> {
+            let (rdb, _) = verify::rdb_open(&path, legacy)?;
+            let mut h = tar::Header::new_gnu();
+            h.set_size(size);
+            h.set_mode(0o644);
+            h.set_mtime(chrono::Utc::now().timestamp() as u64);
+            h.set_entry_type(tar::EntryType::Regular);
+            let mut b = tar::Builder::new(&mut out);
+            b.append_data(&mut h, &name, rdb.take(size))?;
+            b.finish()?;
+            Ok(())
+        })();
+        if let Err(e) = res {
+            output::error(format!("cannot stream the Redis snapshot: {e:#}"));
+        }
+        let _ = out.flush();
+        let _ = out.shutdown();
+    });
+    tokio_util::io::ReaderStream::with_capacity(r, 1 << 20).filter_map(|r| async move { r.ok() })
+}
+
+/// Health after a restore: services take a moment to become healthy again.
+async fn wait_healthy(p: &Project) -> crate::health::Report {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let r = crate::health::run(&p.settings, &p.engine, &p.model).await;
+        if r.status != crate::health::Status::Fail || std::time::Instant::now() >= deadline || crate::util::interrupted() {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,132 @@
+//! A file being written from a stream: compressed (gzip or zstd) and hashed on a
+//! blocking thread while the async side keeps receiving, so network, compression and
+//! disk overlap and nothing is held whole in memory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+use sha2::{Digest, Sha256};
+use tokio::io::DuplexStream;
+
+use crate::config::Compression;
+
+/// What was written: stored bytes and their SHA-256.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// A `Write` that hashes and counts what passes through to the file.
+pub struct HashWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashWriter { inner, hasher: Sha256::new(), bytes: 0 }
+    }
+
+    pub fn finish(self) -> (W, Written) {
+        (self.inner, Written { bytes: self.bytes, sha256: hex::encode(self.hasher.finalize()) })
+    }
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// How a stream is stored.
+#[derive(Debug, Clone, Copy)]
+pub enum Encoding {
+    /// As it comes (pg_dump -Fc is compressed already).
+    Raw,
+    Compressed(Compression),
+}
+
+/// The async end to write into, and the thread that stores it.
+pub struct Sink {
+    pub writer: DuplexStream,
+    job: tokio::task::JoinHandle<Result<Written>>,
+}
+
+const PIPE: usize = 4 << 20;
+
+impl Sink {
+    /// Create `path` (0600) and start storing what is written into `writer`.
+    pub fn create(path: &Path, encoding: Encoding) -> Result<Sink> {
+        let file = open_private(path)?;
+        let (writer, reader) = tokio::io::duplex(PIPE);
+        let bridge = tokio_util::io::SyncIoBridge::new(reader);
+        let path: PathBuf = path.to_path_buf();
+        let job = tokio::task::spawn_blocking(move || store(bridge, file, encoding).map_err(|e| write_error(&path, &e)));
+        Ok(Sink { writer, job })
+    }
+
+    /// Close the stream and wait for the file to be complete and fsynced.
+    pub async fn finish(self) -> Result<Written> {
+        drop(self.writer);
+        self.job.await.map_err(|e| anyhow!("the writer thread failed: {e}"))?
+    }
+}
+
+fn write_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
+    anyhow!("cannot write `{}`: {}", path.display(), crate::util::io_reason(e))
+}
+
+/// Open a new file readable by its owner only.
+pub fn open_private(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| write_error(path, &e))
+}
+
+fn store(mut input: impl std::io::Read, file: std::fs::File, encoding: Encoding) -> std::io::Result<Written> {
+    let out = HashWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
+    let out = match encoding {
+        Encoding::Raw => {
+            let mut out = out;
+            std::io::copy(&mut input, &mut out)?;
+            out
+        }
+        Encoding::Compressed(Compression::Gzip) => {
+            let mut gz = crate::backup::compress::gzip_writer(out);
+            std::io::copy(&mut input, &mut gz)?;
+            gz.finish()?
+        }
+        Encoding::Compressed(Compression::Zstd) => {
+            let mut z = zstd::stream::write::Encoder::new(out, 3)?;
+            let _ = z.multithread(std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+            std::io::copy(&mut input, &mut z)?;
+            z.finish()?
+        }
+    };
+    let (buf, written) = out.finish();
+    let file = buf.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(written)
+}
+
+/// SHA-256 and size of a file, read in large blocks.
+pub fn hash_file(path: &Path) -> Result<Written> {
+    let mut f = std::fs::File::open(path).map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+    let mut w = HashWriter::new(std::io::sink());
+    std::io::copy(&mut f, &mut w).map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+    Ok(w.finish().1)
+}

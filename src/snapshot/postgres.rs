@@ -1,0 +1,174 @@
+//! PostgreSQL: `pg_dump -Fc` inside the service's container, streamed out; restore into
+//! a new database first, and swap it with the live one only when it is complete, so a
+//! failed restore leaves the live database as it was.
+
+use anyhow::{Result, bail};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::env_value;
+use crate::config::PostgresTarget;
+use crate::docker::Engine;
+
+/// Connection environment for commands run in the postgres container: the container's
+/// own POSTGRES_PASSWORD serves as PGPASSWORD when the server asks for one.
+pub async fn exec_env(engine: &Engine, container: &str) -> Result<Vec<String>> {
+    let env = engine.container_env(container).await?;
+    let mut out = Vec::new();
+    if env_value(&env, "PGPASSWORD").is_none() {
+        if let Some(pw) = env_value(&env, "POSTGRES_PASSWORD") {
+            out.push(format!("PGPASSWORD={pw}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Stream `pg_dump -Fc` of the target database into `out`. pg_dump's exit status decides.
+pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, container: &str, t: &PostgresTarget, out: &mut W) -> Result<()> {
+    let env = exec_env(engine, container).await?;
+    let cmd = ["pg_dump", "--format=custom", "--username", &t.user, "--dbname", &t.database];
+    let o = engine.exec_stream(container, &cmd, &env, out, None::<tokio::io::Empty>).await?;
+    if o.exit_code != 0 {
+        bail!("pg_dump of database `{}` in service `{}` failed (exit {}): {}", t.database, t.service, o.exit_code, last_lines(&o.stderr));
+    }
+    Ok(())
+}
+
+/// `pg_restore --list` over a dump: proves the archive reads whole. Returns its entry count.
+pub async fn list<R: AsyncRead + Unpin + Send + 'static>(engine: &Engine, container: &str, dump: R) -> Result<usize> {
+    let mut out = Vec::new();
+    let o = engine.exec_stream(container, &["pg_restore", "--list"], &[], &mut out, Some(dump)).await?;
+    if o.exit_code != 0 {
+        bail!("pg_restore cannot read the dump: {}", last_lines(&o.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out).lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).count())
+}
+
+/// How the dump to restore is fed in.
+pub enum Source<R> {
+    /// A pg_dump custom-format archive (pg_restore).
+    Custom(R),
+    /// Plain SQL (psql), as the legacy backups hold.
+    Sql(R),
+}
+
+/// Restore into `<db>_ccops_restore`, then swap it with the live database.
+pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(engine: &Engine, container: &str, t: &PostgresTarget, src: Source<R>) -> Result<()> {
+    let env = exec_env(engine, container).await?;
+    let db = &t.database;
+    let staging = side_name(db, "restore");
+    let old = side_name(db, "old");
+    let admin = |sql: String| {
+        let env = env.clone();
+        let user = t.user.clone();
+        async move { psql(engine, container, &env, &user, "postgres", &sql).await }
+    };
+    admin(format!("DROP DATABASE IF EXISTS {}", ident(&staging))).await?;
+    admin(format!("CREATE DATABASE {} OWNER {} TEMPLATE template0", ident(&staging), ident(&t.user))).await?;
+
+    let loaded = match src {
+        Source::Custom(r) => {
+            let cmd = ["pg_restore", "--exit-on-error", "--no-owner", "--username", &t.user, "--dbname", &staging];
+            engine.exec_stream(container, &cmd, &env, &mut tokio::io::sink(), Some(r)).await
+        }
+        Source::Sql(r) => {
+            let cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--username", &t.user, "--dbname", &staging];
+            engine.exec_stream(container, &cmd, &env, &mut tokio::io::sink(), Some(r)).await
+        }
+    };
+    let failure = match loaded {
+        Ok(o) if o.exit_code == 0 => None,
+        Ok(o) => Some(format!("exit {}: {}", o.exit_code, last_lines(&o.stderr))),
+        Err(e) => Some(format!("{e:#}")),
+    };
+    if crate::util::interrupted() || failure.is_some() {
+        let _ = admin(format!("DROP DATABASE IF EXISTS {}", ident(&staging))).await;
+        crate::util::check_interrupt()?;
+        bail!(
+            "restoring database `{db}` failed ({}); the live database was not touched",
+            failure.unwrap_or_default()
+        );
+    }
+
+    // The copy is complete: swap. Clients of the live database are disconnected first.
+    let terminate = format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
+        literal(db)
+    );
+    let mut renamed = false;
+    for attempt in 0..5 {
+        admin(terminate.clone()).await?;
+        match admin(format!("ALTER DATABASE {} RENAME TO {}", ident(db), ident(&old))).await {
+            Ok(_) => {
+                renamed = true;
+                break;
+            }
+            Err(e) if attempt == 4 => return Err(e.context(format!("cannot take database `{db}` offline to replace it"))),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
+        }
+    }
+    debug_assert!(renamed);
+    if let Err(e) = admin(format!("ALTER DATABASE {} RENAME TO {}", ident(&staging), ident(db))).await {
+        // Put the live database back under its name before reporting.
+        let _ = admin(format!("ALTER DATABASE {} RENAME TO {}", ident(&old), ident(db))).await;
+        return Err(e.context(format!("cannot put the restored copy in place of `{db}`; the live database was kept")));
+    }
+    admin(terminate.replace(&literal(db), &literal(&old))).await.ok();
+    if let Err(e) = admin(format!("DROP DATABASE IF EXISTS {}", ident(&old))).await {
+        crate::output::warn(format!("the previous database was kept as `{old}` (cannot drop it: {e:#}); drop it by hand when done"));
+    }
+    Ok(())
+}
+
+/// Rows in every user table, as `table=count` lines sorted by name (for verification).
+pub async fn row_counts(engine: &Engine, container: &str, t: &PostgresTarget) -> Result<String> {
+    let env = exec_env(engine, container).await?;
+    let sql = "SELECT string_agg(format('%I.%I=%s', schemaname, relname, n_live_tup), ',' ORDER BY schemaname, relname) FROM pg_stat_user_tables";
+    psql(engine, container, &env, &t.user, &t.database, sql).await
+}
+
+async fn psql(engine: &Engine, container: &str, env: &[String], user: &str, db: &str, sql: &str) -> Result<String> {
+    let cmd = ["psql", "-X", "-tAq", "-v", "ON_ERROR_STOP=1", "--username", user, "--dbname", db, "-c", sql];
+    let (code, out, err) = engine.exec_capture(container, &cmd, env).await?;
+    if code != 0 {
+        bail!("`{}` failed in database `{db}`: {}", sql.split_whitespace().take(4).collect::<Vec<_>>().join(" "), last_lines(&err));
+    }
+    Ok(out.trim().to_string())
+}
+
+/// `<db>_ccops_<what>`, kept within Postgres' 63-byte identifier limit.
+fn side_name(db: &str, what: &str) -> String {
+    let suffix = format!("_ccops_{what}");
+    let keep = 63usize.saturating_sub(suffix.len()).min(db.len());
+    let mut cut = keep;
+    while !db.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &db[..cut])
+}
+
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn last_lines(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
+    if tail.is_empty() { "no message".into() } else { tail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn side_names_fit_and_quote() {
+        assert_eq!(side_name("app", "old"), "app_ccops_old");
+        assert!(side_name(&"x".repeat(80), "restore").len() <= 63);
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("o'k"), "'o''k'");
+    }
+}

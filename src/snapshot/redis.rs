@@ -1,0 +1,168 @@
+//! Redis: a finished BGSAVE (not `sleep 5` and hope), then the RDB file streamed out;
+//! restore replaces the RDB file while Redis is stopped and reads DBSIZE back.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use tokio::io::AsyncWrite;
+
+use super::env_value;
+use crate::docker::Engine;
+
+/// redis-cli environment: the container's REDIS_PASSWORD, if any, as REDISCLI_AUTH.
+async fn cli_env(engine: &Engine, container: &str) -> Result<Vec<String>> {
+    let env = engine.container_env(container).await?;
+    Ok(env_value(&env, "REDIS_PASSWORD").map(|pw| vec![format!("REDISCLI_AUTH={pw}")]).unwrap_or_default())
+}
+
+async fn cli(engine: &Engine, container: &str, env: &[String], args: &[&str]) -> Result<String> {
+    // Without a terminal redis-cli prints raw replies: `1`, not `(integer) 1`.
+    let mut cmd = vec!["redis-cli"];
+    cmd.extend_from_slice(args);
+    let (code, out, err) = engine.exec_capture(container, &cmd, env).await?;
+    let out = out.trim().to_string();
+    if code != 0 || out.starts_with("ERR") || out.starts_with("NOAUTH") || out.starts_with("WRONGPASS") {
+        bail!("`redis-cli {}` failed: {}", args.join(" "), if out.is_empty() { err.trim().to_string() } else { out });
+    }
+    Ok(out)
+}
+
+fn info_field<'a>(info: &'a str, key: &str) -> Option<&'a str> {
+    info.lines().find_map(|l| l.trim().strip_prefix(key).and_then(|r| r.strip_prefix(':')))
+}
+
+async fn number(engine: &Engine, c: &str, env: &[String], args: &[&str]) -> Result<u64> {
+    let out = cli(engine, c, env, args).await?;
+    out.lines().next().unwrap_or("").trim().parse().map_err(|_| anyhow!("`redis-cli {}` answered `{out}`, not a number", args.join(" ")))
+}
+
+/// Where the server writes its RDB file: (dir, dbfilename).
+async fn rdb_path(engine: &Engine, c: &str, env: &[String]) -> Result<(String, String)> {
+    let dir = cli(engine, c, env, &["CONFIG", "GET", "dir"]).await?;
+    let file = cli(engine, c, env, &["CONFIG", "GET", "dbfilename"]).await?;
+    let second = |s: &str| s.lines().nth(1).map(|x| x.trim().to_string());
+    match (second(&dir), second(&file)) {
+        (Some(d), Some(f)) if !d.is_empty() && !f.is_empty() => Ok((d, f)),
+        _ => bail!("cannot read the RDB location (CONFIG GET dir/dbfilename answered `{dir}` / `{file}`)"),
+    }
+}
+
+/// Wait until no BGSAVE runs; fail if the last one failed.
+async fn wait_bgsave_done(engine: &Engine, c: &str, env: &[String], since: u64) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        crate::util::check_interrupt()?;
+        let info = cli(engine, c, env, &["INFO", "persistence"]).await?;
+        let running = info_field(&info, "rdb_bgsave_in_progress") == Some("1");
+        if !running {
+            let last = number(engine, c, env, &["LASTSAVE"]).await?;
+            if last > since {
+                if info_field(&info, "rdb_last_bgsave_status") != Some("ok") {
+                    bail!("Redis reports its background save failed (rdb_last_bgsave_status: {}); check the Redis log and free disk space in its data folder", info_field(&info, "rdb_last_bgsave_status").unwrap_or("?"));
+                }
+                return Ok(());
+            }
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            bail!("Redis BGSAVE did not finish within an hour");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Take a fresh snapshot and stream the RDB file into `out`. Returns DBSIZE at the snapshot.
+pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, container: &str, service: &str, out: &mut W) -> Result<u64> {
+    let env = cli_env(engine, container).await?;
+    // A save already running: let it finish, our snapshot must start after our request.
+    let info = cli(engine, container, &env, &["INFO", "persistence"]).await.map_err(|e| e.context(format!("Redis service `{service}` does not answer")))?;
+    if info_field(&info, "rdb_bgsave_in_progress") == Some("1") {
+        crate::output::status(format!("redis `{service}`: a background save is already running; waiting for it"));
+        let last = number(engine, container, &env, &["LASTSAVE"]).await?;
+        wait_bgsave_done(engine, container, &env, last.saturating_sub(1)).await?;
+    }
+    let last = number(engine, container, &env, &["LASTSAVE"]).await?;
+    // LASTSAVE has one-second resolution: make sure ours will read as newer.
+    let now = cli(engine, container, &env, &["TIME"]).await?;
+    let now: u64 = now.lines().next().unwrap_or("0").trim().parse().unwrap_or(0);
+    if now <= last {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let keys = number(engine, container, &env, &["DBSIZE"]).await?;
+    let mut answer = cli(engine, container, &env, &["BGSAVE"]).await;
+    if answer.as_ref().is_err_and(|e| e.to_string().contains("in progress")) {
+        wait_bgsave_done(engine, container, &env, last).await?;
+        answer = cli(engine, container, &env, &["BGSAVE"]).await;
+    }
+    let answer = answer?;
+    if !answer.contains("started") && !answer.contains("scheduled") {
+        bail!("Redis refused BGSAVE: {answer}");
+    }
+    wait_bgsave_done(engine, container, &env, last).await?;
+    let (dir, file) = rdb_path(engine, container, &env).await?;
+    let path = format!("{}/{}", dir.trim_end_matches('/'), file);
+    let o = engine.exec_stream(container, &["cat", &path], &[], out, None::<tokio::io::Empty>).await?;
+    if o.exit_code != 0 {
+        bail!("cannot read `{path}` in Redis service `{service}`: {}", o.stderr);
+    }
+    Ok(keys)
+}
+
+/// Whether a file starts like an RDB file ("REDIS" and a 4-digit version).
+pub fn is_rdb_header(head: &[u8]) -> bool {
+    head.len() >= 9 && &head[..5] == b"REDIS" && head[5..9].iter().all(u8::is_ascii_digit)
+}
+
+/// Before anything is stopped: the server must load RDB at start (not AOF).
+pub async fn preflight(engine: &Engine, container: &str, service: &str) -> Result<(String, String)> {
+    let env = cli_env(engine, container).await?;
+    let aof = cli(engine, container, &env, &["CONFIG", "GET", "appendonly"]).await?;
+    if aof.lines().nth(1).map(str::trim) == Some("yes") {
+        bail!(
+            "Redis service `{service}` runs with `appendonly yes`: it would load its AOF, not the restored RDB; disable AOF for the restore or restore it by hand"
+        );
+    }
+    rdb_path(engine, container, &env).await
+}
+
+/// Put `rdb` (a tar stream holding the file, gzip allowed) in place while Redis is
+/// stopped, start it, wait until it has loaded, and return DBSIZE.
+pub async fn replace_and_start<S>(engine: &Engine, container: &str, dir: &str, tar: S) -> Result<u64>
+where
+    S: futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
+{
+    engine.stop(container, 30).await?;
+    let upload = engine.upload(container, dir, tar).await;
+    // Start again whatever happened: a failed copy leaves the old file in place.
+    let start = engine.start(container).await;
+    upload?;
+    start?;
+    let env = cli_env(engine, container).await?;
+    let started = Instant::now();
+    loop {
+        if let Ok(info) = cli(engine, container, &env, &["INFO", "persistence"]).await {
+            if info_field(&info, "loading") == Some("0") {
+                break;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            bail!("Redis did not finish loading the restored data within 5 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    number(engine, container, &env, &["DBSIZE"]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_info_and_headers() {
+        let info = "# Persistence\r\nloading:0\r\nrdb_bgsave_in_progress:1\r\nrdb_last_bgsave_status:ok\r\n";
+        assert_eq!(info_field(info, "rdb_bgsave_in_progress"), Some("1"));
+        assert_eq!(info_field(info, "loading"), Some("0"));
+        assert!(is_rdb_header(b"REDIS0011\xfa"));
+        assert!(!is_rdb_header(b"REDIX0011"));
+        assert!(!is_rdb_header(b"REDIS"));
+    }
+}
