@@ -1,0 +1,283 @@
+//! `ccops scan`: a security and production-readiness audit of a Compose project. It reads
+//! the compose files of every environment (merged as Compose merges them), the Dockerfiles
+//! and build contexts they use, and their env files; runs the rules of `rules/`; applies
+//! suppressions; and hands a [`Report`] to `report/` for table, JSON or SARIF output.
+
+mod compose;
+mod dockerfile;
+mod dockerignore;
+mod finding;
+mod git;
+mod imageref;
+mod interp;
+mod paths;
+pub mod report;
+mod rules;
+mod suppress;
+mod target;
+mod trivy;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+pub use finding::Finding;
+pub use suppress::Suppressed;
+pub use target::Target;
+
+use crate::cli::Severity;
+use compose::{Files, Model};
+use dockerfile::Dockerfile;
+use rules::Cx;
+
+/// Choices of the scan itself (output choices belong to `report`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Also run trivy on the images (`--image`).
+    pub image: bool,
+}
+
+/// Everything the scan found, before any severity filter.
+#[derive(Debug)]
+pub struct Report {
+    pub root: PathBuf,
+    /// The ccops.yaml whose environments and suppressions were used.
+    pub config: Option<PathBuf>,
+    /// The git checkout the project is in: SARIF paths are relative to it.
+    pub git_top: Option<PathBuf>,
+    pub environments: Vec<String>,
+    /// Every file read, for the JSON report.
+    pub files: Vec<PathBuf>,
+    /// Unsuppressed findings, sorted by file, line and rule.
+    pub findings: Vec<Finding>,
+    pub suppressed: Vec<Suppressed>,
+}
+
+impl Report {
+    /// Whether an unsuppressed finding, reported or not, is at or above `fail_on`.
+    pub fn fails(&self, fail_on: Severity) -> bool {
+        self.findings.iter().any(|f| f.severity >= fail_on)
+    }
+}
+
+/// Run every rule over `target`.
+pub fn run(target: &Target, opts: &Options) -> Result<Report> {
+    let mut files = Files::default();
+    let mut models = Vec::new();
+    for env in &target.envs {
+        if env.compose_files.is_empty() {
+            crate::output::warn(format!("scan: environment `{}` names no compose file that exists; skipped", env.name));
+            continue;
+        }
+        models.push(Model::load(&env.name, &env.compose_files, &mut files)?);
+    }
+    if models.is_empty() {
+        return Err(crate::usage!("no compose file to scan in `{}`", target.root.display()));
+    }
+    let dockerfiles = read_dockerfiles(&models, &files);
+    let git = git::Git::discover(&target.root);
+
+    let mut findings = Vec::new();
+    let mut suppressed = Vec::new();
+    let mut ignores = target.ignores.clone();
+    let mut env_files: Vec<PathBuf> = target.envs.iter().filter_map(|e| e.env_file.clone()).collect();
+    for model in &models {
+        let cx = Cx { model, files: &files, dockerfiles: &dockerfiles };
+        let mut found = rules::compose_findings(&cx);
+        let mut local = suppress::from_node(model.root.get("x-ccops-ignore"), None, &files);
+        for svc in model.services() {
+            local.extend(suppress::of_service(&svc, &files));
+            env_files.extend(service_env_files(&cx, &svc));
+            let Some(b) = cx.build(&svc) else { continue };
+            let Some(df) = cx.dockerfile(&b) else { continue };
+            // An inline Dockerfile's lines count from its key in the compose file.
+            let (path, offset) = match (&b.dockerfile, &b.inline_at) {
+                (Some(p), _) => (p.clone(), 0),
+                (None, Some((p, line))) => (p.clone(), *line),
+                (None, None) => continue,
+            };
+            for mut f in rules::dockerfile_findings(&path, df, b.target.as_deref(), &b.args) {
+                f.line += offset;
+                f.related = vec![svc.name.to_string()];
+                found.push(f);
+            }
+        }
+        let (kept, sup) = suppress::apply(found, &local);
+        for mut f in kept {
+            f.environments = vec![model.env.clone()];
+            findings.push(f);
+        }
+        suppressed.extend(sup);
+        ignores.extend(local);
+        env_files.extend(dotenv_files(&model.project_dir));
+    }
+    env_files.extend(dotenv_files(&target.root));
+    let mut seen = Vec::new();
+    for path in env_files.iter().map(|p| paths::normalize(p)) {
+        if !seen.contains(&path) && path.is_file() {
+            findings.extend(rules::env_file_findings(&path, git.as_ref()));
+            seen.push(path);
+        }
+    }
+    if opts.image {
+        match trivy::scan(&image_targets(&models, &files)) {
+            Some(f) => findings.extend(f),
+            None => crate::output::warn("trivy is not on PATH: --image skipped (install trivy to scan the images too)"),
+        }
+    }
+    findings.extend(suppress::check(&ignores));
+    let all_envs: Vec<String> = models.iter().map(|m| m.env.clone()).collect();
+    let mut findings = dedupe(findings);
+    // Env files, images and suppressions belong to the project, not to one environment.
+    for f in findings.iter_mut().filter(|f| f.environments.is_empty()) {
+        f.environments.clone_from(&all_envs);
+    }
+    let (mut findings, global) = suppress::apply(findings, &target.ignores);
+    suppressed.extend(global);
+    let mut suppressed = dedupe_suppressed(suppressed, &findings);
+    findings.sort_by(|a, b| (&a.file, a.line, a.column, &a.rule).cmp(&(&b.file, b.line, b.column, &b.rule)));
+    suppressed.sort_by(|a, b| (&a.finding.file, a.finding.line).cmp(&(&b.finding.file, b.finding.line)));
+
+    let mut read: Vec<PathBuf> = files.all().to_vec();
+    read.extend(dockerfiles.keys().cloned());
+    read.extend(seen);
+    Ok(Report {
+        root: target.root.clone(),
+        config: target.config.clone(),
+        git_top: git.map(|g| g.top),
+        environments: all_envs,
+        files: read,
+        findings,
+        suppressed,
+    })
+}
+
+/// Every Dockerfile a build of any environment uses, parsed once.
+fn read_dockerfiles(models: &[Model], files: &Files) -> BTreeMap<PathBuf, Dockerfile> {
+    let empty = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    let mut tried = Vec::new();
+    for model in models {
+        let cx = Cx { model, files, dockerfiles: &empty };
+        for svc in model.services() {
+            let Some(path) = cx.build(&svc).and_then(|b| b.dockerfile) else { continue };
+            if tried.contains(&path) {
+                continue;
+            }
+            tried.push(path.clone());
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    out.insert(path, Dockerfile::parse(&text));
+                }
+                Err(e) => crate::output::warn(format!(
+                    "scan: cannot read `{}` (the Dockerfile of service `{}`): {}",
+                    path.display(),
+                    svc.name,
+                    crate::util::io_reason(&e)
+                )),
+            }
+        }
+    }
+    out
+}
+
+/// The files of a service's `env_file:` (a name, a list of names, or of `{path, required}`).
+fn service_env_files(cx: &Cx<'_>, svc: &compose::Service<'_>) -> Vec<PathBuf> {
+    let Some(n) = svc.node.get_some("env_file") else { return Vec::new() };
+    let items: Vec<&yaml::Node> = if n.as_str().is_some() { vec![n] } else { n.as_seq().iter().collect() };
+    items
+        .into_iter()
+        .filter_map(|i| i.as_str().or_else(|| i.get("path").and_then(yaml::Node::as_str)).map(|s| (i, s)))
+        .map(|(i, s)| cx.model.dir_of(i.pos.file, cx.files).join(interp::resolve(s).text))
+        .collect()
+}
+
+/// `.env`, `.env.production`...: the files Compose and operators keep secrets in.
+fn dotenv_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
+    out.retain(|p| {
+        p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n == ".env" || n.starts_with(".env."))
+    });
+    out.sort();
+    out
+}
+
+/// The images `--image` hands to trivy: each once, at the first service that runs it.
+fn image_targets(models: &[Model], files: &Files) -> Vec<trivy::ImageTarget> {
+    let mut out: Vec<trivy::ImageTarget> = Vec::new();
+    for model in models {
+        for svc in model.services() {
+            let Some(node) = svc.node.get("image") else { continue };
+            let Some(text) = node.as_str() else { continue };
+            let r = interp::resolve(text);
+            if r.unknown || r.text.is_empty() {
+                continue;
+            }
+            match out.iter_mut().find(|t| t.image == r.text) {
+                Some(t) if t.service != svc.name && !t.also.iter().any(|a| a == svc.name) => {
+                    t.also.push(svc.name.to_string())
+                }
+                Some(_) => {}
+                None => out.push(trivy::ImageTarget {
+                    image: r.text,
+                    service: svc.name.to_string(),
+                    also: Vec::new(),
+                    file: files.path(node.pos.file).to_path_buf(),
+                    line: node.pos.line,
+                    column: node.pos.col,
+                }),
+            }
+        }
+    }
+    out
+}
+
+type Identity = (String, PathBuf, usize, usize, Option<String>, String);
+
+fn identity(f: &Finding) -> Identity {
+    (f.rule.clone(), f.file.clone(), f.line, f.column, f.service.clone(), f.key.clone())
+}
+
+/// One finding per place, with the environments and services it was seen in.
+fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    let mut index: BTreeMap<Identity, usize> = BTreeMap::new();
+    for f in findings {
+        match index.get(&identity(&f)) {
+            Some(&i) => {
+                let o = &mut out[i];
+                for e in f.environments {
+                    if !o.environments.contains(&e) {
+                        o.environments.push(e);
+                    }
+                }
+                for r in f.related {
+                    if !o.related.contains(&r) {
+                        o.related.push(r);
+                    }
+                }
+            }
+            None => {
+                index.insert(identity(&f), out.len());
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// One entry per suppressed place; a finding suppressed in one environment but reported
+/// from another is reported, not counted as suppressed.
+fn dedupe_suppressed(list: Vec<Suppressed>, reported: &[Finding]) -> Vec<Suppressed> {
+    let mut out: Vec<Suppressed> = Vec::new();
+    for s in list {
+        let id = identity(&s.finding);
+        if !out.iter().any(|o| identity(&o.finding) == id) && !reported.iter().any(|f| identity(f) == id) {
+            out.push(s);
+        }
+    }
+    out
+}
