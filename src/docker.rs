@@ -10,7 +10,7 @@ use bollard::query_parameters::{
     DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 pub const LABEL_PROJECT: &str = "com.docker.compose.project";
 pub const LABEL_SERVICE: &str = "com.docker.compose.service";
@@ -332,13 +332,6 @@ impl Engine {
     pub async fn image_exists(&self, image: &str) -> bool {
         self.docker.inspect_image(image).await.is_ok()
     }
-}
-
-/// Read an AsyncRead to its end into a String (for small outputs).
-pub async fn read_all<R: AsyncRead + Unpin>(mut r: R) -> std::io::Result<String> {
-    let mut s = String::new();
-    r.read_to_string(&mut s).await?;
-    Ok(s)
 }
 
 pub fn short_id(id: &str) -> &str {

@@ -10,3 +10,32 @@ pub fn desired_scale(s: &Settings) -> BTreeMap<String, u32> {
     let path = s.state_dir.join(format!("scale-{}.json", s.env_name));
     std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
 }
+
+/// Containers ccops stopped and has not started again yet. Written before stopping, so a
+/// ccops killed with SIGKILL mid-operation leaves a note the next operation acts on.
+fn journal_path(state_dir: &std::path::Path) -> std::path::PathBuf {
+    state_dir.join("stopped.json")
+}
+
+pub fn record_stopped(state_dir: &std::path::Path, stopped: &[(String, String)]) -> anyhow::Result<()> {
+    crate::util::create_private_dir(state_dir)?;
+    let text = serde_json::to_string(stopped)?;
+    crate::util::write_atomic(&journal_path(state_dir), text.as_bytes(), 0o600)
+}
+
+pub fn clear_stopped(state_dir: &std::path::Path) {
+    let _ = std::fs::remove_file(journal_path(state_dir));
+}
+
+/// Start containers a killed ccops left stopped. Call with the project lock held.
+pub async fn recover_stopped(engine: &crate::docker::Engine, state_dir: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(journal_path(state_dir)) else { return };
+    let list: Vec<(String, String)> = serde_json::from_str(&text).unwrap_or_default();
+    for (id, name) in &list {
+        crate::output::warn(format!("a previous ccops run stopped {name} and did not start it again (it was killed); starting it"));
+        if let Err(e) = engine.start(id).await {
+            crate::output::error(format!("{e:#}"));
+        }
+    }
+    clear_stopped(state_dir);
+}

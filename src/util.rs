@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// An I/O error as a person reads it: "No such file or directory", not `Os { code: 2 }`.
 pub fn io_reason(e: &std::io::Error) -> String {
@@ -70,6 +70,24 @@ pub async fn wait_interrupt() {
             return;
         }
         n.await;
+    }
+}
+
+/// An input that ends (EOF) once a signal arrived: the consumer (an engine upload, a
+/// pg_restore) then fails on a truncated stream and the caller's cleanup runs, instead of
+/// a future being dropped halfway through its work.
+pub struct UntilInterrupt<R>(pub R);
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for UntilInterrupt<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if interrupted() {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
     }
 }
 
@@ -141,11 +159,6 @@ pub fn human_duration(d: std::time::Duration) -> String {
         3600..=86399 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d {}h", s / 86400, (s % 86400) / 3600),
     }
-}
-
-/// Read a whole small file with a clear error.
-pub fn read_to_string(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
 }
 
 #[cfg(test)]

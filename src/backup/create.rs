@@ -2,14 +2,13 @@
 //! streamed, hashed and checked, `manifest.json` last, fsynced, then renamed into place.
 //! A failure or an interrupt removes the partial set and restarts what it stopped.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use tokio::io::AsyncReadExt;
 
 use super::layout::{self, PARTIAL};
-use super::manifest::{self, Component, Kind, Manifest};
+use super::manifest::{self, Component, Manifest};
 use super::sink::{Encoding, Sink, Written};
 use super::{compress, plan};
 use crate::config::Compression;
@@ -154,11 +153,12 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
         }
         plan::Item::Volume(v, engine_name) => {
             let image = helper_image(p, engine, &v.name).await?;
-            let stopped = stop_services(engine, &s.project, &v.stop_services).await?;
+            let stopped = stop_services(engine, &s.project, &v.stop_services, &s.state_dir).await?;
             let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
-            let dumped = interruptible(snapshot::volume::dump(engine, &image, engine_name, &mut sink.writer)).await;
+            // volume::dump handles a signal itself, so its helper container is always removed.
+            let dumped = snapshot::volume::dump(engine, &image, engine_name, &mut sink.writer).await;
             let written = sink.finish().await;
-            let restarted = start_again(engine, &stopped).await;
+            let restarted = start_again(engine, &stopped, &s.state_dir).await;
             dumped?;
             restarted?;
             let written = written?;
@@ -210,26 +210,31 @@ pub async fn helper_image(p: &Project, engine: &Engine, volume_key: &str) -> Res
     }
 }
 
-/// Stop the running containers of `services`; returns their IDs to start again.
-pub async fn stop_services(engine: &Engine, project: &str, services: &[String]) -> Result<Vec<(String, String)>> {
-    let mut stopped = Vec::new();
+/// Stop the running containers of `services`; returns their IDs to start again. They are
+/// written to the state journal first, so even a SIGKILL cannot leave them down for good.
+pub async fn stop_services(engine: &Engine, project: &str, services: &[String], state_dir: &Path) -> Result<Vec<(String, String)>> {
+    let mut running = Vec::new();
     for svc in services {
-        for c in engine.containers(project, Some(svc)).await? {
-            if c.is_running() {
-                output::status(format!("  stopping {} ({svc})", c.name));
-                if let Err(e) = engine.stop(&c.id, 30).await {
-                    start_again(engine, &stopped).await.ok();
-                    return Err(e);
-                }
-                stopped.push((c.id.clone(), c.name.clone()));
-            }
+        running.extend(engine.containers(project, Some(svc)).await?.into_iter().filter(|c| c.is_running()));
+    }
+    let planned: Vec<(String, String)> = running.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
+    if !planned.is_empty() {
+        crate::state::record_stopped(state_dir, &planned)?;
+    }
+    let mut stopped = Vec::new();
+    for c in running {
+        output::status(format!("  stopping {} ({})", c.name, c.service));
+        if let Err(e) = engine.stop(&c.id, 30).await {
+            start_again(engine, &stopped, state_dir).await.ok();
+            return Err(e);
         }
+        stopped.push((c.id, c.name));
     }
     Ok(stopped)
 }
 
 /// Start what was stopped, in the order it was stopped; every failure is reported.
-pub async fn start_again(engine: &Engine, stopped: &[(String, String)]) -> Result<()> {
+pub async fn start_again(engine: &Engine, stopped: &[(String, String)], state_dir: &Path) -> Result<()> {
     let mut failed = Vec::new();
     for (id, name) in stopped {
         output::status(format!("  starting {name}"));
@@ -238,19 +243,9 @@ pub async fn start_again(engine: &Engine, stopped: &[(String, String)]) -> Resul
             failed.push(name.clone());
         }
     }
+    crate::state::clear_stopped(state_dir);
     if !failed.is_empty() {
         bail!("could not start again: {}; start them by hand (`docker start {}`)", failed.join(", "), failed.join(" "));
     }
     Ok(())
-}
-
-/// Paths of partial sets older than `age` (left by a crash), for pruning.
-pub fn stale_partials(dir: &Path, age: std::time::Duration) -> Vec<PathBuf> {
-    layout::list(dir)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|s| !s.complete && s.legacy.is_none())
-        .filter(|s| (chrono::Utc::now() - s.created).to_std().is_ok_and(|a| a > age))
-        .map(|s| s.path)
-        .collect()
 }

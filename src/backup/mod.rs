@@ -7,6 +7,7 @@ pub mod layout;
 pub mod manifest;
 pub mod plan;
 pub mod prune;
+pub mod remote;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

@@ -20,8 +20,15 @@ pub fn prune(s: &Settings, dry_run: bool) -> Result<Outcome> {
     let candidates: Vec<Candidate> =
         sets.iter().map(|x| Candidate { id: x.id.clone(), created: x.created, complete: x.complete }).collect();
     let decisions = retention::decide(&candidates, &s.file.backup.retention, chrono::Utc::now());
+    // A set not yet uploaded is the only copy that will ever reach the remote: keep it.
+    let pending: std::collections::BTreeSet<String> = crate::storage::pending::read(&s.state_dir).into_values().flatten().collect();
     let mut out = Outcome::default();
     for d in decisions {
+        if !d.keep && pending.contains(&d.id) {
+            output::warn(format!("keeping {}: the retention rules would delete it, but its upload is still pending", d.id));
+            out.kept += 1;
+            continue;
+        }
         if d.keep {
             out.kept += 1;
             output::debug(format!("keep {}: {}", d.id, d.reasons.join(", ")));

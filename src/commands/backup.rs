@@ -5,7 +5,8 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::Ctx;
-use crate::backup::{create, layout, prune, schedule, verify};
+use crate::backup::{create, layout, prune, remote, schedule, verify};
+use crate::storage::{pending, s3::S3Store};
 use crate::cli::{BackupArgs, BackupCommand, BackupCreateArgs};
 use crate::lock::Lock;
 use crate::output;
@@ -15,22 +16,22 @@ use crate::status::ExitStatus;
 pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<ExitStatus> {
     match args.command {
         None => take(ctx, args.create).await,
-        Some(BackupCommand::List { remote }) => {
-            no_remote_yet(remote.as_deref())?;
-            list(ctx)
-        }
-        Some(BackupCommand::Verify { id, remote }) => {
-            no_remote_yet(remote.as_deref())?;
-            verify(ctx, &id).await
-        }
-        Some(BackupCommand::Push { remote, .. }) => {
-            no_remote_yet(Some(&remote))?;
-            Ok(ExitStatus::Usage)
-        }
+        Some(BackupCommand::List { remote: Some(r) }) => list_remote(ctx, &r).await,
+        Some(BackupCommand::List { remote: None }) => list(ctx).await,
+        Some(BackupCommand::Verify { id, remote: Some(r) }) => verify_remote(ctx, &id, &r).await,
+        Some(BackupCommand::Verify { id, remote: None }) => verify(ctx, &id).await,
+        Some(BackupCommand::Push { id, remote }) => push(ctx, &id, &remote).await,
         Some(BackupCommand::Prune { remote, dry_run }) => {
-            no_remote_yet(remote.as_deref())?;
             let s = ctx.settings(None)?;
             let _lock = Lock::acquire(&s.state_dir, "backup prune", Duration::ZERO).await?;
+            if let Some(r) = remote {
+                let store = S3Store::connect(&r, crate::storage::remote(&s, &r)?).await?;
+                let deleted = remote::prune(&store, &s.file.backup.retention, dry_run.dry_run).await?;
+                if output::json_mode() {
+                    output::json(&serde_json::json!({ "remote": r, "deleted": deleted }));
+                }
+                return Ok(ExitStatus::Success);
+            }
             let out = prune::prune(&s, dry_run.dry_run)?;
             if output::json_mode() {
                 output::json(&serde_json::to_value(&out)?);
@@ -44,20 +45,12 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<ExitStatus> {
     }
 }
 
-/// Remote storage is the next step of the roadmap; say so plainly (exit 2).
-fn no_remote_yet(remote: Option<&str>) -> Result<()> {
-    match remote {
-        Some(r) => Err(crate::usage!(
-            "remote `{r}`: uploads to and reads from remotes are not available yet in this version; backups are kept locally"
-        )),
-        None => Ok(()),
-    }
-}
-
 async fn take(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
-    no_remote_yet(a.upload.as_deref())?;
     crate::util::cleanup_aware();
     let s = ctx.settings(None)?;
+    if let Some(r) = &a.upload {
+        crate::storage::remote(&s, r)?;
+    }
     let project = Project::open(s).await?;
     let s = &project.settings;
     if a.dry_run.dry_run {
@@ -65,19 +58,184 @@ async fn take(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let _lock = Lock::acquire(&s.state_dir, "backup", Duration::ZERO).await?;
+    if let Ok(engine) = project.engine() {
+        crate::state::recover_stopped(engine, &s.state_dir).await;
+    }
+    // Sets whose upload failed before go first.
+    let store = match &a.upload {
+        Some(r) => Some(S3Store::connect(r, crate::storage::remote(s, r)?).await?),
+        None => None,
+    };
+    if let Some(store) = &store {
+        push_pending(s, store).await;
+    }
     let m = create::create(&project, &create::Options { only: a.only, tags: a.tag, dry_run: false }).await?;
+    let mut status = ExitStatus::Success;
+    if let (Some(store), Some(m)) = (&store, &m) {
+        let set = layout::resolve(&layout::list(&s.backup_dir)?, &m.id)?.clone();
+        if let Err(e) = upload(s, store, &set).await {
+            crate::commands::report(&e);
+            status = ExitStatus::Failure;
+        }
+    }
     if !a.no_prune {
         prune::prune(s, false)?;
     }
     if let (Some(m), true) = (m, output::json_mode()) {
         output::json(&serde_json::to_value(&m)?);
     }
+    Ok(status)
+}
+
+/// Upload one set; on failure it stays local and is marked pending for that remote.
+async fn upload(s: &crate::config::Settings, store: &S3Store, set: &layout::LocalSet) -> Result<()> {
+    output::status(format!("uploading backup {} to remote `{}` ...", set.id, store.name));
+    let t = std::time::Instant::now();
+    match remote::push(store, set).await {
+        Ok(bytes) => {
+            pending::remove(&s.state_dir, &store.name, &set.id)?;
+            output::status(format!(
+                "uploaded backup {} to remote `{}`: {} in {}",
+                set.id,
+                store.name,
+                crate::util::human_bytes(bytes),
+                crate::util::human_duration(t.elapsed())
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            pending::add(&s.state_dir, &store.name, &set.id)?;
+            Err(e.context(format!(
+                "backup {} is kept locally and marked \"upload pending\"; `ccops backup push all-pending --remote {}` retries (the next `backup --upload {}` does too)",
+                set.id, store.name, store.name
+            )))
+        }
+    }
+}
+
+/// Upload the sets still pending for this remote; failures are reported, not fatal.
+async fn push_pending(s: &crate::config::Settings, store: &S3Store) -> bool {
+    let ids = pending::read(&s.state_dir).remove(&store.name).unwrap_or_default();
+    let sets = layout::list(&s.backup_dir).unwrap_or_default();
+    let mut all_ok = true;
+    for id in ids {
+        match sets.iter().find(|x| x.id == id && x.complete) {
+            Some(set) => {
+                if let Err(e) = upload(s, store, set).await {
+                    crate::commands::report(&e);
+                    all_ok = false;
+                }
+            }
+            None => {
+                output::warn(format!("backup {id} was pending upload but is no longer here; forgetting it"));
+                let _ = pending::remove(&s.state_dir, &store.name, &id);
+            }
+        }
+    }
+    all_ok
+}
+
+async fn push(ctx: &Ctx, id: &str, r: &str) -> Result<ExitStatus> {
+    crate::util::cleanup_aware();
+    let s = ctx.settings(None)?;
+    let store = S3Store::connect(r, crate::storage::remote(&s, r)?).await?;
+    let _lock = Lock::acquire(&s.state_dir, "backup push", Duration::ZERO).await?;
+    if id == "all-pending" {
+        let n = pending::read(&s.state_dir).get(r).map_or(0, |x| x.len());
+        if n == 0 {
+            output::status(format!("no backup is pending upload to remote `{r}`"));
+            return Ok(ExitStatus::Success);
+        }
+        return Ok(if push_pending(&s, &store).await { ExitStatus::Success } else { ExitStatus::Failure });
+    }
+    let sets = layout::list(&s.backup_dir)?;
+    let set = layout::resolve(&sets, id)?.clone();
+    upload(&s, &store, &set).await?;
     Ok(ExitStatus::Success)
 }
 
-fn list(ctx: &Ctx) -> Result<ExitStatus> {
+async fn list_remote(ctx: &Ctx, r: &str) -> Result<ExitStatus> {
+    let s = ctx.settings(None)?;
+    let store = S3Store::connect(r, crate::storage::remote(&s, r)?).await?;
+    let sets = remote::list(&store).await?;
+    if output::json_mode() {
+        let rows: Vec<serde_json::Value> = sets
+            .iter()
+            .map(|x| {
+                serde_json::json!({
+                    "id": x.id,
+                    "created": x.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "environment": x.manifest.as_ref().map(|m| m.environment.clone()),
+                    "tags": x.manifest.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
+                    "bytes": x.manifest.as_ref().map_or(0, |m| m.total_bytes()),
+                    "components": x.manifest.as_ref().map(|m| m.components.iter().map(|c| format!("{}:{}", c.kind.word(), c.name)).collect::<Vec<_>>()).unwrap_or_default(),
+                    "complete": x.complete(),
+                    "where": [r],
+                })
+            })
+            .collect();
+        output::json(&serde_json::Value::Array(rows));
+        return Ok(ExitStatus::Success);
+    }
+    let mut t = output::table(&["ID", "CREATED (UTC)", "ENV", "TAGS", "SIZE", "STATE", "WHERE"]);
+    for x in &sets {
+        let m = x.manifest.as_ref();
+        t.add_row(vec![
+            x.id.clone(),
+            x.created.format("%Y-%m-%d %H:%M:%S").to_string(),
+            m.map(|m| m.environment.clone()).unwrap_or_default(),
+            m.map(|m| m.tags.join(",")).unwrap_or_default(),
+            crate::util::human_bytes(m.map_or(0, |m| m.total_bytes())),
+            if x.complete() { "complete" } else { "incomplete" }.to_string(),
+            r.to_string(),
+        ]);
+    }
+    if sets.is_empty() {
+        output::status(format!("no backups on remote `{r}`"));
+    } else {
+        output::data(t.to_string());
+    }
+    Ok(ExitStatus::Success)
+}
+
+async fn verify_remote(ctx: &Ctx, id: &str, r: &str) -> Result<ExitStatus> {
+    let s = ctx.settings(None)?;
+    let store = S3Store::connect(r, crate::storage::remote(&s, r)?).await?;
+    let sets = remote::list(&store).await?;
+    let set = remote::resolve(&sets, id, r)?;
+    let checks = remote::verify(&store, set).await?;
+    report_checks(&set.id, &checks, &format!(" on remote `{r}`"))
+}
+
+/// Where each set lives: `local`, the remotes that hold it, and pending uploads.
+async fn locations(s: &crate::config::Settings, sets: &[layout::LocalSet]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut at: std::collections::BTreeMap<String, Vec<String>> = sets.iter().map(|x| (x.id.clone(), vec!["local".to_string()])).collect();
+    for (name, r) in &s.file.remotes {
+        let listed = async { remote::list(&S3Store::connect(name, r).await?).await };
+        match tokio::time::timeout(Duration::from_secs(20), listed).await {
+            Ok(Ok(remote_sets)) => {
+                for x in remote_sets.iter().filter(|x| x.complete()) {
+                    at.entry(x.id.clone()).or_default().push(name.clone());
+                }
+            }
+            Ok(Err(e)) => output::warn(format!("cannot list remote `{name}`: {e:#}")),
+            Err(_) => output::warn(format!("listing remote `{name}` took too long; showing local sets only")),
+        }
+    }
+    for (name, ids) in pending::read(&s.state_dir) {
+        for id in ids {
+            if let Some(w) = at.get_mut(&id) {
+                w.push(format!("{name}: upload pending"));
+            }
+        }
+    }
+    at
+}
+
+async fn list(ctx: &Ctx) -> Result<ExitStatus> {
     let s = ctx.settings(None)?;
     let sets = layout::list(&s.backup_dir)?;
+    let at = locations(&s, &sets).await;
     if output::json_mode() {
         let rows: Vec<serde_json::Value> = sets
             .iter()
@@ -91,7 +249,7 @@ fn list(ctx: &Ctx) -> Result<ExitStatus> {
                     "components": components(x),
                     "complete": x.complete,
                     "layout": if x.legacy.is_some() { "legacy" } else { "ccops" },
-                    "where": ["local"],
+                    "where": at.get(&x.id).cloned().unwrap_or_default(),
                 })
             })
             .collect();
@@ -113,10 +271,14 @@ fn list(ctx: &Ctx) -> Result<ExitStatus> {
             crate::util::human_bytes(x.bytes()),
             components(x).join(", "),
             state.to_string(),
-            "local".to_string(),
+            at.get(&x.id).map(|w| w.join(", ")).unwrap_or_default(),
         ]);
     }
-    if sets.is_empty() {
+    // Sets only on a remote.
+    for (id, w) in at.iter().filter(|(id, _)| !sets.iter().any(|x| &x.id == *id)) {
+        t.add_row(vec![id.clone(), String::new(), String::new(), String::new(), String::new(), String::new(), "complete".into(), w.join(", ")]);
+    }
+    if sets.is_empty() && at.is_empty() {
         output::status(format!("no backups in {}", s.backup_dir.display()));
     } else {
         output::data(t.to_string());
@@ -149,22 +311,26 @@ async fn verify(ctx: &Ctx, id: &str) -> Result<ExitStatus> {
         pg = engine.running_container(&project.settings.project, &t.service).await.ok().map(|c| c.id);
     }
     let checks = verify::verify(&set, project.engine().ok(), pg.as_deref()).await;
+    report_checks(&set.id, &checks, "")
+}
+
+fn report_checks(id: &str, checks: &[verify::FileCheck], place: &str) -> Result<ExitStatus> {
     let failed: Vec<&verify::FileCheck> = checks.iter().filter(|c| !c.ok).collect();
     if output::json_mode() {
-        output::json(&serde_json::json!({ "id": set.id, "ok": failed.is_empty(), "files": checks }));
+        output::json(&serde_json::json!({ "id": id, "ok": failed.is_empty(), "files": checks }));
     } else {
         let mut t = output::table(&["FILE", "KIND", "RESULT", "DETAIL"]);
-        for c in &checks {
+        for c in checks {
             t.add_row(vec![c.file.clone(), c.kind.clone(), if c.ok { "OK" } else { "FAIL" }.to_string(), c.detail.clone()]);
         }
         output::data(t.to_string());
     }
     if failed.is_empty() {
-        output::status(format!("backup {}: all {} files verified", set.id, checks.len()));
+        output::status(format!("backup {id}{place}: all {} files verified", checks.len()));
         Ok(ExitStatus::Success)
     } else {
         for c in &failed {
-            output::error(format!("backup {}: `{}` failed verification: {}", set.id, c.file, c.detail));
+            output::error(format!("backup {id}{place}: `{}` failed verification: {}", c.file, c.detail));
         }
         Ok(ExitStatus::Failure)
     }

@@ -1,32 +1,90 @@
-//! `ccops restore [ID|latest]`.
+//! `ccops restore [ID|latest] [--from REMOTE]`.
 
 use std::time::Duration;
 
 use anyhow::Result;
 
 use super::Ctx;
-use crate::backup::{layout, restore};
+use crate::backup::{layout, remote, restore};
 use crate::cli::RestoreArgs;
+use crate::config::Settings;
 use crate::lock::Lock;
+use crate::output;
 use crate::project::Project;
 use crate::status::ExitStatus;
+use crate::storage::s3::S3Store;
 
 pub async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
-    if let Some(r) = &a.from {
-        return Err(crate::usage!("remote `{r}`: restoring from remotes is not available yet in this version"));
-    }
     crate::util::cleanup_aware();
     let s = ctx.settings(None)?;
-    let sets = layout::list(&s.backup_dir)?;
-    let set = layout::resolve(&sets, &a.id)?.clone();
-    crate::output::set_context("backup_id", set.id.clone());
+    let source = pick(&s, &a.id, a.from.as_deref()).await?;
     let project = Project::open(s).await?;
-    let _lock = if a.dry_run.dry_run {
-        None
-    } else {
-        Some(Lock::acquire(&project.settings.state_dir, "restore", Duration::ZERO).await?)
+    let s = &project.settings;
+    let _lock = if a.dry_run.dry_run { None } else { Some(Lock::acquire(&s.state_dir, "restore", Duration::ZERO).await?) };
+    if let (Some(_), Ok(engine)) = (&_lock, project.engine()) {
+        crate::state::recover_stopped(engine, &s.state_dir).await;
+    }
+    let set = match source {
+        Source::Local(set) => set,
+        Source::Remote(store, rs) if a.dry_run.dry_run => {
+            output::status(format!("would download backup {} from remote `{}` and check every file", rs.id, store.name));
+            layout::LocalSet { id: rs.id.clone(), created: rs.created, path: s.backup_dir.join(&rs.id), complete: true, manifest: rs.manifest, legacy: None }
+        }
+        Source::Remote(store, rs) => {
+            output::status(format!("downloading backup {} from remote `{}` ...", rs.id, store.name));
+            remote::fetch(&store, &rs, &s.backup_dir).await?
+        }
     };
+    output::set_context("backup_id", set.id.clone());
+    if a.dry_run.dry_run && !set.path.is_dir() {
+        return Ok(ExitStatus::Success);
+    }
     let opts = restore::Options { only: a.only, safety_backup: !a.no_safety_backup, dry_run: a.dry_run.dry_run, yes: ctx.global.yes };
     restore::restore(&project, &set, &opts).await?;
     Ok(ExitStatus::Success)
+}
+
+enum Source {
+    Local(layout::LocalSet),
+    Remote(S3Store, remote::RemoteSet),
+}
+
+/// Local first; `--from` or a set that is not local comes from a remote.
+async fn pick(s: &Settings, id: &str, from: Option<&str>) -> Result<Source> {
+    let local = layout::list(&s.backup_dir)?;
+    if let Some(r) = from {
+        let store = S3Store::connect(r, crate::storage::remote(s, r)?).await?;
+        let sets = remote::list(&store).await?;
+        let rs = remote::resolve(&sets, id, r)?.clone();
+        // A local copy with the same manifest is the same set: no need to download it.
+        if let Some(l) = local.iter().find(|l| l.id == rs.id && l.complete) {
+            let same = |a: &crate::backup::manifest::Manifest, b: &crate::backup::manifest::Manifest| {
+                a.components.iter().map(|c| &c.sha256).eq(b.components.iter().map(|c| &c.sha256))
+            };
+            if let (Some(lm), Some(rm)) = (&l.manifest, &rs.manifest) {
+                if same(lm, rm) {
+                    output::status(format!("backup {} is here already, identical to the copy on remote `{r}`", rs.id));
+                    return Ok(Source::Local(l.clone()));
+                }
+            }
+            return Err(crate::usage!("backup {} exists locally and differs from the copy on remote `{r}`; move the local one away first", rs.id));
+        }
+        return Ok(Source::Remote(store, rs));
+    }
+    match layout::resolve(&local, id) {
+        Ok(set) => Ok(Source::Local(set.clone())),
+        Err(local_err) => {
+            // Not here: the remotes may have it (a new server restoring from off-site copies).
+            for (name, r) in &s.file.remotes {
+                let Ok(store) = S3Store::connect(name, r).await else { continue };
+                let Ok(sets) = remote::list(&store).await else { continue };
+                if let Ok(rs) = remote::resolve(&sets, id, name) {
+                    output::status(format!("backup {} is not here; using the copy on remote `{name}`", rs.id));
+                    let rs = rs.clone();
+                    return Ok(Source::Remote(store, rs));
+                }
+            }
+            Err(local_err)
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use anyhow::{Result, anyhow, bail};
 
-pub use model::{Model, Service};
+pub use model::Model;
 
 use crate::config::Settings;
 

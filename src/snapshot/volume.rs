@@ -24,7 +24,11 @@ pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, image: &str, volume: &
     let helper = engine.create_helper(image, vec![format!("{volume}:{MOUNT}:ro")], labels()).await?;
     let res = async {
         let mut stream = engine.download(&helper, &format!("{MOUNT}/."));
-        while let Some(chunk) = stream.next().await {
+        // Checked between chunks so the helper is always removed below.
+        while let Some(chunk) = tokio::select! {
+            c = stream.next() => c,
+            _ = crate::util::wait_interrupt() => return Err(crate::error::Interrupted.into()),
+        } {
             let chunk = chunk.map_err(|e| anyhow!("reading volume `{volume}` failed: {}", crate::docker::short_err(&e)))?;
             out.write_all(&chunk).await.map_err(|e| anyhow!("{}", crate::util::io_reason(&e)))?;
         }

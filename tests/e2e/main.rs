@@ -5,7 +5,9 @@
 mod stack;
 mod support;
 
+mod backup;
 mod cli;
 mod config;
 mod health;
 mod scan;
+mod schedule;

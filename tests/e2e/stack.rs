@@ -113,6 +113,14 @@ impl Stack {
         self.ccops_env(args, &[])
     }
 
+    /// The ccops command for this stack, not yet run (for background runs).
+    pub fn ccops_cmd(&self, args: &[&str]) -> Command {
+        let mut c = ccops();
+        c.current_dir(self.path()).args(args);
+        c.env("CCOPS_COMPOSE", if self.flavour == Flavour::V2 { "docker compose" } else { "docker-compose" });
+        c
+    }
+
     pub fn ccops_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut c = ccops();
         c.current_dir(self.path()).args(args);
@@ -142,6 +150,16 @@ impl Stack {
         let out = Command::new("docker").arg("exec").arg(self.container(service)).args(cmd).output().unwrap();
         assert!(out.status.success(), "exec {cmd:?} in {service} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `docker exec` that may fail: stdout on success, `ERROR: <stderr>` otherwise.
+    pub fn try_exec(&self, service: &str, cmd: &[&str]) -> String {
+        let out = Command::new("docker").arg("exec").arg(self.container(service)).args(cmd).output().unwrap();
+        if out.status.success() {
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        } else {
+            format!("ERROR: {}", String::from_utf8_lossy(&out.stderr))
+        }
     }
 
     pub fn psql(&self, sql: &str) -> String {

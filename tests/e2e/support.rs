@@ -93,3 +93,56 @@ impl Dir {
         c.output().expect("run ccops").into()
     }
 }
+
+/// A ccops process running in the background, its stderr collected line by line.
+pub struct Background {
+    pub child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn spawn(mut cmd: Command) -> Background {
+        use std::io::BufRead;
+        cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn ccops");
+        let stderr = child.stderr.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l2 = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                l2.lock().unwrap().push(line);
+            }
+        });
+        Background { child, lines, reader: Some(reader) }
+    }
+
+    /// Wait until a stderr line contains `needle` (panics after `secs`).
+    #[track_caller]
+    pub fn wait_for(&self, needle: &str, secs: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if self.lines.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("no stderr line with {needle:?} within {secs}s; got:\n{}", self.lines.lock().unwrap().join("\n"));
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(st.success());
+    }
+
+    /// Wait for the exit; (code, stderr). A signal death is code 128+N.
+    pub fn finish(mut self) -> (i32, String) {
+        use std::os::unix::process::ExitStatusExt;
+        let st = self.child.wait().unwrap();
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        let code = st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
+        (code, self.lines.lock().unwrap().join("\n"))
+    }
+}

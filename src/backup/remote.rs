@@ -1,0 +1,166 @@
+//! Backup sets on a remote: push (files first, `manifest.json` last), list, verify
+//! (every object's size and SHA-256, streamed, nothing kept), fetch (downloaded through
+//! the checksums into `<ID>.download/`, renamed only when all match), prune.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow, bail};
+use chrono::{DateTime, Utc};
+
+use super::layout::{self, LocalSet};
+use super::manifest::{self, Manifest};
+use super::verify::FileCheck;
+use crate::output;
+use crate::storage::s3::S3Store;
+
+/// A set as the remote holds it.
+#[derive(Debug, Clone)]
+pub struct RemoteSet {
+    pub id: String,
+    pub created: DateTime<Utc>,
+    pub manifest: Option<Manifest>,
+}
+
+impl RemoteSet {
+    pub fn complete(&self) -> bool {
+        self.manifest.is_some()
+    }
+}
+
+/// Upload a complete local set. Each file is hashed while it is read and checked against
+/// the manifest before the manifest goes up, so a set on the remote is complete and right
+/// or it has no manifest.
+pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
+    let m = set.manifest.as_ref().ok_or_else(|| anyhow!("backup {} has no manifest (legacy or incomplete sets are not uploaded)", set.id))?;
+    let total: u64 = m.total_bytes();
+    let bar = output::progress_bytes(Some(total), &format!("upload {} to {}", set.id, store.name));
+    for c in &m.components {
+        let key = store.key(&set.id, &c.file);
+        let got = store.upload_file(&set.path.join(&c.file), &key, &bar).await?;
+        if got.bytes != c.bytes || got.sha256 != c.sha256 {
+            bar.finish_and_clear();
+            bail!("the local file `{}` of backup {} no longer matches its manifest; not uploading the manifest (run `ccops backup verify {}`)", c.file, set.id, set.id);
+        }
+    }
+    store.put_small(&store.key(&set.id, manifest::FILE), m.to_json().into_bytes()).await?;
+    bar.finish_and_clear();
+    Ok(total)
+}
+
+/// Every set on the remote, newest first, with its manifest when complete.
+pub async fn list(store: &S3Store) -> Result<Vec<RemoteSet>> {
+    let mut out = Vec::new();
+    for id in store.list_ids().await? {
+        let Some(created) = layout::parse_id(&id) else { continue };
+        let manifest = match store.get_small(&store.key(&id, manifest::FILE)).await? {
+            Some(bytes) => serde_json::from_slice::<Manifest>(&bytes).ok(),
+            None => None,
+        };
+        out.push(RemoteSet { id, created, manifest });
+    }
+    out.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
+    Ok(out)
+}
+
+/// Resolve `latest` or an ID among remote sets.
+pub fn resolve<'a>(sets: &'a [RemoteSet], wanted: &str, remote: &str) -> Result<&'a RemoteSet> {
+    let complete: Vec<&RemoteSet> = sets.iter().filter(|s| s.complete()).collect();
+    if wanted == "latest" {
+        return complete.first().copied().ok_or_else(|| crate::usage!("remote `{remote}` holds no complete backup"));
+    }
+    if let Some(s) = complete.iter().find(|s| s.id == wanted) {
+        return Ok(s);
+    }
+    if sets.iter().any(|s| s.id == wanted) {
+        return Err(crate::usage!("backup `{wanted}` on remote `{remote}` is incomplete (no manifest) and cannot be used"));
+    }
+    Err(crate::usage!(
+        "remote `{remote}` has no backup `{wanted}`; {}",
+        layout::nearest_hint(complete.iter().map(|s| (s.id.as_str(), s.created)), wanted)
+    ))
+}
+
+/// Check every object of a remote set against its manifest, streaming, keeping nothing.
+pub async fn verify(store: &S3Store, set: &RemoteSet) -> Result<Vec<FileCheck>> {
+    let m = set.manifest.as_ref().ok_or_else(|| anyhow!("backup {} on remote `{}` has no manifest", set.id, store.name))?;
+    let bar = output::progress_bytes(Some(m.total_bytes()), &format!("verify {} on {}", set.id, store.name));
+    let mut out = Vec::new();
+    for c in &m.components {
+        let key = store.key(&set.id, &c.file);
+        let res = match store.download(&key, std::io::sink(), &bar).await {
+            Ok((_, got)) if got.bytes != c.bytes => Err(format!("size mismatch: {} bytes on the remote, the manifest says {}", got.bytes, c.bytes)),
+            Ok((_, got)) if got.sha256 != c.sha256 => Err(format!("checksum mismatch: sha256 {}…, the manifest says {}…", &got.sha256[..12], &c.sha256[..12])),
+            Ok(_) => Ok("size and sha256 ok".to_string()),
+            Err(e) if e.chain().any(|x| x.is::<crate::error::Interrupted>()) => return Err(e),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        out.push(FileCheck { file: c.file.clone(), kind: c.kind.word().to_string(), ok: res.is_ok(), detail: res.unwrap_or_else(|e| e) });
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+/// Download a remote set into the backup folder, each file checked against the manifest
+/// as it arrives; the folder becomes a local set only when every file matched.
+pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<LocalSet> {
+    let m = set.manifest.clone().ok_or_else(|| anyhow!("backup {} on remote `{}` has no manifest", set.id, store.name))?;
+    let fin = dir.join(&set.id);
+    if fin.join(manifest::FILE).is_file() {
+        bail!("backup {} already exists locally in `{}`", set.id, dir.display());
+    }
+    crate::util::create_private_dir(dir)?;
+    let staging = dir.join(format!("{}.download", set.id));
+    let _ = std::fs::remove_dir_all(&staging);
+    crate::util::create_private_dir(&staging)?;
+    let res = async {
+        let bar = output::progress_bytes(Some(m.total_bytes()), &format!("download {} from {}", set.id, store.name));
+        for c in &m.components {
+            let path = staging.join(&c.file);
+            let file = super::sink::open_private(&path)?;
+            let (file, got) = store.download(&store.key(&set.id, &c.file), std::io::BufWriter::with_capacity(1 << 20, file), &bar).await?;
+            let file = file.into_inner().map_err(|e| anyhow!("cannot write `{}`: {}", path.display(), crate::util::io_reason(e.error())))?;
+            file.sync_all().map_err(|e| anyhow!("cannot write `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+            if got.bytes != c.bytes || got.sha256 != c.sha256 {
+                bail!(
+                    "`{}` of backup {} on remote `{}` does not match its manifest ({} bytes, sha256 {}…; expected {} bytes, {}…); nothing was restored",
+                    c.file, set.id, store.name, got.bytes, &got.sha256[..12], c.bytes, &c.sha256[..12]
+                );
+            }
+        }
+        bar.finish_and_clear();
+        crate::util::write_atomic(&staging.join(manifest::FILE), m.to_json().as_bytes(), 0o600)?;
+        std::fs::rename(&staging, &fin).map_err(|e| anyhow!("cannot rename `{}`: {}", staging.display(), crate::util::io_reason(&e)))?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = res {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    Ok(LocalSet { id: set.id.clone(), created: set.created, path: fin, complete: true, manifest: Some(m), legacy: None })
+}
+
+/// Apply the retention rules to a remote; same safety rules as local pruning.
+pub async fn prune(store: &S3Store, rules: &crate::config::Retention, dry_run: bool) -> Result<Vec<(String, String)>> {
+    use super::retention::{Candidate, decide};
+    let sets = list(store).await?;
+    let candidates: Vec<Candidate> = sets.iter().map(|s| Candidate { id: s.id.clone(), created: s.created, complete: s.complete() }).collect();
+    let mut deleted = Vec::new();
+    for d in decide(&candidates, rules, Utc::now()) {
+        if d.keep {
+            continue;
+        }
+        let why = d.reasons.join(", ");
+        if dry_run {
+            output::status(format!("would delete {} from remote `{}`: {why}", d.id, store.name));
+        } else {
+            store.delete_set(&d.id).await?;
+            output::status(format!("deleted {} from remote `{}`: {why}", d.id, store.name));
+        }
+        deleted.push((d.id, why));
+    }
+    if deleted.is_empty() {
+        output::status(format!("nothing to prune on remote `{}` ({} sets kept)", store.name, sets.len()));
+    }
+    Ok(deleted)
+}

@@ -1,0 +1,240 @@
+//! `ccops backup` and `ccops restore` on examples/commandcenter running for real: the
+//! round trip of rows, keys and files, and every fault the scripts it replaces got wrong.
+
+use std::path::{Path, PathBuf};
+
+use crate::stack::{Flavour, Stack};
+use crate::support::Background;
+
+/// A fingerprint of everything the test seeded: row checksums, keys and values, files
+/// with their modes, owners and link targets.
+fn fingerprint(s: &Stack) -> (String, String, String) {
+    let sql = "SELECT count(*) || ':' || md5(string_agg(id || '=' || name, ',' ORDER BY id)) FROM items";
+    let rows = s.try_exec("postgres", &["psql", "-U", "commandcenter", "-d", "commandcenter", "-tAq", "-c", sql]);
+    let mut keys: Vec<String> = s.redis(&["--scan", "--pattern", "seed:*"]).lines().map(String::from).collect();
+    keys.sort();
+    let kv: Vec<String> = keys.iter().map(|k| format!("{k}={}", s.redis(&["GET", k]))).collect();
+    let files = s.try_exec("backend", &["sh", "-c", "cd /app/storage && find . -printf '%p %m %u %y %l\\n' | sort && cat docs/a.txt"]);
+    (rows, kv.join(","), files)
+}
+
+fn seed(s: &Stack) {
+    s.psql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)");
+    s.psql("INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 500) g");
+    for i in 0..20 {
+        s.redis(&["SET", &format!("seed:{i}"), &format!("value {i}")]);
+    }
+    s.exec(
+        "backend",
+        &["sh", "-c", "mkdir -p /app/storage/docs/empty && echo 'hello docs' > /app/storage/docs/a.txt && chmod 640 /app/storage/docs/a.txt && ln -s docs/a.txt /app/storage/link"],
+    );
+}
+
+fn destroy(s: &Stack) {
+    s.psql("DROP TABLE items");
+    s.redis(&["FLUSHALL"]);
+    s.exec("backend", &["sh", "-c", "rm -rf /app/storage/* && echo junk > /app/storage/junk"]);
+}
+
+/// The IDs of complete sets, newest first.
+fn complete_sets(s: &Stack) -> Vec<String> {
+    let r = s.ccops(&["--json", "backup", "list"]);
+    r.code(0);
+    r.json().as_array().unwrap().iter().filter(|x| x["complete"] == true).map(|x| x["id"].as_str().unwrap().to_string()).collect()
+}
+
+fn backup_dir(s: &Stack) -> PathBuf {
+    s.path().join("backups")
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn is_running(s: &Stack, service: &str) -> bool {
+    s.docker(&["inspect", "-f", "{{.State.Running}}", &s.container(service)]).trim() == "true"
+}
+
+#[test]
+fn backup_restore_round_trip_verify_and_corruption() {
+    let s = Stack::up("roundtrip", Flavour::V2);
+    seed(&s);
+    let before = fingerprint(&s);
+
+    let r = s.ccops(&["backup", "--tag", "nightly"]);
+    r.code(0).stderr_has("complete");
+    let sets = complete_sets(&s);
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    let id = sets[0].clone();
+    let set = backup_dir(&s).join(&id);
+    assert_eq!(
+        entries(&set),
+        ["manifest.json", "postgres-postgres-commandcenter.dump", "redis-redis.rdb.gz", "volume-rag_storage.tar.gz"]
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&set).unwrap().permissions().mode() & 0o777, 0o700);
+    for f in entries(&set) {
+        assert_eq!(std::fs::metadata(set.join(&f)).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
+    }
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(set.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], 1);
+    assert_eq!(manifest["tags"][0], "nightly");
+    assert_eq!(manifest["components"].as_array().unwrap().len(), 3);
+    // The artifacts restore by hand with standard tools.
+    let listing = std::process::Command::new("tar").arg("-tzvf").arg(set.join("volume-rag_storage.tar.gz")).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.contains("./docs/a.txt") && listing.contains("./link -> docs/a.txt") && listing.contains("./docs/empty/"), "{listing}");
+
+    destroy(&s);
+    assert_ne!(fingerprint(&s), before);
+    s.ccops(&["restore", "latest", "--yes"]).code(0).stderr_has("restored backup");
+    assert_eq!(fingerprint(&s), before, "restored data differs");
+    // The safety backup of the destroyed state is there, tagged.
+    let sets = complete_sets(&s);
+    assert_eq!(sets.len(), 2);
+    assert!(sets[0] != id);
+
+    s.ccops(&["backup", "verify", &id]).code(0).stdout_has("OK");
+
+    // One flipped byte: verify and restore name the file; live data stays as it is.
+    let dump = set.join("postgres-postgres-commandcenter.dump");
+    let mut bytes = std::fs::read(&dump).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&dump, bytes).unwrap();
+    s.ccops(&["backup", "verify", &id]).code(1).stderr_has("postgres-postgres-commandcenter.dump").stderr_has("checksum mismatch");
+    s.psql("INSERT INTO items (name) VALUES ('after the backup')");
+    let live = fingerprint(&s);
+    s.ccops(&["restore", &id, "--yes"]).code(1).stderr_has("postgres-postgres-commandcenter.dump").stderr_has("nothing was restored");
+    assert_eq!(fingerprint(&s), live, "a refused restore changed live data");
+    assert_eq!(complete_sets(&s).len(), 2, "a refused restore took a safety backup");
+}
+
+#[test]
+fn backup_faults_leave_nothing_that_looks_complete() {
+    let s = Stack::up("faults", Flavour::V2);
+    seed(&s);
+    let cfg = s.path().join("ccops.yaml");
+    let original = std::fs::read_to_string(&cfg).unwrap();
+
+    // pg_dump fails: its exit status decides, nothing is kept.
+    std::fs::write(&cfg, original.replacen("database: commandcenter", "database: nosuchdb", 1)).unwrap();
+    s.ccops(&["backup"]).code(1).stderr_has("pg_dump").stderr_has("nosuchdb").stderr_has("nothing was kept");
+    assert!(entries(&backup_dir(&s)).is_empty(), "{:?}", entries(&backup_dir(&s)));
+    std::fs::write(&cfg, &original).unwrap();
+
+    // Postgres stopped: refused before a byte is written.
+    s.docker(&["stop", &s.container("postgres")]);
+    s.ccops(&["backup"]).code(1).stderr_has("`postgres`").stderr_has("not running");
+    assert!(entries(&backup_dir(&s)).is_empty());
+    s.docker(&["start", &s.container("postgres")]);
+    s.ccops(&["health", "--wait", "--timeout", "60s"]).code(0);
+
+    // Restore: unknown ID (exit 2, nearest named), no --yes without a terminal (exit 2).
+    s.ccops(&["backup"]).code(0);
+    let id = complete_sets(&s)[0].clone();
+    s.ccops(&["restore", "20200101_000000", "--yes"]).code(2).stderr_has("no backup `20200101_000000`").stderr_has(&id);
+    s.ccops(&["restore", "latest"]).code(2).stderr_has("--yes");
+
+    // Make the volume step slow enough to interrupt: 120 MiB that does not compress.
+    s.exec("backend", &["sh", "-c", "head -c 125829120 /dev/urandom > /app/storage/big.bin"]);
+
+    // Two backups at once: the second names the holder.
+    let first = Background::spawn(s.ccops_cmd(&["backup", "--no-prune"]));
+    first.wait_for("component(s)", 60);
+    s.ccops(&["backup"]).code(1).stderr_has("holds the project lock").stderr_has(&format!("pid {}", first.child.id()));
+    let (code, err) = first.finish();
+    assert_eq!(code, 0, "{err}");
+
+    // SIGTERM mid-backup: exit 130, no set, services started again.
+    let before = complete_sets(&s);
+    let bg = Background::spawn(s.ccops_cmd(&["backup"]));
+    bg.wait_for("stopping", 60);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    bg.signal("TERM");
+    let (code, err) = bg.finish();
+    assert_eq!(code, 130, "{err}");
+    assert_eq!(complete_sets(&s), before);
+    assert!(!entries(&backup_dir(&s)).iter().any(|e| e.ends_with(".partial")), "{:?}", entries(&backup_dir(&s)));
+    assert!(is_running(&s, "backend") && is_running(&s, "worker"), "services left stopped after SIGTERM:\n{err}");
+
+    // kill -9 mid-backup: the partial set is ignored, the next run starts what was left
+    // stopped, and prune removes the leftover once it is old.
+    let bg = Background::spawn(s.ccops_cmd(&["backup"]));
+    bg.wait_for("stopping", 60);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    bg.signal("KILL");
+    bg.finish();
+    let partial: Vec<String> = entries(&backup_dir(&s)).into_iter().filter(|e| e.ends_with(".partial")).collect();
+    assert_eq!(partial.len(), 1);
+    assert!(!is_running(&s, "backend"));
+    let list = s.ccops(&["backup", "list"]);
+    list.code(0).stdout_has("incomplete");
+    s.ccops(&["restore", partial[0].trim_end_matches(".partial"), "--yes"]).code(2).stderr_has("incomplete");
+    s.ccops(&["backup", "--no-prune"]).code(0).stderr_has("did not start it again");
+    assert!(is_running(&s, "backend") && is_running(&s, "worker"));
+    std::fs::rename(backup_dir(&s).join(&partial[0]), backup_dir(&s).join("20200101_000000.partial")).unwrap();
+    s.ccops(&["backup", "prune", "--dry-run"]).code(0).stderr_has("would delete 20200101_000000");
+    assert!(backup_dir(&s).join("20200101_000000.partial").exists());
+    s.ccops(&["backup", "prune"]).code(0).stderr_has("deleted 20200101_000000");
+    assert!(!backup_dir(&s).join("20200101_000000.partial").exists());
+}
+
+#[test]
+fn restore_faults_leave_live_data_as_it_was() {
+    let s = Stack::up("restorefaults", Flavour::V2);
+    seed(&s);
+    s.ccops(&["backup"]).code(0);
+    let id = complete_sets(&s)[0].clone();
+
+    // A volume archive with `../` inside, checksums matching: refused before anything.
+    let evil = s.path().join("evil.tar.gz");
+    let ok = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import tarfile,io,sys\nt=tarfile.open(sys.argv[1],'w:gz')\nfor n in ['./ok.txt','../escape.txt']:\n  d=b'x';i=tarfile.TarInfo(n);i.size=1;t.addfile(i,io.BytesIO(d))\nt.close()",
+        )
+        .arg(&evil)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let evil_id = "20200101_000000";
+    let evil_set = backup_dir(&s).join(evil_id);
+    std::fs::create_dir_all(&evil_set).unwrap();
+    std::fs::copy(&evil, evil_set.join("volume-rag_storage.tar.gz")).unwrap();
+    let bytes = std::fs::read(&evil).unwrap();
+    let sha = {
+        let out = std::process::Command::new("sha256sum").arg(&evil).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+    };
+    let manifest = serde_json::json!({"format":1,"id":evil_id,"created_at":"2020-01-01T00:00:00Z","project":s.project,"environment":"production","ccops_version":"0","tags":[],
+        "components":[{"kind":"volume","name":"rag_storage","file":"volume-rag_storage.tar.gz","bytes":bytes.len(),"sha256":sha,"compression":"gzip","encrypted":false}]});
+    std::fs::write(evil_set.join("manifest.json"), manifest.to_string()).unwrap();
+    let live = fingerprint(&s);
+    s.ccops(&["restore", evil_id, "--yes"]).code(1).stderr_has("volume-rag_storage.tar.gz").stderr_has("`../escape.txt` would escape");
+    assert_eq!(fingerprint(&s), live);
+    std::fs::remove_dir_all(&evil_set).unwrap();
+
+    // SIGTERM mid-restore of a big volume: exit 130, contents as before, services back.
+    s.exec("backend", &["sh", "-c", "head -c 125829120 /dev/urandom > /app/storage/big.bin"]);
+    s.ccops(&["backup", "--only", "volume", "--no-prune"]).code(0);
+    let big = complete_sets(&s)[0].clone();
+    s.exec("backend", &["sh", "-c", "rm /app/storage/big.bin && echo changed > /app/storage/docs/a.txt"]);
+    let live = fingerprint(&s);
+    let bg = Background::spawn(s.ccops_cmd(&["restore", &big, "--yes", "--no-safety-backup"]));
+    bg.wait_for("restoring volume", 120);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    bg.signal("TERM");
+    let (code, err) = bg.finish();
+    assert_eq!(code, 130, "{err}");
+    assert!(is_running(&s, "backend") && is_running(&s, "worker"), "{err}");
+    assert_eq!(fingerprint(&s), live, "an interrupted restore changed the volume:\n{err}");
+
+    // Services the operator had stopped stay stopped; only the data comes back.
+    s.docker(&["stop", &s.container("worker")]);
+    s.ccops(&["restore", &id, "--yes", "--only", "postgres,redis", "--no-safety-backup"]).code(0);
+    assert!(!is_running(&s, "worker"), "restore started a service that was stopped before");
+    assert!(is_running(&s, "backend"));
+}
