@@ -5,9 +5,10 @@ use std::path::Path;
 
 use crate::config::Compression;
 
-/// The gzip encoder ccops writes with (zlib-rs backend, level 6 like `gzip`).
-pub fn gzip_writer<W: Write>(w: W) -> flate2::write::GzEncoder<W> {
-    flate2::write::GzEncoder::new(w, flate2::Compression::new(6))
+/// The gzip encoder ccops writes with: level 6 like `gzip`, on every core.
+pub fn gzip_writer<W: Write>(w: W) -> super::pargz::ParGzWriter<W> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    super::pargz::ParGzWriter::new(w, 6, cores)
 }
 
 pub fn extension(c: Compression) -> &'static str {
@@ -24,10 +25,16 @@ pub fn word(c: Compression) -> &'static str {
     }
 }
 
-/// A reader of the decompressed content of `path`, chosen by its extension.
+/// A reader of the plain content of `path`, chosen by its extensions: `.age` decrypted,
+/// then `.gz` or `.zst` decompressed.
 pub fn open_decoded(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
-    let f = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
-    let name = path.to_string_lossy();
+    let file = std::fs::File::open(path)?;
+    let full = path.to_string_lossy();
+    let (name, raw): (&str, Box<dyn Read + Send>) = match full.strip_suffix(".age") {
+        Some(inner) => (inner, super::crypto::decrypt(path, file).map_err(|e| std::io::Error::other(format!("{e:#}")))?),
+        None => (&full, Box::new(file)),
+    };
+    let f = std::io::BufReader::with_capacity(1 << 20, raw);
     Ok(if name.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(f))
     } else if name.ends_with(".zst") {
@@ -35,4 +42,28 @@ pub fn open_decoded(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
     } else {
         Box::new(f)
     })
+}
+
+/// The plain content of a stored file as an async reader (decoded on a thread). It ends
+/// early once a signal arrived, so its consumer fails and cleans up.
+pub fn decoded_async(path: &Path) -> crate::util::UntilInterrupt<tokio::io::DuplexStream> {
+    let (w, r) = tokio::io::duplex(1 << 20);
+    let path = path.to_path_buf();
+    let handle = tokio::runtime::Handle::current();
+    std::thread::spawn(move || {
+        let mut out = tokio_util::io::SyncIoBridge::new_with_handle(w, handle);
+        match open_decoded(&path) {
+            Ok(mut r) => {
+                if let Err(e) = std::io::copy(&mut r, &mut out) {
+                    if e.kind() != std::io::ErrorKind::BrokenPipe {
+                        crate::output::debug(format!("reading `{}` stopped: {e}", path.display()));
+                    }
+                }
+            }
+            Err(e) => crate::output::error(format!("cannot read `{}`: {e}", path.display())),
+        }
+        let _ = std::io::Write::flush(&mut out);
+        let _ = out.shutdown();
+    });
+    crate::util::UntilInterrupt(r)
 }

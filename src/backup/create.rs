@@ -33,6 +33,13 @@ pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
         for i in &items {
             output::status(format!("  {}  {}{}", i.file_name(compression), i.describe(), i.stop_note()));
         }
+        if output::json_mode() {
+            let files: Vec<serde_json::Value> = items
+                .iter()
+                .map(|i| serde_json::json!({ "kind": i.kind().word(), "name": i.name(), "file": i.file_name(compression) }))
+                .collect();
+            output::json(&serde_json::json!({ "dry_run": true, "directory": s.backup_dir, "components": files }));
+        }
         return Ok(None);
     }
     let engine = p.engine()?;
@@ -67,6 +74,7 @@ pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
         environment: s.env_name.clone(),
         ccops_version: env!("CARGO_PKG_VERSION").to_string(),
         tags: opts.tags.clone(),
+        partial: !opts.only.iter().all(|t| t.trim().is_empty()),
         components,
     };
     let sealed = seal(&partial, &dir.join(&id), &m);
@@ -121,7 +129,8 @@ pub async fn interruptible<T>(f: impl std::future::Future<Output = Result<T>>) -
 
 async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, c: Compression) -> Result<Component> {
     let s = &p.settings;
-    let file = item.file_name(c);
+    let encrypted = super::crypto::encrypting();
+    let file = item.file_name(c) + if encrypted { ".age" } else { "" };
     let path = dir.join(&file);
     let mut keys = None;
     let (written, compression) = match item {
@@ -133,7 +142,7 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             dumped?;
             let written = written?;
             check_nonempty(&path, &written, b"PGDMP", "a pg_dump archive")?;
-            let entries = interruptible(snapshot::postgres::list(engine, &ctr.id, snapshot::file_reader(&path).await?)).await?;
+            let entries = interruptible(snapshot::postgres::list(engine, &ctr.id, compress::decoded_async(&path))).await?;
             output::debug(format!("pg_restore --list read {entries} entries from {file}"));
             (written, "none".to_string())
         }
@@ -153,6 +162,10 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
         }
         plan::Item::Volume(v, engine_name) => {
             let image = helper_image(p, engine, &v.name).await?;
+            let writers: Vec<String> = p.model.services_using_volume(&v.name).into_iter().filter(|u| !v.stop_services.contains(u)).collect();
+            if !writers.is_empty() {
+                output::debug(format!("volume `{}` is copied while {} keep running (not in stop_services)", v.name, writers.join(", ")));
+            }
             let stopped = stop_services(engine, &s.project, &v.stop_services, &s.state_dir).await?;
             let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
             // volume::dump handles a signal itself, so its helper container is always removed.
@@ -177,7 +190,7 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
         bytes: written.bytes,
         sha256: written.sha256,
         compression,
-        encrypted: false,
+        encrypted,
         service: item.service().map(String::from),
         database: match item {
             plan::Item::Postgres(t) => Some(t.database.clone()),
@@ -192,7 +205,12 @@ fn check_nonempty(path: &Path, w: &Written, magic: &[u8], what: &str) -> Result<
         bail!("`{}` is empty: the dump produced no data", path.display());
     }
     let mut head = vec![0u8; magic.len()];
-    let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+    let n = if path.to_string_lossy().ends_with(".age") {
+        // Encrypted: the dump's own bytes were checked for emptiness by pg_restore --list.
+        return Ok(());
+    } else {
+        std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0)
+    };
     if n < magic.len() || head != magic {
         bail!("`{}` is not {what}", path.display());
     }

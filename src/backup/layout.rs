@@ -39,6 +39,9 @@ pub struct LocalSet {
     pub manifest: Option<Manifest>,
     /// Legacy files (SPEC §3) by kind, when this set is in the legacy layout.
     pub legacy: Option<LegacySet>,
+    /// Why the manifest is unreadable, when it exists but cannot be used (damaged, or
+    /// written by a newer ccops). Such a set is never pruned.
+    pub damaged: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -57,6 +60,11 @@ impl LegacySet {
 }
 
 impl LocalSet {
+    /// A complete set of every configured component (legacy sets count as full).
+    pub fn full(&self) -> bool {
+        self.complete && !self.manifest.as_ref().is_some_and(|m| m.partial)
+    }
+
     pub fn bytes(&self) -> u64 {
         match (&self.manifest, &self.legacy) {
             (Some(m), _) => m.total_bytes(),
@@ -88,9 +96,15 @@ pub fn list(dir: &Path) -> Result<Vec<LocalSet>> {
         if !e.path().is_dir() {
             continue;
         }
-        let manifest = if partial { None } else { Manifest::read(&e.path()).ok() };
-        let complete = !partial && e.path().join(MANIFEST).is_file() && manifest.is_some();
-        sets.push(LocalSet { id, created, path: e.path(), complete, manifest, legacy: None });
+        let (manifest, damaged) = match (partial, e.path().join(MANIFEST).is_file()) {
+            (false, true) => match Manifest::read(&e.path()) {
+                Ok(m) => (Some(m), None),
+                Err(err) => (None, Some(format!("{err:#}"))),
+            },
+            _ => (None, None),
+        };
+        let complete = manifest.is_some();
+        sets.push(LocalSet { id, created, path: e.path(), complete, manifest, legacy: None, damaged });
     }
     sets.extend(list_legacy(dir));
     sets.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
@@ -135,13 +149,14 @@ pub fn list_legacy(dir: &Path) -> Vec<LocalSet> {
             complete: true,
             manifest: None,
             legacy: Some(legacy),
+            damaged: None,
         })
         .collect()
 }
 
-/// The newest complete set (legacy included): (id, time).
+/// The newest full set (legacy included): (id, time).
 pub fn newest_complete(dir: &Path) -> Result<Option<(String, DateTime<Utc>)>> {
-    Ok(list(dir)?.into_iter().find(|s| s.complete).map(|s| (s.id, s.created)))
+    Ok(list(dir)?.into_iter().find(LocalSet::full).map(|s| (s.id, s.created)))
 }
 
 /// Resolve `latest` or an ID among `sets`; an unknown ID is a usage error naming the
@@ -149,10 +164,18 @@ pub fn newest_complete(dir: &Path) -> Result<Option<(String, DateTime<Utc>)>> {
 pub fn resolve<'a>(sets: &'a [LocalSet], wanted: &str) -> Result<&'a LocalSet> {
     let complete: Vec<&LocalSet> = sets.iter().filter(|s| s.complete).collect();
     if wanted == "latest" {
+        // `latest` is the newest full set: after a restore, the pre-restore safety backup
+        // (partial, of the state just replaced) must not be what `restore latest` picks.
+        if let Some(s) = sets.iter().find(|s| s.full()) {
+            return Ok(s);
+        }
         return complete.first().copied().ok_or_else(|| crate::usage!("there is no complete backup yet; take one with `ccops backup`"));
     }
     if let Some(s) = complete.iter().find(|s| s.id == wanted) {
         return Ok(s);
+    }
+    if let Some(d) = sets.iter().find(|s| s.id == wanted).and_then(|s| s.damaged.as_ref()) {
+        return Err(crate::usage!("backup `{wanted}` has a manifest ccops cannot use: {d}"));
     }
     if sets.iter().any(|s| s.id == wanted) {
         return Err(crate::usage!("backup `{wanted}` is incomplete (interrupted while being written) and cannot be used"));

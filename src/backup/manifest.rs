@@ -19,6 +19,10 @@ pub struct Manifest {
     pub ccops_version: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// True when the set holds only some of the configured components (`--only`, a
+    /// pre-restore safety backup): never `latest`, never counted by `keep_last`.
+    #[serde(default)]
+    pub partial: bool,
     pub components: Vec<Component>,
 }
 

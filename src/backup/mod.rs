@@ -3,8 +3,10 @@
 
 pub mod compress;
 pub mod create;
+pub mod crypto;
 pub mod layout;
 pub mod manifest;
+pub mod pargz;
 pub mod plan;
 pub mod prune;
 pub mod remote;

@@ -17,9 +17,25 @@ pub struct Outcome {
 
 pub fn prune(s: &Settings, dry_run: bool) -> Result<Outcome> {
     let sets = layout::list(&s.backup_dir)?;
-    let candidates: Vec<Candidate> =
-        sets.iter().map(|x| Candidate { id: x.id.clone(), created: x.created, complete: x.complete }).collect();
-    let decisions = retention::decide(&candidates, &s.file.backup.retention, chrono::Utc::now());
+    let now = chrono::Utc::now();
+    // Full sets (and leftovers of interrupted runs) go through the rules; a damaged
+    // manifest is reported, never deleted; partial sets (`--only`, safety backups) are
+    // kept as long as `days` says and do not count towards keep_last and the calendar.
+    for d in sets.iter().filter(|x| x.damaged.is_some()) {
+        output::warn(format!("keeping {}: its manifest cannot be read ({}); check it by hand", d.id, d.damaged.as_deref().unwrap_or("")));
+    }
+    let candidates: Vec<Candidate> = sets
+        .iter()
+        .filter(|x| x.damaged.is_none() && (x.full() || !x.complete))
+        .map(|x| Candidate { id: x.id.clone(), created: x.created, complete: x.complete })
+        .collect();
+    let mut decisions = retention::decide(&candidates, &s.file.backup.retention, now);
+    let days = s.file.backup.retention.days.unwrap_or(30);
+    for x in sets.iter().filter(|x| x.complete && !x.full()) {
+        let old = (now - x.created).num_seconds() > i64::from(days) * 86_400;
+        let reason = if old { format!("partial set older than {days} days") } else { format!("partial set younger than {days} days") };
+        decisions.push(retention::Decision { id: x.id.clone(), keep: !old, reasons: vec![reason] });
+    }
     // A set not yet uploaded is the only copy that will ever reach the remote: keep it.
     let pending: std::collections::BTreeSet<String> = crate::storage::pending::read(&s.state_dir).into_values().flatten().collect();
     let mut out = Outcome::default();

@@ -137,7 +137,7 @@ pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<Local
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
-    Ok(LocalSet { id: set.id.clone(), created: set.created, path: fin, complete: true, manifest: Some(m), legacy: None })
+    Ok(LocalSet { id: set.id.clone(), created: set.created, path: fin, complete: true, manifest: Some(m), legacy: None, damaged: None })
 }
 
 /// Apply the retention rules to a remote; same safety rules as local pruning.

@@ -77,7 +77,12 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
     }
     let engine = p.engine()?;
 
-    // 1. Verify every file before anything is touched.
+    // 1. Verify every file before anything is touched (encrypted files decrypt too).
+    let files: Vec<PathBuf> = steps.iter().map(|st| match st {
+        Step::Postgres { file, .. } | Step::Redis { file, .. } | Step::Volume { file, .. } => file.clone(),
+    }).collect();
+    super::crypto::check_can_decrypt(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>())
+        .map_err(|e| e.context(format!("backup {} cannot be restored, nothing was changed", set.id)))?;
     let pg_ctr = match steps.iter().find_map(|st| match st {
         Step::Postgres { target, .. } => Some(target.service.clone()),
         _ => None,
@@ -96,6 +101,18 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
 
     // 2. The plan, and the operator's word.
     let to_stop = services_to_stop(p, &steps);
+    for st in &steps {
+        let svc = match st {
+            Step::Postgres { target, .. } => &target.service,
+            Step::Redis { service, .. } => service,
+            Step::Volume { .. } => continue,
+        };
+        if to_stop.contains(svc) {
+            return Err(crate::usage!(
+                "this restore would replace the data volume of service `{svc}` while restoring into `{svc}` itself; restore them one at a time with --only"
+            ));
+        }
+    }
     output::status(format!("restore backup {} (created {}) into project `{}`, environment `{}`:", set.id, set.created.format("%Y-%m-%d %H:%M:%S UTC"), s.project, s.env_name));
     for st in &steps {
         output::status(format!("  {}", st.describe()));
@@ -251,7 +268,8 @@ fn services_to_stop(p: &Project, steps: &[Step]) -> Vec<String> {
     }
     for st in steps {
         if let Step::Volume { key, stop, .. } = st {
-            out.extend(p.model.services_using_volume(key).into_iter().filter(|n| !data.contains(&n.as_str())));
+            // Every service that mounts the volume, a database's own data volume included.
+            out.extend(p.model.services_using_volume(key));
             out.extend(stop.iter().cloned());
         }
     }
@@ -269,9 +287,9 @@ async fn run_steps(p: &Project, engine: &Engine, steps: &[Step]) -> Result<()> {
             Step::Postgres { target, file, sql } => {
                 let ctr = engine.running_container(project, &target.service).await?;
                 let src = if *sql {
-                    snapshot::postgres::Source::Sql(decoded_async(file))
+                    snapshot::postgres::Source::Sql(super::compress::decoded_async(file))
                 } else {
-                    snapshot::postgres::Source::Custom(decoded_async(file))
+                    snapshot::postgres::Source::Custom(super::compress::decoded_async(file))
                 };
                 // Not cancelled on a signal: the input ends instead, and restore() drops its
                 // staging copy; the live database is never half-replaced.
@@ -285,7 +303,7 @@ async fn run_steps(p: &Project, engine: &Engine, steps: &[Step]) -> Result<()> {
                 let (f, l) = (file.clone(), *legacy);
                 let size = tokio::task::spawn_blocking(move || verify::rdb_size(&f, l)).await??;
                 let tar = rdb_tar_stream(file.clone(), *legacy, dbfile, size);
-                let got = snapshot::redis::replace_and_start(engine, &ctr.id, &dir, tar).await?;
+                let got = snapshot::redis::replace_and_start(engine, &ctr.id, &ctr.name, &dir, tar, &p.settings.state_dir).await?;
                 match keys {
                     Some(k) if *k != got => output::warn(format!("redis `{service}` holds {got} keys after the restore; the snapshot recorded {k} (clients may have written meanwhile)")),
                     _ => output::status(format!("  redis `{service}`: {got} keys")),
@@ -300,40 +318,18 @@ async fn run_steps(p: &Project, engine: &Engine, steps: &[Step]) -> Result<()> {
     Ok(())
 }
 
-/// The decompressed content of a stored file as an async reader (decoded on a thread).
-fn decoded_async(path: &Path) -> crate::util::UntilInterrupt<tokio::io::DuplexStream> {
-    let (w, r) = tokio::io::duplex(1 << 20);
-    let path = path.to_path_buf();
-    let handle = tokio::runtime::Handle::current();
-    std::thread::spawn(move || {
-        let mut out = tokio_util::io::SyncIoBridge::new_with_handle(w, handle);
-        match super::compress::open_decoded(&path) {
-            Ok(mut r) => {
-                if let Err(e) = std::io::copy(&mut r, &mut out) {
-                    // The reader stops early when the consumer fails; only report real read errors.
-                    if e.kind() != std::io::ErrorKind::BrokenPipe {
-                        output::debug(format!("reading `{}` stopped: {e}", path.display()));
-                    }
-                }
-            }
-            Err(e) => output::error(format!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e))),
-        }
-        let _ = out.shutdown();
-    });
-    crate::util::UntilInterrupt(r)
-}
-
 /// A volume archive as a stream of tar bytes: a `.tar.gz` as stored (the engine reads
 /// gzip), a `.tar.zst` decoded on a thread.
 fn tar_stream(path: &Path) -> impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static {
-    let reader: Box<dyn tokio::io::AsyncRead + Send + Unpin> = if path.to_string_lossy().ends_with(".gz") {
+    // The engine reads gzip itself: a plain `.tar.gz` is sent as stored.
+    let reader: Box<dyn tokio::io::AsyncRead + Send + Unpin> = if path.to_string_lossy().ends_with(".tar.gz") {
         let f = std::fs::File::open(path).map(tokio::fs::File::from_std);
         match f {
             Ok(f) => Box::new(crate::util::UntilInterrupt(f)),
             Err(_) => Box::new(tokio::io::empty()),
         }
     } else {
-        Box::new(decoded_async(path))
+        Box::new(super::compress::decoded_async(path))
     };
     tokio_util::io::ReaderStream::with_capacity(reader, 1 << 20).filter_map(|r| async move { r.ok() })
 }

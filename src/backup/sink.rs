@@ -97,25 +97,34 @@ pub fn open_private(path: &Path) -> Result<std::fs::File> {
         .map_err(|e| write_error(path, &e))
 }
 
-fn store(mut input: impl std::io::Read, file: std::fs::File, encoding: Encoding) -> std::io::Result<Written> {
-    let out = HashWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
-    let out = match encoding {
+/// Compress `input` into `out` as `encoding` says; returns `out` when everything is in.
+fn encode<W: Write>(mut input: impl std::io::Read, mut out: W, encoding: Encoding) -> std::io::Result<W> {
+    match encoding {
         Encoding::Raw => {
-            let mut out = out;
             std::io::copy(&mut input, &mut out)?;
-            out
+            Ok(out)
         }
         Encoding::Compressed(Compression::Gzip) => {
             let mut gz = crate::backup::compress::gzip_writer(out);
             std::io::copy(&mut input, &mut gz)?;
-            gz.finish()?
+            gz.finish()
         }
         Encoding::Compressed(Compression::Zstd) => {
             let mut z = zstd::stream::write::Encoder::new(out, 3)?;
             let _ = z.multithread(std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
             std::io::copy(&mut input, &mut z)?;
-            z.finish()?
+            z.finish()
         }
+    }
+}
+
+/// input → compression → age encryption (when configured) → hash → file. The hash is of
+/// what is stored, so verify needs no key.
+fn store(input: impl std::io::Read, file: std::fs::File, encoding: Encoding) -> std::io::Result<Written> {
+    let out = HashWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
+    let out = match crate::backup::crypto::encryptor()? {
+        None => encode(input, out, encoding)?,
+        Some(enc) => encode(input, enc.wrap_output(out)?, encoding)?.finish()?,
     };
     let (buf, written) = out.finish();
     let file = buf.into_inner().map_err(|e| e.into_error())?;

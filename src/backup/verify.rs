@@ -88,7 +88,10 @@ async fn check_one(e: &Expect, engine: Option<&Engine>, postgres: Option<&str>) 
     match (e.kind, e.legacy) {
         (Kind::Postgres, false) => match (engine, postgres) {
             (Some(engine), Some(ctr)) => {
-                let n = snapshot::postgres::list(engine, ctr, snapshot::file_reader(&path).await?).await?;
+                if path.to_string_lossy().ends_with(".age") {
+                    super::crypto::check_can_decrypt(&[path.as_path()])?;
+                }
+                let n = snapshot::postgres::list(engine, ctr, super::compress::decoded_async(&path)).await?;
                 notes.push(format!("pg_restore --list: {n} entries"));
             }
             _ => notes.push("pg_restore --list skipped (postgres not running)".into()),

@@ -79,7 +79,10 @@ async fn take(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
         }
     }
     if !a.no_prune {
-        prune::prune(s, false)?;
+        // The set is complete: a failing prune is worth a warning, not a failed backup.
+        if let Err(e) = prune::prune(s, false) {
+            output::warn(format!("backup done, but pruning old backups failed: {e:#}"));
+        }
     }
     if let (Some(m), true) = (m, output::json_mode()) {
         output::json(&serde_json::to_value(&m)?);
@@ -304,13 +307,17 @@ async fn verify(ctx: &Ctx, id: &str) -> Result<ExitStatus> {
     let s = ctx.settings(None)?;
     let sets = layout::list(&s.backup_dir)?;
     let set = layout::resolve(&sets, id)?.clone();
-    // pg_restore --list runs in the postgres service when it is up.
-    let project = Project::open(s).await?;
+    // pg_restore --list runs in the postgres service when it is up here; on a machine
+    // that only keeps backups (no engine, no compose) the checksums are still verified.
+    let engine = crate::docker::Engine::connect(s.docker_host.as_deref()).await.ok();
     let mut pg = None;
-    if let (Ok(engine), Some(t)) = (project.engine(), project.settings.file.backup.postgres.first()) {
-        pg = engine.running_container(&project.settings.project, &t.service).await.ok().map(|c| c.id);
+    if let (Some(engine), Some(t)) = (&engine, s.file.backup.postgres.first()) {
+        pg = engine.running_container(&s.project, &t.service).await.ok().map(|c| c.id);
     }
-    let checks = verify::verify(&set, project.engine().ok(), pg.as_deref()).await;
+    if pg.is_none() && set.manifest.as_ref().is_some_and(|m| m.components.iter().any(|c| c.kind == crate::backup::manifest::Kind::Postgres)) {
+        output::warn("postgres is not running here: the dump is checked by its checksum only (not with pg_restore --list)");
+    }
+    let checks = verify::verify(&set, engine.as_ref(), pg.as_deref()).await;
     report_checks(&set.id, &checks, "")
 }
 

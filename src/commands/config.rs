@@ -23,7 +23,33 @@ pub async fn run(ctx: &Ctx, args: ConfigArgs) -> Result<ExitStatus> {
             let compose = crate::compose::Compose::detect(&settings).await?;
             let model = compose.model().await.map_err(|e| crate::usage!("{e:#}"))?;
             crate::project::validate_services(&settings, &model)?;
+            let missing: Vec<&str> = settings
+                .env
+                .required_variables
+                .iter()
+                .filter(|v| settings.vars.get(v).is_none_or(|x| x.trim().is_empty()))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(crate::usage!(
+                    "environment `{}` requires {} but {} not set or empty; set them in the environment or `{}`",
+                    settings.env_name,
+                    missing.join(", "),
+                    if missing.len() == 1 { "it is" } else { "they are" },
+                    settings.env_file.as_ref().map_or("the env file".to_string(), |p| p.display().to_string())
+                ));
+            }
             output::debug(format!("compose services: {}", model.services.keys().cloned().collect::<Vec<_>>().join(", ")));
+            if output::json_mode() {
+                output::json(&serde_json::json!({
+                    "valid": true,
+                    "config": settings.config_file,
+                    "project": settings.project,
+                    "environment": settings.env_name,
+                    "compose": format!("{:?}", compose.flavour),
+                    "services": model.services.keys().collect::<Vec<_>>(),
+                }));
+            }
             output::status(format!(
                 "{}: valid (project `{}`, environment `{}`)",
                 settings.config_file.display(),

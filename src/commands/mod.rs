@@ -27,6 +27,7 @@ impl Ctx {
         let env = env.or(self.global.env.as_deref());
         let s = crate::config::load(self.global.config.as_deref(), env, &self.penv)?;
         output::set_context("environment", s.env_name.clone());
+        crate::backup::crypto::configure(&s)?;
         Ok(s)
     }
 }

@@ -28,7 +28,7 @@ pub async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
         Source::Local(set) => set,
         Source::Remote(store, rs) if a.dry_run.dry_run => {
             output::status(format!("would download backup {} from remote `{}` and check every file", rs.id, store.name));
-            layout::LocalSet { id: rs.id.clone(), created: rs.created, path: s.backup_dir.join(&rs.id), complete: true, manifest: rs.manifest, legacy: None }
+            layout::LocalSet { id: rs.id.clone(), created: rs.created, path: s.backup_dir.join(&rs.id), complete: true, manifest: rs.manifest, legacy: None, damaged: None }
         }
         Source::Remote(store, rs) => {
             output::status(format!("downloading backup {} from remote `{}` ...", rs.id, store.name));
@@ -41,6 +41,9 @@ pub async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
     }
     let opts = restore::Options { only: a.only, safety_backup: !a.no_safety_backup, dry_run: a.dry_run.dry_run, yes: ctx.global.yes };
     restore::restore(&project, &set, &opts).await?;
+    if output::json_mode() {
+        output::json(&serde_json::json!({ "restored": set.id, "dry_run": opts.dry_run, "project": s.project, "environment": s.env_name }));
+    }
     Ok(ExitStatus::Success)
 }
 

@@ -45,10 +45,13 @@ impl Vars {
     }
 }
 
-/// A name that says it holds a secret (SPEC §1 Output).
+/// A name that says it holds a secret (SPEC §1 Output): it contains PASSWORD, SECRET or
+/// TOKEN, or one of its `_`-separated words is KEY (SECRET_KEY, STRIPE_API_KEY, APIKEY),
+/// so that MONKEY or KEYBOARD_LAYOUT are not taken for secrets.
 pub fn is_secret_name(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
-    ["PASSWORD", "SECRET", "TOKEN", "KEY"].iter().any(|w| up.contains(w))
+    ["PASSWORD", "PASSWD", "SECRET", "TOKEN"].iter().any(|w| up.contains(w))
+        || up.split(['_', '-', '.']).any(|word| matches!(word, "KEY" | "KEYS" | "APIKEY" | "PWD" | "PASS"))
 }
 
 /// A URL with a password in it, or a long token of letters and digits.
@@ -207,6 +210,16 @@ mod tests {
         assert_eq!(err, (2, "variable `NOPE` is not set: set NOPE in .env".to_string()));
         assert!(interpolate("${EMPTY?m}", &vars()).is_ok());
         assert!(interpolate("${EMPTY:?m}", &vars()).is_err());
+    }
+
+    #[test]
+    fn secret_names() {
+        for n in ["DB_PASSWORD", "SECRET_KEY", "API_TOKEN", "AWS_SECRET_ACCESS_KEY", "STRIPE_KEY", "APIKEY", "db_pass"] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in ["MONKEY", "KEYBOARD_LAYOUT", "HOSTNAME", "APP_VERSION"] {
+            assert!(!is_secret_name(n), "{n}");
+        }
     }
 
     #[test]

@@ -158,13 +158,21 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     // the config uses, since many tools export unrelated `*_FILE` paths.
     let mut compose_env = BTreeMap::new();
     let from_env_file = env_file.as_ref().map(|f| envfile::read(f)).transpose()?.unwrap_or_default();
-    let mut file_refs: Vec<(String, String, bool)> = Vec::new();
-    for (k, v, strict) in from_env_file.iter().map(|(k, v)| (k, v, true)).chain(penv.vars.iter().map(|(k, v)| (k, v, false))) {
-        let Some(name) = k.strip_suffix("_FILE").filter(|n| !n.is_empty()) else { continue };
-        if strict || is_secret_name(name) || text.contains(&format!("${{{name}")) || text.contains(&format!("${name}")) {
-            file_refs.push((name.to_string(), v.clone(), strict));
+    // name -> (file, strict); the process environment overrides the env file, as for
+    // every other variable.
+    let mut refs: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    for (k, v) in &from_env_file {
+        if let Some(name) = k.strip_suffix("_FILE").filter(|n| !n.is_empty()) {
+            refs.insert(name.to_string(), (v.clone(), true));
         }
     }
+    for (k, v) in &penv.vars {
+        let Some(name) = k.strip_suffix("_FILE").filter(|n| !n.is_empty()) else { continue };
+        if is_secret_name(name) || mentions(text, name) {
+            refs.insert(name.to_string(), (v.clone(), refs.get(name).is_some_and(|(_, strict)| *strict)));
+        }
+    }
+    let file_refs: Vec<(String, String, bool)> = refs.into_iter().map(|(n, (f, strict))| (n, f, strict)).collect();
     for (name, file, strict) in file_refs {
         if vars.get(&name).is_some_and(|v| !v.is_empty()) {
             continue;
@@ -187,10 +195,15 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
         compose_env.insert(name, value);
     }
 
-    // Interpolate every string of the document, keeping a masked copy for display.
+    // Interpolate every string of the document, keeping a masked copy for display. Other
+    // environments stay as written: a `${VAR:?}` of staging must not stop production.
     let mut resolved = raw.clone();
     let mut display = raw;
+    let others = take_other_envs(&mut resolved, &env_name);
+    take_other_envs(&mut display, &env_name);
     interp_tree(&mut resolved, &mut display, &vars, text, path)?;
+    put_back_envs(&mut resolved, others.clone());
+    put_back_envs(&mut display, others);
 
     let file: ConfigFile = match serde_yaml::from_value(resolved) {
         Ok(f) => f,
@@ -226,7 +239,7 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     let project = file
         .project
         .clone()
-        .or_else(|| penv.get(env_vars::COMPOSE_PROJECT_NAME).map(String::from))
+        .or_else(|| vars.get(env_vars::COMPOSE_PROJECT_NAME).filter(|v| !v.is_empty()).map(String::from))
         .unwrap_or_else(|| base_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     let project = normalize_project(&project);
     if project.is_empty() {
@@ -254,6 +267,30 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
         docker_bin: penv.get(env_vars::CCOPS_DOCKER).unwrap_or("docker").to_string(),
         display,
     })
+}
+
+/// Whether the config text refers to variable `name` (`${NAME...}` or `$NAME`).
+fn mentions(text: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    ["${", "$"].iter().any(|open| {
+        let needle = format!("{open}{name}");
+        text.match_indices(&needle).any(|(i, m)| !text[i + m.len()..].starts_with(ident))
+    })
+}
+
+/// Remove every environment but `keep` from `environments:`, returning them.
+fn take_other_envs(v: &mut Value, keep: &str) -> Vec<(Value, Value)> {
+    let Some(envs) = v.get_mut("environments").and_then(Value::as_mapping_mut) else { return vec![] };
+    let others: Vec<Value> = envs.keys().filter(|k| k.as_str() != Some(keep)).cloned().collect();
+    others.into_iter().filter_map(|k| envs.remove(&k).map(|val| (k, val))).collect()
+}
+
+fn put_back_envs(v: &mut Value, others: Vec<(Value, Value)>) {
+    if let Some(envs) = v.get_mut("environments").and_then(Value::as_mapping_mut) {
+        for (k, val) in others {
+            envs.insert(k, val);
+        }
+    }
 }
 
 fn interp_plain(s: &str, vars: &Vars) -> String {
@@ -450,6 +487,43 @@ mod tests {
         assert!(e.contains("unknown environment `prodution`") && e.contains("did you mean `production`?"), "{e}");
         let e = load_str(&p, yaml, None, &penv(&[])).unwrap_err().to_string();
         assert!(e.contains("pass --env"), "{e}");
+    }
+
+    #[test]
+    fn another_environments_required_variable_does_not_block() {
+        let d = tempfile::tempdir().unwrap();
+        let yaml = "default_environment: prod\nenvironments:\n  prod: {}\n  staging:\n    docker_host: ${STAGING_HOST:?set it}\n";
+        let s = load_in(d.path(), yaml, &[]).unwrap();
+        assert_eq!(s.env_name, "prod");
+        let p = d.path().join("ccops.yaml");
+        let e = load_str(&p, yaml, Some("staging"), &penv(&[])).unwrap_err().to_string();
+        assert!(e.contains("STAGING_HOST"), "{e}");
+    }
+
+    #[test]
+    fn mentions_matches_whole_names() {
+        assert!(mentions("a: ${DB_PASSWORD}", "DB_PASSWORD"));
+        assert!(mentions("a: $DB_PASSWORD/x", "DB_PASSWORD"));
+        assert!(!mentions("a: ${DB_PASSWORD}", "DB"));
+    }
+
+    #[test]
+    fn process_file_secret_overrides_the_env_file_one() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(".env"), "DB_PASSWORD_FILE=a.txt\n").unwrap();
+        std::fs::write(d.path().join("a.txt"), "from-env-file").unwrap();
+        std::fs::write(d.path().join("b.txt"), "from-process").unwrap();
+        let yaml = "environments:\n  p:\n    env_file: .env\n";
+        let s = load_in(d.path(), yaml, &[("DB_PASSWORD_FILE", "b.txt")]).unwrap();
+        assert_eq!(s.vars.get("DB_PASSWORD"), Some("from-process"));
+    }
+
+    #[test]
+    fn compose_project_name_may_come_from_the_env_file() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(".env"), "COMPOSE_PROJECT_NAME=fromenv\n").unwrap();
+        let s = load_in(d.path(), "environments:\n  p:\n    env_file: .env\n", &[]).unwrap();
+        assert_eq!(s.project, "fromenv");
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub async fn check(settings: &Settings, engine: &Result<Engine, String>, model: 
     model
         .services
         .iter()
-        .filter(|(_, s)| s.profiles.is_empty())
+        // A service behind a profile is checked when it was started (it has containers).
+        .filter(|(name, s)| s.profiles.is_empty() || all.iter().any(|c| &c.service == *name))
         .map(|(name, svc)| {
             let expected = desired.get(name).copied().unwrap_or(svc.replicas);
             let mine: Vec<&Container> = all.iter().filter(|c| &c.service == name).collect();

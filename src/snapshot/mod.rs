@@ -8,10 +8,3 @@ pub mod volume;
 pub fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
     env.iter().find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
 }
-
-/// Feed a file into a child's stdin as an async reader (for exec stdin).
-pub async fn file_reader(path: &std::path::Path) -> anyhow::Result<tokio::fs::File> {
-    tokio::fs::File::open(path)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))
-}

@@ -94,23 +94,29 @@ pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(engine: &Engine, con
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
         literal(db)
     );
-    let mut renamed = false;
+    let drop_staging = || admin(format!("DROP DATABASE IF EXISTS {}", ident(&staging)));
     for attempt in 0..5 {
-        admin(terminate.clone()).await?;
-        match admin(format!("ALTER DATABASE {} RENAME TO {}", ident(db), ident(&old))).await {
-            Ok(_) => {
-                renamed = true;
-                break;
+        let renamed = match admin(terminate.clone()).await {
+            Ok(_) => admin(format!("ALTER DATABASE {} RENAME TO {}", ident(db), ident(&old))).await,
+            Err(e) => Err(e),
+        };
+        match renamed {
+            Ok(_) => break,
+            Err(e) if attempt == 4 => {
+                let _ = drop_staging().await;
+                return Err(e.context(format!("cannot take database `{db}` offline to replace it; the live database is untouched")));
             }
-            Err(e) if attempt == 4 => return Err(e.context(format!("cannot take database `{db}` offline to replace it"))),
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
         }
     }
-    debug_assert!(renamed);
     if let Err(e) = admin(format!("ALTER DATABASE {} RENAME TO {}", ident(&staging), ident(db))).await {
         // Put the live database back under its name before reporting.
-        let _ = admin(format!("ALTER DATABASE {} RENAME TO {}", ident(&old), ident(db))).await;
-        return Err(e.context(format!("cannot put the restored copy in place of `{db}`; the live database was kept")));
+        let back = admin(format!("ALTER DATABASE {} RENAME TO {}", ident(&old), ident(db))).await;
+        let _ = drop_staging().await;
+        return Err(match back {
+            Ok(_) => e.context(format!("cannot put the restored copy in place of `{db}`; the live database is untouched")),
+            Err(_) => e.context(format!("cannot put the restored copy in place of `{db}`; the live database is now named `{old}`: rename it back by hand")),
+        });
     }
     admin(terminate.replace(&literal(db), &literal(&old))).await.ok();
     if let Err(e) = admin(format!("DROP DATABASE IF EXISTS {}", ident(&old))).await {

@@ -126,14 +126,17 @@ pub async fn preflight(engine: &Engine, container: &str, service: &str) -> Resul
 
 /// Put `rdb` (a tar stream holding the file, gzip allowed) in place while Redis is
 /// stopped, start it, wait until it has loaded, and return DBSIZE.
-pub async fn replace_and_start<S>(engine: &Engine, container: &str, dir: &str, tar: S) -> Result<u64>
+pub async fn replace_and_start<S>(engine: &Engine, container: &str, name: &str, dir: &str, tar: S, state_dir: &std::path::Path) -> Result<u64>
 where
     S: futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
 {
+    // Journaled like every stop, so a killed ccops does not leave Redis down.
+    crate::state::record_stopped(state_dir, &[(container.to_string(), name.to_string())])?;
     engine.stop(container, 30).await?;
     let upload = engine.upload(container, dir, tar).await;
     // Start again whatever happened: a failed copy leaves the old file in place.
     let start = engine.start(container).await;
+    crate::state::clear_stopped(state_dir);
     upload?;
     start?;
     let env = cli_env(engine, container).await?;

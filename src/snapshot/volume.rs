@@ -148,7 +148,7 @@ mod tests {
         h.set_mode(0o644);
         h.set_entry_type(tar::EntryType::Regular);
         // set_path refuses `..`; write the raw name to build hostile archives.
-        let name = h.as_old_mut().name.as_mut();
+        let name: &mut [u8] = &mut h.as_old_mut().name;
         name[..path.len()].copy_from_slice(path.as_bytes());
         h.set_cksum();
         b.append(&h, &b"hi"[..]).unwrap();

@@ -311,15 +311,6 @@ impl S3Store {
         Ok(())
     }
 
-    /// Size of an object, or None when it does not exist.
-    pub async fn size(&self, key: &str) -> Result<Option<u64>> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(o) => Ok(Some(o.content_length().unwrap_or(0).max(0) as u64)),
-            Err(e) if matches!(&e, SdkError::ServiceError(s) if s.raw().status().as_u16() == 404) => Ok(None),
-            Err(e) => Err(self.explain(&format!("reading `{key}`"), &e)),
-        }
-    }
-
     /// The set IDs under the prefix (folders `<prefix><ID>/`).
     pub async fn list_ids(&self) -> Result<Vec<String>> {
         let mut ids = Vec::new();

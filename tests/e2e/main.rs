@@ -9,5 +9,6 @@ mod backup;
 mod cli;
 mod config;
 mod health;
+mod remote;
 mod scan;
 mod schedule;
