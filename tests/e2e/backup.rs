@@ -217,7 +217,7 @@ fn restore_faults_leave_live_data_as_it_was() {
     assert_eq!(fingerprint(&s), live);
     std::fs::remove_dir_all(&evil_set).unwrap();
 
-    // SIGTERM mid-restore of a big volume: exit 130, contents as before, services back.
+    // Ctrl-C (SIGINT) mid-restore of a big volume: exit 130, contents as before, services back.
     s.exec("backend", &["sh", "-c", "head -c 125829120 /dev/urandom > /app/storage/big.bin"]);
     s.ccops(&["backup", "--only", "volume", "--no-prune"]).code(0);
     let big = complete_sets(&s)[0].clone();
@@ -226,7 +226,7 @@ fn restore_faults_leave_live_data_as_it_was() {
     let bg = Background::spawn(s.ccops_cmd(&["restore", &big, "--yes", "--no-safety-backup"]));
     bg.wait_for("restoring volume", 120);
     std::thread::sleep(std::time::Duration::from_millis(200));
-    bg.signal("TERM");
+    bg.signal("INT");
     let (code, err) = bg.finish();
     assert_eq!(code, 130, "{err}");
     assert!(is_running(&s, "backend") && is_running(&s, "worker"), "{err}");
@@ -237,4 +237,81 @@ fn restore_faults_leave_live_data_as_it_was() {
     s.ccops(&["restore", &id, "--yes", "--only", "postgres,redis", "--no-safety-backup"]).code(0);
     assert!(!is_running(&s, "worker"), "restore started a service that was stopped before");
     assert!(is_running(&s, "backend"));
+}
+
+#[test]
+fn backup_restore_round_trip_on_compose_v1() {
+    let s = Stack::up("roundtripv1", Flavour::V1);
+    seed(&s);
+    let before = fingerprint(&s);
+    s.ccops(&["backup"]).code(0);
+    destroy(&s);
+    s.ccops(&["restore", "latest", "--yes"]).code(0);
+    assert_eq!(fingerprint(&s), before, "restored data differs (Compose v1)");
+}
+
+/// Run a shell pipeline on the host; panics on failure.
+fn sh(script: &str) {
+    let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
+    assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn legacy_sets_zstd_and_a_full_disk() {
+    let s = Stack::up("legacy", Flavour::V2);
+    seed(&s);
+    let before = fingerprint(&s);
+
+    // What backup.sh left: plain SQL, the volume's files, `docker cp` of dump.rdb; gzip.
+    let ts = "20240101_020000";
+    let dir = backup_dir(&s);
+    std::fs::create_dir_all(dir.join("postgres")).unwrap();
+    std::fs::create_dir_all(dir.join("rag")).unwrap();
+    std::fs::create_dir_all(dir.join("redis")).unwrap();
+    let (pg, be, rd) = (s.container("postgres"), s.container("backend"), s.container("redis"));
+    sh(&format!("docker exec {pg} pg_dump -U commandcenter commandcenter | gzip > {}/postgres/commandcenter_{ts}.sql.gz", dir.display()));
+    sh(&format!("docker exec {be} tar czf - -C /app/storage . > {}/rag/rag_storage_{ts}.tar.gz", dir.display()));
+    s.redis(&["SAVE"]);
+    sh(&format!("docker cp {rd}:/data/dump.rdb - | gzip > {}/redis/redis_{ts}.rdb.gz", dir.display()));
+    let list = s.ccops(&["--json", "backup", "list"]);
+    let sets = list.json();
+    assert_eq!(sets[0]["id"], ts);
+    assert_eq!(sets[0]["layout"], "legacy");
+    s.ccops(&["backup", "verify", ts]).code(0).stdout_has("gzip ok").stdout_has("tar ok").stdout_has("RDB header");
+    destroy(&s);
+    s.ccops(&["restore", ts, "--yes", "--no-safety-backup"]).code(0);
+    assert_eq!(fingerprint(&s), before, "legacy restore differs");
+
+    // A damaged legacy file is refused before anything changes.
+    std::fs::write(dir.join(format!("postgres/commandcenter_{ts}.sql.gz")), b"\x1f\x8b\x08\x00garbage").unwrap();
+    s.ccops(&["backup", "verify", ts]).code(1).stderr_has(&format!("commandcenter_{ts}.sql.gz"));
+    s.ccops(&["restore", ts, "--yes"]).code(1).stderr_has("nothing was restored");
+    assert_eq!(fingerprint(&s), before);
+
+    // compression: zstd round trip.
+    let cfg = s.path().join("ccops.yaml");
+    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap().replacen("compression: gzip", "compression: zstd", 1)).unwrap();
+    s.ccops(&["backup", "--no-prune"]).code(0);
+    let id = complete_sets(&s)[0].clone();
+    assert!(entries(&dir.join(&id)).contains(&"volume-rag_storage.tar.zst".to_string()), "{:?}", entries(&dir.join(&id)));
+    destroy(&s);
+    s.ccops(&["restore", &id, "--yes", "--no-safety-backup"]).code(0);
+    assert_eq!(fingerprint(&s), before, "zstd restore differs");
+
+    // The disk fills up while writing: a clear message, no set that looks complete.
+    let small = s.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    sh(&format!("mount -t tmpfs -o size=2m ccops-e2e-full {}", small.display()));
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(small.clone());
+    s.exec("backend", &["sh", "-c", "head -c 8388608 /dev/urandom > /app/storage/big.bin"]);
+    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap().replacen("directory: backups", "directory: small", 1)).unwrap();
+    s.ccops(&["backup"]).code(1).stderr_has("no space left on the device").stderr_has("nothing was kept");
+    assert!(entries(&small).is_empty(), "{:?}", entries(&small));
+    assert!(is_running(&s, "backend") && is_running(&s, "worker"));
 }

@@ -54,6 +54,14 @@ fn healthy_stack_then_postgres_stopped_v2() {
     // --wait polls until the stack is healthy again.
     s.docker(&["start", &s.container("postgres")]);
     s.ccops(&["health", "--wait", "--timeout", "90s"]).code(0);
+
+    // The example's DB_PASSWORD (from its env file) never shows.
+    let env = std::fs::read_to_string(s.path().join(".env")).unwrap();
+    let password = env.lines().find_map(|l| l.strip_prefix("DB_PASSWORD=")).unwrap().to_string();
+    for args in [&["config", "show"][..], &["--json", "config", "show"][..], &["-vv", "health"][..]] {
+        let r = s.ccops(args);
+        assert!(!r.stdout.contains(&password) && !r.stderr.contains(&password), "{args:?} printed DB_PASSWORD");
+    }
 }
 
 #[test]
@@ -78,4 +86,71 @@ fn health_wait_gives_up_at_the_timeout() {
     let r = s.ccops(&["health", "--wait", "--timeout", "3s"]);
     r.code(1).stdout_has("no container");
     assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+/// A TLS server on loopback with a self-signed certificate that expires in `days` days
+/// (a stand-in for a remote site's certificate, which cannot be reached from here).
+fn tls_server(days: i64) -> u16 {
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let expiry = chrono::Utc::now() + chrono::Duration::days(days) + chrono::Duration::hours(2);
+    use chrono::Datelike;
+    params.not_after = rcgen::date_time_ymd(expiry.year(), expiry.month() as u8, expiry.day() as u8);
+    let cert = params.self_signed(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = acceptor.accept(tcp).await;
+                });
+            }
+        });
+    });
+    port
+}
+
+#[test]
+fn tls_expiry_is_judged_by_warn_and_critical_days() {
+    let soon = tls_server(10);
+    let later = tls_server(200);
+    let d = crate::support::Dir::new();
+    d.write("docker-compose.yml", "services:\n  idle:\n    image: ccops-test/base:latest\n    command: sleep infinity\n");
+    d.write(
+        "ccops.yaml",
+        &format!(
+            "project: cctls{}\nhealth:\n  checks:\n    - {{name: soon, tls: \"localhost:{soon}\", warn_days: 30, critical_days: 7}}\n    - {{name: later, tls: \"localhost:{later}\"}}\n    - {{name: critical, tls: \"localhost:{soon}\", warn_days: 60, critical_days: 20}}\n    - {{name: closed, tls: \"127.0.0.1:9\", timeout: 2s}}\n",
+            std::process::id()
+        ),
+    );
+    let r = d.run(&["health", "--json"]);
+    let doc = r.json();
+    let check = |n: &str| doc["checks"].as_array().unwrap().iter().find(|c| c["name"] == n).unwrap().clone();
+    assert_eq!(check("soon")["status"], "warn", "{doc}");
+    // rcgen's expiry falls at midnight: 9 or 10 days from now, depending on the hour.
+    let detail = check("soon")["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("expires in 9 days") || detail.contains("expires in 10 days"), "{detail}");
+    assert_eq!(check("later")["status"], "ok", "{doc}");
+    assert_eq!(check("critical")["status"], "fail", "{doc}");
+    assert_eq!(check("closed")["status"], "fail", "{doc}");
+    assert!(check("closed")["detail"].as_str().unwrap().contains("cannot connect"), "{doc}");
 }
