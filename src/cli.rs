@@ -127,6 +127,9 @@ pub struct RollbackArgs {
     /// Also restore the backup taken before the release being undone
     #[arg(long)]
     pub with_data: bool,
+    /// Wait this long for another operation's lock instead of failing at once
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<humantime::Duration>,
     #[command(flatten)]
     pub dry_run: DryRun,
 }
@@ -144,6 +147,9 @@ pub struct ScaleArgs {
     /// SERVICE=N pairs
     #[arg(required = true, value_name = "SERVICE=N")]
     pub services: Vec<String>,
+    /// Wait this long for another operation's lock instead of failing at once
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<humantime::Duration>,
     #[command(flatten)]
     pub dry_run: DryRun,
 }
@@ -155,6 +161,9 @@ pub struct MigrateArgs {
     /// `status`: list applied and pending migrations (exit 1 when any is pending)
     #[arg(value_parser = ["status"])]
     pub action: Option<String>,
+    /// Wait this long for another operation's lock instead of failing at once
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<humantime::Duration>,
     #[command(flatten)]
     pub dry_run: DryRun,
 }
@@ -248,6 +257,9 @@ pub enum BackupCommand {
         /// Cron schedule
         #[arg(long, value_name = "SCHEDULE", default_value = "0 2 * * *")]
         cron: String,
+        /// Upload each nightly backup to this remote as well
+        #[arg(long, value_name = "REMOTE")]
+        upload: Option<String>,
         /// Remove the entry
         #[arg(long, conflicts_with = "print")]
         remove: bool,

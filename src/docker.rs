@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::Docker;
 use bollard::query_parameters::{
-    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, StartContainerOptions,
+    StopContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -99,7 +100,11 @@ impl Engine {
         let mut filters = HashMap::new();
         filters.insert("label".to_string(), labels);
         let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| anyhow!("cannot list containers: {}", short_err(&e)))?;
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| anyhow!("cannot list containers: {}", short_err(&e)))?;
         let mut out = Vec::new();
         for c in list {
             let labels = c.labels.unwrap_or_default();
@@ -134,7 +139,9 @@ impl Engine {
     pub async fn running_container(&self, project: &str, service: &str) -> Result<Container> {
         let all = self.containers(project, Some(service)).await?;
         if all.is_empty() {
-            bail!("service `{service}` of project `{project}` has no container; start it (`docker compose up -d {service}`)");
+            bail!(
+                "service `{service}` of project `{project}` has no container; start it (`docker compose up -d {service}`)"
+            );
         }
         all.into_iter().find(Container::is_running).ok_or_else(|| {
             anyhow!("service `{service}` of project `{project}` is not running; start it (`docker compose up -d {service}`) and try again")
@@ -170,8 +177,14 @@ impl Engine {
                 },
             )
             .await
-            .map_err(|e| anyhow!("cannot exec `{}` in container {}: {}", cmd.join(" "), short_id(container), short_err(&e)))?;
-        let started = self.docker.start_exec(&exec.id, None).await.map_err(|e| anyhow!("cannot start exec: {}", short_err(&e)))?;
+            .map_err(|e| {
+                anyhow!("cannot exec `{}` in container {}: {}", cmd.join(" "), short_id(container), short_err(&e))
+            })?;
+        let started = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| anyhow!("cannot start exec: {}", short_err(&e)))?;
         let StartExecResults::Attached { mut output, mut input } = started else {
             bail!("exec started detached");
         };
@@ -187,7 +200,10 @@ impl Engine {
             use bollard::container::LogOutput;
             match frame.map_err(|e| anyhow!("exec stream broke: {}", short_err(&e)))? {
                 LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                    stdout.write_all(&message).await.map_err(|e| anyhow!("cannot write exec output: {}", crate::util::io_reason(&e)))?;
+                    stdout
+                        .write_all(&message)
+                        .await
+                        .map_err(|e| anyhow!("cannot write exec output: {}", crate::util::io_reason(&e)))?;
                 }
                 LogOutput::StdErr { message } => {
                     stderr.extend_from_slice(&message);
@@ -214,7 +230,11 @@ impl Engine {
     async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
         // The exit code can lag the end of the stream by a moment.
         for _ in 0..50 {
-            let info = self.docker.inspect_exec(exec_id).await.map_err(|e| anyhow!("cannot inspect exec: {}", short_err(&e)))?;
+            let info = self
+                .docker
+                .inspect_exec(exec_id)
+                .await
+                .map_err(|e| anyhow!("cannot inspect exec: {}", short_err(&e)))?;
             if info.running != Some(true) {
                 return Ok(info.exit_code.unwrap_or(-1));
             }
@@ -232,7 +252,10 @@ impl Engine {
 
     pub async fn stop(&self, id: &str, timeout_s: i32) -> Result<()> {
         let opts = StopContainerOptionsBuilder::default().t(timeout_s).build();
-        self.docker.stop_container(id, Some(opts)).await.map_err(|e| anyhow!("cannot stop container {}: {}", short_id(id), short_err(&e)))
+        self.docker
+            .stop_container(id, Some(opts))
+            .await
+            .map_err(|e| anyhow!("cannot stop container {}: {}", short_id(id), short_err(&e)))
     }
 
     pub async fn start(&self, id: &str) -> Result<()> {
@@ -243,7 +266,11 @@ impl Engine {
     }
 
     /// A tar stream of `path` inside a container (running or not).
-    pub fn download(&self, id: &str, path: &str) -> impl Stream<Item = Result<bytes::Bytes, bollard::errors::Error>> + use<> {
+    pub fn download(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> impl Stream<Item = Result<bytes::Bytes, bollard::errors::Error>> + use<> {
         let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
         self.docker.download_from_container(id, Some(opts))
     }
@@ -260,35 +287,54 @@ impl Engine {
             .map_err(|e| anyhow!("cannot copy files into container {}: {}", short_id(id), short_err(&e)))
     }
 
-    /// Create (not start) a helper container with volume mounts, for file copies.
-    pub async fn create_helper(&self, image: &str, binds: Vec<String>, labels: HashMap<String, String>) -> Result<String> {
-        use bollard::models::{ContainerCreateBody, HostConfig};
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            cmd: Some(vec!["true".into()]),
-            labels: Some(labels),
-            host_config: Some(HostConfig { binds: Some(binds), network_mode: Some("none".into()), ..Default::default() }),
-            ..Default::default()
-        };
-        let r = self
-            .docker
-            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
-            .await
-            .map_err(|e| anyhow!("cannot create a helper container from image `{image}`: {}", short_err(&e)))?;
-        Ok(r.id)
+    /// Create (not start) a helper container with volume mounts, for file copies: the
+    /// engine mounts volumes for archive reads and writes without starting it.
+    pub async fn create_helper(
+        &self,
+        image: &str,
+        binds: Vec<String>,
+        labels: HashMap<String, String>,
+    ) -> Result<String> {
+        self.create_with(image, binds, labels, None).await
     }
 
     /// Create and start a helper that idles (entrypoint overridden), for commands that
     /// need a shell next to a volume. Runs as root to read and write any owner's files.
-    pub async fn create_helper_running(&self, image: &str, binds: Vec<String>, labels: HashMap<String, String>) -> Result<String> {
+    pub async fn create_helper_running(
+        &self,
+        image: &str,
+        binds: Vec<String>,
+        labels: HashMap<String, String>,
+    ) -> Result<String> {
+        let idle = vec!["sh".into(), "-c".into(), "trap 'exit 0' TERM; while :; do sleep 1; done".into()];
+        let id = self.create_with(image, binds, labels, Some(idle)).await?;
+        if let Err(e) = self.start(&id).await {
+            self.remove(&id).await.ok();
+            return Err(e.context(format!("the helper from image `{image}` does not start (it needs `sh`)")));
+        }
+        Ok(id)
+    }
+
+    async fn create_with(
+        &self,
+        image: &str,
+        binds: Vec<String>,
+        labels: HashMap<String, String>,
+        entrypoint: Option<Vec<String>>,
+    ) -> Result<String> {
         use bollard::models::{ContainerCreateBody, HostConfig};
+        let running = entrypoint.is_some();
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
-            entrypoint: Some(vec!["sh".into(), "-c".into(), "trap 'exit 0' TERM; while :; do sleep 1; done".into()]),
-            cmd: Some(vec![]),
-            user: Some("0:0".into()),
+            cmd: Some(if running { vec![] } else { vec!["true".into()] }),
+            entrypoint,
+            user: running.then(|| "0:0".to_string()),
             labels: Some(labels),
-            host_config: Some(HostConfig { binds: Some(binds), network_mode: Some("none".into()), ..Default::default() }),
+            host_config: Some(HostConfig {
+                binds: Some(binds),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let r = self
@@ -296,37 +342,35 @@ impl Engine {
             .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
             .await
             .map_err(|e| anyhow!("cannot create a helper container from image `{image}`: {}", short_err(&e)))?;
-        if let Err(e) = self.start(&r.id).await {
-            self.remove(&r.id).await.ok();
-            return Err(e.context(format!("the helper from image `{image}` does not start (it needs `sh`)")));
-        }
         Ok(r.id)
     }
 
     pub async fn remove(&self, id: &str) -> Result<()> {
         let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(false).build();
-        self.docker.remove_container(id, Some(opts)).await.map_err(|e| anyhow!("cannot remove container {}: {}", short_id(id), short_err(&e)))
+        self.docker
+            .remove_container(id, Some(opts))
+            .await
+            .map_err(|e| anyhow!("cannot remove container {}: {}", short_id(id), short_err(&e)))
     }
 
     /// The environment variables a container was started with (`KEY=value`).
     pub async fn container_env(&self, id: &str) -> Result<Vec<String>> {
-        let info = self.docker.inspect_container(id, None).await.map_err(|e| anyhow!("cannot inspect container {}: {}", short_id(id), short_err(&e)))?;
+        let info = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| anyhow!("cannot inspect container {}: {}", short_id(id), short_err(&e)))?;
         Ok(info.config.and_then(|c| c.env).unwrap_or_default())
     }
 
     /// The image a container runs.
     pub async fn container_image(&self, id: &str) -> Result<String> {
-        let info = self.docker.inspect_container(id, None).await.map_err(|e| anyhow!("cannot inspect container {}: {}", short_id(id), short_err(&e)))?;
+        let info = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| anyhow!("cannot inspect container {}: {}", short_id(id), short_err(&e)))?;
         Ok(info.config.and_then(|c| c.image).or(info.image).unwrap_or_default())
-    }
-
-    /// Whether a named volume exists.
-    pub async fn volume_exists(&self, name: &str) -> Result<bool> {
-        match self.docker.inspect_volume(name).await {
-            Ok(_) => Ok(true),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
-            Err(e) => Err(anyhow!("cannot inspect volume `{name}`: {}", short_err(&e))),
-        }
     }
 
     pub async fn image_exists(&self, image: &str) -> bool {

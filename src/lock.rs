@@ -43,13 +43,10 @@ impl Lock {
     pub async fn acquire(state_dir: &Path, command: &str, wait: Duration) -> Result<Lock> {
         crate::util::create_private_dir(state_dir)?;
         let path = state_dir.join("lock");
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| anyhow!("cannot open the lock file `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+        let file =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(
+                |e| anyhow!("cannot open the lock file `{}`: {}", path.display(), crate::util::io_reason(&e)),
+            )?;
         let deadline = Instant::now() + wait;
         let mut announced = false;
         loop {
@@ -82,7 +79,8 @@ impl Lock {
     }
 
     fn record(&mut self, command: &str) -> Result<()> {
-        let (user, host) = crate::util::operator().split_once('@').map(|(u, h)| (u.to_string(), h.to_string())).unwrap_or_default();
+        let (user, host) =
+            crate::util::operator().split_once('@').map(|(u, h)| (u.to_string(), h.to_string())).unwrap_or_default();
         let h = Holder {
             pid: std::process::id(),
             host,
@@ -91,7 +89,8 @@ impl Lock {
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
         let text = serde_json::to_string(&h)?;
-        let res = self.file.set_len(0).and_then(|()| self.file.rewind()).and_then(|()| self.file.write_all(text.as_bytes()));
+        let res =
+            self.file.set_len(0).and_then(|()| self.file.rewind()).and_then(|()| self.file.write_all(text.as_bytes()));
         res.map_err(|e| anyhow!("cannot write the lock file `{}`: {}", self.path.display(), crate::util::io_reason(&e)))
     }
 }
@@ -111,7 +110,9 @@ fn read_holder(path: &Path) -> Option<Holder> {
 
 fn describe(h: &Option<Holder>) -> String {
     match h {
-        Some(h) => format!("`ccops {}` (pid {} on {}, by {}, since {})", h.command, h.pid, h.host, h.user, h.started_at),
+        Some(h) => {
+            format!("`ccops {}` (pid {} on {}, by {}, since {})", h.command, h.pid, h.host, h.user, h.started_at)
+        }
         None => "a process that has not recorded itself yet".into(),
     }
 }

@@ -5,11 +5,18 @@ mod cli;
 mod commands;
 mod compose;
 mod config;
+mod deploy;
 mod docker;
+mod doctor;
 mod env_vars;
 mod error;
+#[cfg(test)]
+mod generated;
 mod health;
+mod init;
 mod lock;
+mod metrics;
+mod notify;
 mod output;
 mod project;
 mod scan;

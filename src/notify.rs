@@ -7,7 +7,7 @@
 //! the exit code of the operation it reports. The webhook URL carries its own token
 //! (Slack's do), so it is masked like a secret and only its host is ever printed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -35,13 +35,6 @@ pub struct Event {
     pub duration: Duration,
     /// Why it failed, when the result alone does not say (an `Ok(Failure)` status).
     pub error: Option<String>,
-}
-
-impl Event {
-    /// An event for `command` that started at `started`.
-    pub fn new(command: &'static str, started: Instant) -> Event {
-        Event { command, duration: started.elapsed(), ..Default::default() }
-    }
 }
 
 /// How an operation ended, as a notification reports it.
@@ -79,6 +72,23 @@ impl Outcome {
     }
 }
 
+/// The ID of the set a `restore` worked on, for its notification. The log context holds
+/// the last set named, which is the safety backup when one was taken; that one's
+/// `before-<ID>` tag names the set restored. Before anything was resolved, the ID asked
+/// for (`latest`) is all there is.
+pub fn restored_id(s: &Settings, wanted: &str) -> String {
+    let Some(id) = output::context("backup_id") else { return wanted.to_string() };
+    let sets = crate::backup::layout::list(&s.backup_dir).unwrap_or_default();
+    let tags =
+        sets.iter().find(|x| x.id == id).and_then(|x| x.manifest.as_ref()).map(|m| m.tags.clone()).unwrap_or_default();
+    if tags.iter().any(|t| t == "pre-restore") {
+        if let Some(before) = tags.iter().find_map(|t| t.strip_prefix("before-")) {
+            return before.to_string();
+        }
+    }
+    id
+}
+
 /// Send the notification `settings` asks for after an operation ended with `result`.
 /// Never fails: a webhook problem is a warning on stderr and in the log.
 pub async fn after(settings: &Settings, event: &Event, result: &anyhow::Result<ExitStatus>) {
@@ -103,7 +113,9 @@ pub async fn after(settings: &Settings, event: &Event, result: &anyhow::Result<E
     };
     let body = payload(&message);
     let host = host_of(url);
-    match send(url, &body).await {
+    // Interrupted: someone is waiting for ccops to exit; one attempt only.
+    let retries = if outcome == Outcome::Interrupted { 0 } else { BACKOFF.len() };
+    match send(url, &body, retries).await {
         Ok(()) => output::debug(format!("notification sent to the webhook at {host}")),
         Err(why) => output::warn(format!(
             "could not notify the webhook at {host} ({why}); the {} itself ended as {}: the notification failing does not change that",
@@ -185,9 +197,10 @@ fn field(title: &str, value: &str, short: bool) -> Value {
     json!({ "title": title, "value": value, "short": short })
 }
 
-/// POST `body`, retrying what may pass on a second try (no connection, a timeout, 429
-/// or a 5xx answer); a 4xx answer is final: the same message would be refused again.
-async fn send(url: &str, body: &Value) -> Result<(), String> {
+/// POST `body`, retrying up to `retries` times what may pass on a second try (no
+/// connection, a timeout, 429 or a 5xx answer); a 4xx answer is final: the same message
+/// would be refused again.
+async fn send(url: &str, body: &Value, retries: usize) -> Result<(), String> {
     let client = reqwest::Client::builder()
         .timeout(ATTEMPT_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
@@ -196,7 +209,7 @@ async fn send(url: &str, body: &Value) -> Result<(), String> {
         .map_err(|e| format!("cannot set up the HTTP client: {}", e.without_url()))?;
     let mut last = String::new();
     let mut attempts = 0;
-    for attempt in 0..=BACKOFF.len() {
+    for attempt in 0..=retries.min(BACKOFF.len()) {
         attempts += 1;
         if attempt > 0 {
             output::debug(format!("notification attempt {attempt} failed ({last}); retrying"));
@@ -207,7 +220,10 @@ async fn send(url: &str, body: &Value) -> Result<(), String> {
             Ok(resp) => {
                 let status = resp.status();
                 let text = resp.text().await.unwrap_or_default();
-                last = format!("HTTP {status}{}", if text.trim().is_empty() { String::new() } else { format!(": {}", truncate(text.trim(), 200)) });
+                last = format!(
+                    "HTTP {status}{}",
+                    if text.trim().is_empty() { String::new() } else { format!(": {}", truncate(text.trim(), 200)) }
+                );
                 if !(status.is_server_error() || status.as_u16() == 429) {
                     break;
                 }
@@ -250,6 +266,7 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn message<'a>(event: &'a Event, outcome: Outcome, error: Option<&'a str>) -> Value {
         payload(&Message { project: "cc", environment: "production", host: "web1", event, outcome, error })
@@ -257,7 +274,12 @@ mod tests {
 
     #[test]
     fn failure_payload_has_slack_text_and_fields() {
-        let e = Event { command: "backup", backup_id: Some("20240101_020000".into()), duration: Duration::from_secs(75), ..Default::default() };
+        let e = Event {
+            command: "backup",
+            backup_id: Some("20240101_020000".into()),
+            duration: Duration::from_secs(75),
+            ..Default::default()
+        };
         let v = message(&e, Outcome::Failure, Some("pg_dump failed\n  caused by: no such database"));
         let text = v["text"].as_str().unwrap();
         assert!(text.starts_with(":x: ccops backup FAILED (backup 20240101_020000) for project `cc`"), "{text}");
@@ -304,7 +326,7 @@ mod tests {
     async fn refused_connection_is_an_error_after_retries_without_the_url() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let started = Instant::now();
-        let err = send(&format!("http://127.0.0.1:{port}/T0/secret-token"), &json!({})).await.unwrap_err();
+        let err = send(&format!("http://127.0.0.1:{port}/T0/secret-token"), &json!({}), 2).await.unwrap_err();
         assert!(err.contains("after 3 attempt(s)"), "{err}");
         assert!(!err.contains("secret-token"), "{err}");
         assert!(started.elapsed() >= Duration::from_secs(4));

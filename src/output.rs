@@ -86,6 +86,11 @@ pub fn set_context(key: &'static str, value: impl Into<String>) {
     CONTEXT.lock().unwrap_or_else(|e| e.into_inner()).insert(key, value.into());
 }
 
+/// The current value of a context key (e.g. the ID of the backup just written).
+pub fn context(key: &str) -> Option<String> {
+    CONTEXT.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
     Debug,
@@ -124,11 +129,9 @@ fn log(level: Level, message: &str) {
     if let Some(path) = &p.log_file {
         let file_line = match p.log_format {
             LogFormat::Json => line,
-            LogFormat::Text => format!(
-                "{} {}",
-                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
-                text_line(level, &message, false)
-            ),
+            LogFormat::Text => {
+                format!("{} {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"), text_line(level, &message, false))
+            }
         };
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
             let _ = writeln!(f, "{file_line}");
@@ -187,9 +190,8 @@ pub fn debug(message: impl AsRef<str>) {
 pub fn data(text: impl AsRef<str>) {
     let text = redact(text.as_ref());
     let mut out = std::io::stdout().lock();
-    let res = out.write_all(text.as_bytes()).and_then(|()| {
-        if text.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") }
-    });
+    let res =
+        out.write_all(text.as_bytes()).and_then(|()| if text.ends_with('\n') { Ok(()) } else { out.write_all(b"\n") });
     if let Err(e) = res.and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);

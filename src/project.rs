@@ -19,7 +19,10 @@ impl Project {
     pub async fn open(settings: Settings) -> Result<Project> {
         let compose = Compose::detect(&settings).await?;
         crate::output::debug(format!("compose: {:?}, project `{}`", compose.flavour, compose.project));
-        let model = compose.model().await.map_err(|e| crate::usage!("{e:#}\nfix the compose files of environment `{}`", settings.env_name))?;
+        let model = compose
+            .model()
+            .await
+            .map_err(|e| crate::usage!("{e:#}\nfix the compose files of environment `{}`", settings.env_name))?;
         validate_services(&settings, &model)?;
         let engine = Engine::connect(settings.docker_host.as_deref()).await.map_err(|e| format!("{e:#}"));
         Ok(Project { settings, compose, model, engine })
@@ -35,7 +38,9 @@ impl Project {
 pub fn validate_services(s: &Settings, model: &Model) -> Result<()> {
     let b = &s.file.backup;
     let mut named: Vec<(String, &str)> = Vec::new();
-    named.extend(b.postgres.iter().enumerate().map(|(i, p)| (format!("backup.postgres[{i}].service"), p.service.as_str())));
+    named.extend(
+        b.postgres.iter().enumerate().map(|(i, p)| (format!("backup.postgres[{i}].service"), p.service.as_str())),
+    );
     named.extend(b.redis.iter().enumerate().map(|(i, r)| (format!("backup.redis[{i}].service"), r.service.as_str())));
     for (i, v) in b.volumes.iter().enumerate() {
         named.extend(v.stop_services.iter().map(|sv| (format!("backup.volumes[{i}].stop_services"), sv.as_str())));
@@ -52,7 +57,10 @@ pub fn validate_services(s: &Settings, model: &Model) -> Result<()> {
             };
             return Err(crate::config::ConfigError::file(
                 &s.config_file,
-                format!("{key} names service `{svc}`, which the compose project of environment `{}` does not have; {hint}", s.env_name),
+                format!(
+                    "{key} names service `{svc}`, which the compose project of environment `{}` does not have; {hint}",
+                    s.env_name
+                ),
             )
             .into());
         }

@@ -32,10 +32,29 @@ pub async fn recover_stopped(engine: &crate::docker::Engine, state_dir: &std::pa
     let Ok(text) = std::fs::read_to_string(journal_path(state_dir)) else { return };
     let list: Vec<(String, String)> = serde_json::from_str(&text).unwrap_or_default();
     for (id, name) in &list {
-        crate::output::warn(format!("a previous ccops run stopped {name} and did not start it again (it was killed); starting it"));
+        crate::output::warn(format!(
+            "a previous ccops run stopped {name} and did not start it again (it was killed); starting it"
+        ));
         if let Err(e) = engine.start(id).await {
             crate::output::error(format!("{e:#}"));
         }
     }
     clear_stopped(state_dir);
+}
+
+fn scale_path(s: &Settings) -> std::path::PathBuf {
+    s.state_dir.join(format!("scale-{}.json", s.env_name))
+}
+
+/// Save the replica counts `ccops scale` set for the settings' environment (the whole
+/// map: merge with `desired_scale` first). `deploy` and `health` read them back.
+pub fn save_desired_scale(s: &Settings, scale: &BTreeMap<String, u32>) -> anyhow::Result<()> {
+    crate::util::create_private_dir(&s.state_dir)?;
+    let text = serde_json::to_string_pretty(scale)?;
+    crate::util::write_atomic(&scale_path(s), text.as_bytes(), 0o600)
+}
+
+/// The deployment history of the settings' environment: a JSON array of releases.
+pub fn releases_path(s: &Settings) -> std::path::PathBuf {
+    s.state_dir.join(format!("releases-{}.json", s.env_name))
 }

@@ -31,7 +31,9 @@ pub fn open_decoded(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
     let file = std::fs::File::open(path)?;
     let full = path.to_string_lossy();
     let (name, raw): (&str, Box<dyn Read + Send>) = match full.strip_suffix(".age") {
-        Some(inner) => (inner, super::crypto::decrypt(path, file).map_err(|e| std::io::Error::other(format!("{e:#}")))?),
+        Some(inner) => {
+            (inner, super::crypto::decrypt(path, file).map_err(|e| std::io::Error::other(format!("{e:#}")))?)
+        }
         None => (&full, Box::new(file)),
     };
     let f = std::io::BufReader::with_capacity(1 << 20, raw);

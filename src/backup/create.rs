@@ -51,7 +51,8 @@ pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
     }
     crate::util::create_private_dir(&s.backup_dir)?;
     let dir = &s.backup_dir;
-    let id = layout::new_id(chrono::Utc::now(), |id| dir.join(id).exists() || dir.join(format!("{id}{PARTIAL}")).exists());
+    let id =
+        layout::new_id(chrono::Utc::now(), |id| dir.join(id).exists() || dir.join(format!("{id}{PARTIAL}")).exists());
     output::set_context("backup_id", id.clone());
     let partial = dir.join(format!("{id}{PARTIAL}"));
     crate::util::create_private_dir(&partial)?;
@@ -69,7 +70,9 @@ pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
     let m = Manifest {
         format: manifest::FORMAT,
         id: id.clone(),
-        created_at: layout::parse_id(&id).unwrap_or_else(chrono::Utc::now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_at: layout::parse_id(&id)
+            .unwrap_or_else(chrono::Utc::now)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         project: s.project.clone(),
         environment: s.env_name.clone(),
         ccops_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -94,15 +97,23 @@ pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
 fn seal(partial: &Path, fin: &Path, m: &Manifest) -> Result<()> {
     crate::util::check_interrupt()?;
     crate::util::write_atomic(&partial.join(manifest::FILE), m.to_json().as_bytes(), 0o600)?;
-    crate::util::fsync_dir(partial).map_err(|e| anyhow::anyhow!("cannot sync `{}`: {}", partial.display(), crate::util::io_reason(&e)))?;
-    std::fs::rename(partial, fin).map_err(|e| anyhow::anyhow!("cannot rename `{}`: {}", partial.display(), crate::util::io_reason(&e)))?;
+    crate::util::fsync_dir(partial)
+        .map_err(|e| anyhow::anyhow!("cannot sync `{}`: {}", partial.display(), crate::util::io_reason(&e)))?;
+    std::fs::rename(partial, fin)
+        .map_err(|e| anyhow::anyhow!("cannot rename `{}`: {}", partial.display(), crate::util::io_reason(&e)))?;
     if let Some(parent) = fin.parent() {
         crate::util::fsync_dir(parent).ok();
     }
     Ok(())
 }
 
-async fn write_components(p: &Project, engine: &Engine, items: &[plan::Item], dir: &Path, c: Compression) -> Result<Vec<Component>> {
+async fn write_components(
+    p: &Project,
+    engine: &Engine,
+    items: &[plan::Item],
+    dir: &Path,
+    c: Compression,
+) -> Result<Vec<Component>> {
     let mut out = Vec::new();
     for item in items {
         crate::util::check_interrupt()?;
@@ -142,7 +153,8 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             dumped?;
             let written = written?;
             check_nonempty(&path, &written, b"PGDMP", "a pg_dump archive")?;
-            let entries = interruptible(snapshot::postgres::list(engine, &ctr.id, compress::decoded_async(&path))).await?;
+            let entries =
+                interruptible(snapshot::postgres::list(engine, &ctr.id, compress::decoded_async(&path))).await?;
             output::debug(format!("pg_restore --list read {entries} entries from {file}"));
             (written, "none".to_string())
         }
@@ -156,15 +168,23 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             let mut head = [0u8; 9];
             let n = compress::open_decoded(&path).and_then(|mut r| r.read(&mut head)).unwrap_or(0);
             if !snapshot::redis::is_rdb_header(&head[..n]) {
-                bail!("the Redis snapshot `{file}` is not an RDB file (it starts with {:?})", String::from_utf8_lossy(&head[..n]));
+                bail!(
+                    "the Redis snapshot `{file}` is not an RDB file (it starts with {:?})",
+                    String::from_utf8_lossy(&head[..n])
+                );
             }
             (written, compress::word(c).to_string())
         }
         plan::Item::Volume(v, engine_name) => {
             let image = helper_image(p, engine, &v.name).await?;
-            let writers: Vec<String> = p.model.services_using_volume(&v.name).into_iter().filter(|u| !v.stop_services.contains(u)).collect();
+            let writers: Vec<String> =
+                p.model.services_using_volume(&v.name).into_iter().filter(|u| !v.stop_services.contains(u)).collect();
             if !writers.is_empty() {
-                output::debug(format!("volume `{}` is copied while {} keep running (not in stop_services)", v.name, writers.join(", ")));
+                output::debug(format!(
+                    "volume `{}` is copied while {} keep running (not in stop_services)",
+                    v.name,
+                    writers.join(", ")
+                ));
             }
             let stopped = stop_services(engine, &s.project, &v.stop_services, &s.state_dir).await?;
             let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
@@ -177,7 +197,8 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             let written = written?;
             let entries = {
                 let path = path.clone();
-                tokio::task::spawn_blocking(move || snapshot::volume::check_archive(compress::open_decoded(&path)?)).await??
+                tokio::task::spawn_blocking(move || snapshot::volume::check_archive(compress::open_decoded(&path)?))
+                    .await??
             };
             output::debug(format!("{file}: {entries} entries"));
             (written, compress::word(c).to_string())
@@ -230,7 +251,12 @@ pub async fn helper_image(p: &Project, engine: &Engine, volume_key: &str) -> Res
 
 /// Stop the running containers of `services`; returns their IDs to start again. They are
 /// written to the state journal first, so even a SIGKILL cannot leave them down for good.
-pub async fn stop_services(engine: &Engine, project: &str, services: &[String], state_dir: &Path) -> Result<Vec<(String, String)>> {
+pub async fn stop_services(
+    engine: &Engine,
+    project: &str,
+    services: &[String],
+    state_dir: &Path,
+) -> Result<Vec<(String, String)>> {
     let mut running = Vec::new();
     for svc in services {
         running.extend(engine.containers(project, Some(svc)).await?.into_iter().filter(|c| c.is_running()));

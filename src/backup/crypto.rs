@@ -72,14 +72,17 @@ pub fn decrypt(path: &Path, input: impl Read + Send + 'static) -> Result<Box<dyn
     let k = keys();
     let Some(ids) = k.identities.clone() else {
         return match &k.identity_path {
-            Some(p) => Err(anyhow!("`{}` is encrypted, and the age identity file `{p}` cannot be read", file_name(path))),
+            Some(p) => {
+                Err(anyhow!("`{}` is encrypted, and the age identity file `{p}` cannot be read", file_name(path)))
+            }
             None => Err(anyhow!(
                 "`{}` is encrypted; set backup.encryption.age_identity_file to the private key that matches its recipients",
                 file_name(path)
             )),
         };
     };
-    let d = age::Decryptor::new(BufReader::with_capacity(1 << 20, input)).map_err(|e| anyhow!("`{}` is not a valid age file: {e}", file_name(path)))?;
+    let d = age::Decryptor::new(BufReader::with_capacity(1 << 20, input))
+        .map_err(|e| anyhow!("`{}` is not a valid age file: {e}", file_name(path)))?;
     let reader = d.decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity)).map_err(|e| match e {
         age::DecryptError::NoMatchingKeys => anyhow!(
             "cannot decrypt `{}`: the age identity file does not match the keys this backup was encrypted to",
@@ -97,7 +100,8 @@ fn file_name(p: &Path) -> String {
 /// Refuse to go on when files are encrypted and cannot be decrypted (before a restore).
 pub fn check_can_decrypt(paths: &[&Path]) -> Result<()> {
     for p in paths.iter().filter(|p| p.to_string_lossy().ends_with(".age")) {
-        let f = std::fs::File::open(p).map_err(|e| anyhow!("cannot read `{}`: {}", p.display(), crate::util::io_reason(&e)))?;
+        let f = std::fs::File::open(p)
+            .map_err(|e| anyhow!("cannot read `{}`: {}", p.display(), crate::util::io_reason(&e)))?;
         let mut r = decrypt(p, f)?;
         let mut first = [0u8; 1];
         if let Err(e) = r.read(&mut first) {

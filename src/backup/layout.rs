@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::manifest::{Manifest, FILE as MANIFEST};
+use super::manifest::{FILE as MANIFEST, Manifest};
 
 pub const PARTIAL: &str = ".partial";
 
 /// The time an ID names, or None if `id` is not a backup ID.
 pub fn parse_id(id: &str) -> Option<DateTime<Utc>> {
-    let stamp = id.split_once('-').map_or(id, |(s, n)| if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) { s } else { "" });
+    let stamp = id
+        .split_once('-')
+        .map_or(id, |(s, n)| if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) { s } else { "" });
     if stamp.len() != 15 {
         return None;
     }
@@ -55,7 +57,12 @@ pub struct LegacySet {
 
 impl LegacySet {
     pub fn files(&self) -> Vec<&PathBuf> {
-        self.postgres.iter().map(|(_, p)| p).chain(self.volumes.iter().map(|(_, p)| p)).chain(self.redis.iter()).collect()
+        self.postgres
+            .iter()
+            .map(|(_, p)| p)
+            .chain(self.volumes.iter().map(|(_, p)| p))
+            .chain(self.redis.iter())
+            .collect()
     }
 }
 
@@ -169,7 +176,10 @@ pub fn resolve<'a>(sets: &'a [LocalSet], wanted: &str) -> Result<&'a LocalSet> {
         if let Some(s) = sets.iter().find(|s| s.full()) {
             return Ok(s);
         }
-        return complete.first().copied().ok_or_else(|| crate::usage!("there is no complete backup yet; take one with `ccops backup`"));
+        return complete
+            .first()
+            .copied()
+            .ok_or_else(|| crate::usage!("there is no complete backup yet; take one with `ccops backup`"));
     }
     if let Some(s) = complete.iter().find(|s| s.id == wanted) {
         return Ok(s);
@@ -178,9 +188,14 @@ pub fn resolve<'a>(sets: &'a [LocalSet], wanted: &str) -> Result<&'a LocalSet> {
         return Err(crate::usage!("backup `{wanted}` has a manifest ccops cannot use: {d}"));
     }
     if sets.iter().any(|s| s.id == wanted) {
-        return Err(crate::usage!("backup `{wanted}` is incomplete (interrupted while being written) and cannot be used"));
+        return Err(crate::usage!(
+            "backup `{wanted}` is incomplete (interrupted while being written) and cannot be used"
+        ));
     }
-    Err(crate::usage!("no backup `{wanted}`; {}", nearest_hint(complete.iter().map(|s| (s.id.as_str(), s.created)), wanted)))
+    Err(crate::usage!(
+        "no backup `{wanted}`; {}",
+        nearest_hint(complete.iter().map(|s| (s.id.as_str(), s.created)), wanted)
+    ))
 }
 
 /// "the nearest are: A, B, C" by time distance (or the newest when `wanted` is no ID).

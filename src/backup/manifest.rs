@@ -68,9 +68,14 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Manifest> {
         let p = dir.join(FILE);
         let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read `{}`", p.display()))?;
-        let m: Manifest = serde_json::from_str(&text).with_context(|| format!("`{}` is not a valid manifest", p.display()))?;
+        let m: Manifest =
+            serde_json::from_str(&text).with_context(|| format!("`{}` is not a valid manifest", p.display()))?;
         if m.format != FORMAT {
-            anyhow::bail!("`{}` has format {}, this ccops reads format {FORMAT}; use a newer ccops", p.display(), m.format);
+            anyhow::bail!(
+                "`{}` has format {}, this ccops reads format {FORMAT}; use a newer ccops",
+                p.display(),
+                m.format
+            );
         }
         Ok(m)
     }

@@ -39,7 +39,10 @@ impl<W: Write> ParGzWriter<W> {
                     loop {
                         let job = rx.lock().map(|r| r.recv());
                         let Ok(Ok((seq, data))) = job else { break };
-                        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 2), flate2::Compression::new(level));
+                        let mut enc = flate2::write::GzEncoder::new(
+                            Vec::with_capacity(data.len() / 2),
+                            flate2::Compression::new(level),
+                        );
                         let res = enc.write_all(&data).and_then(|()| enc.finish());
                         if tx.send((seq, res)).is_err() {
                             break;

@@ -63,7 +63,9 @@ impl Item {
 
     pub fn stop_note(&self) -> String {
         match self {
-            Item::Volume(v, _) if !v.stop_services.is_empty() => format!(" (stops {} meanwhile)", v.stop_services.join(", ")),
+            Item::Volume(v, _) if !v.stop_services.is_empty() => {
+                format!(" (stops {} meanwhile)", v.stop_services.join(", "))
+            }
             _ => String::new(),
         }
     }

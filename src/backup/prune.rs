@@ -22,7 +22,11 @@ pub fn prune(s: &Settings, dry_run: bool) -> Result<Outcome> {
     // manifest is reported, never deleted; partial sets (`--only`, safety backups) are
     // kept as long as `days` says and do not count towards keep_last and the calendar.
     for d in sets.iter().filter(|x| x.damaged.is_some()) {
-        output::warn(format!("keeping {}: its manifest cannot be read ({}); check it by hand", d.id, d.damaged.as_deref().unwrap_or("")));
+        output::warn(format!(
+            "keeping {}: its manifest cannot be read ({}); check it by hand",
+            d.id,
+            d.damaged.as_deref().unwrap_or("")
+        ));
     }
     let candidates: Vec<Candidate> = sets
         .iter()
@@ -33,15 +37,23 @@ pub fn prune(s: &Settings, dry_run: bool) -> Result<Outcome> {
     let days = s.file.backup.retention.days.unwrap_or(30);
     for x in sets.iter().filter(|x| x.complete && !x.full()) {
         let old = (now - x.created).num_seconds() > i64::from(days) * 86_400;
-        let reason = if old { format!("partial set older than {days} days") } else { format!("partial set younger than {days} days") };
+        let reason = if old {
+            format!("partial set older than {days} days")
+        } else {
+            format!("partial set younger than {days} days")
+        };
         decisions.push(retention::Decision { id: x.id.clone(), keep: !old, reasons: vec![reason] });
     }
     // A set not yet uploaded is the only copy that will ever reach the remote: keep it.
-    let pending: std::collections::BTreeSet<String> = crate::storage::pending::read(&s.state_dir).into_values().flatten().collect();
+    let pending: std::collections::BTreeSet<String> =
+        crate::storage::pending::read(&s.state_dir).into_values().flatten().collect();
     let mut out = Outcome::default();
     for d in decisions {
         if !d.keep && pending.contains(&d.id) {
-            output::warn(format!("keeping {}: the retention rules would delete it, but its upload is still pending", d.id));
+            output::warn(format!(
+                "keeping {}: the retention rules would delete it, but its upload is still pending",
+                d.id
+            ));
             out.kept += 1;
             continue;
         }
@@ -61,7 +73,11 @@ pub fn prune(s: &Settings, dry_run: bool) -> Result<Outcome> {
         out.deleted.push((d.id, why));
     }
     if out.deleted.is_empty() {
-        output::status(format!("nothing to prune ({} sets kept; {})", out.kept, retention::summary(&s.file.backup.retention)));
+        output::status(format!(
+            "nothing to prune ({} sets kept; {})",
+            out.kept,
+            retention::summary(&s.file.backup.retention)
+        ));
     }
     Ok(out)
 }

@@ -31,7 +31,10 @@ impl RemoteSet {
 /// the manifest before the manifest goes up, so a set on the remote is complete and right
 /// or it has no manifest.
 pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
-    let m = set.manifest.as_ref().ok_or_else(|| anyhow!("backup {} has no manifest (legacy or incomplete sets are not uploaded)", set.id))?;
+    let m = set
+        .manifest
+        .as_ref()
+        .ok_or_else(|| anyhow!("backup {} has no manifest (legacy or incomplete sets are not uploaded)", set.id))?;
     let total: u64 = m.total_bytes();
     let bar = output::progress_bytes(Some(total), &format!("upload {} to {}", set.id, store.name));
     for c in &m.components {
@@ -39,7 +42,12 @@ pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
         let got = store.upload_file(&set.path.join(&c.file), &key, &bar).await?;
         if got.bytes != c.bytes || got.sha256 != c.sha256 {
             bar.finish_and_clear();
-            bail!("the local file `{}` of backup {} no longer matches its manifest; not uploading the manifest (run `ccops backup verify {}`)", c.file, set.id, set.id);
+            bail!(
+                "the local file `{}` of backup {} no longer matches its manifest; not uploading the manifest (run `ccops backup verify {}`)",
+                c.file,
+                set.id,
+                set.id
+            );
         }
     }
     store.put_small(&store.key(&set.id, manifest::FILE), m.to_json().into_bytes()).await?;
@@ -72,7 +80,9 @@ pub fn resolve<'a>(sets: &'a [RemoteSet], wanted: &str, remote: &str) -> Result<
         return Ok(s);
     }
     if sets.iter().any(|s| s.id == wanted) {
-        return Err(crate::usage!("backup `{wanted}` on remote `{remote}` is incomplete (no manifest) and cannot be used"));
+        return Err(crate::usage!(
+            "backup `{wanted}` on remote `{remote}` is incomplete (no manifest) and cannot be used"
+        ));
     }
     Err(crate::usage!(
         "remote `{remote}` has no backup `{wanted}`; {}",
@@ -82,19 +92,29 @@ pub fn resolve<'a>(sets: &'a [RemoteSet], wanted: &str, remote: &str) -> Result<
 
 /// Check every object of a remote set against its manifest, streaming, keeping nothing.
 pub async fn verify(store: &S3Store, set: &RemoteSet) -> Result<Vec<FileCheck>> {
-    let m = set.manifest.as_ref().ok_or_else(|| anyhow!("backup {} on remote `{}` has no manifest", set.id, store.name))?;
+    let m =
+        set.manifest.as_ref().ok_or_else(|| anyhow!("backup {} on remote `{}` has no manifest", set.id, store.name))?;
     let bar = output::progress_bytes(Some(m.total_bytes()), &format!("verify {} on {}", set.id, store.name));
     let mut out = Vec::new();
     for c in &m.components {
         let key = store.key(&set.id, &c.file);
         let res = match store.download(&key, std::io::sink(), &bar).await {
-            Ok((_, got)) if got.bytes != c.bytes => Err(format!("size mismatch: {} bytes on the remote, the manifest says {}", got.bytes, c.bytes)),
-            Ok((_, got)) if got.sha256 != c.sha256 => Err(format!("checksum mismatch: sha256 {}…, the manifest says {}…", &got.sha256[..12], &c.sha256[..12])),
+            Ok((_, got)) if got.bytes != c.bytes => {
+                Err(format!("size mismatch: {} bytes on the remote, the manifest says {}", got.bytes, c.bytes))
+            }
+            Ok((_, got)) if got.sha256 != c.sha256 => {
+                Err(format!("checksum mismatch: sha256 {}…, the manifest says {}…", &got.sha256[..12], &c.sha256[..12]))
+            }
             Ok(_) => Ok("size and sha256 ok".to_string()),
             Err(e) if e.chain().any(|x| x.is::<crate::error::Interrupted>()) => return Err(e),
             Err(e) => Err(format!("{e:#}")),
         };
-        out.push(FileCheck { file: c.file.clone(), kind: c.kind.word().to_string(), ok: res.is_ok(), detail: res.unwrap_or_else(|e| e) });
+        out.push(FileCheck {
+            file: c.file.clone(),
+            kind: c.kind.word().to_string(),
+            ok: res.is_ok(),
+            detail: res.unwrap_or_else(|e| e),
+        });
     }
     bar.finish_and_clear();
     Ok(out)
@@ -103,7 +123,8 @@ pub async fn verify(store: &S3Store, set: &RemoteSet) -> Result<Vec<FileCheck>> 
 /// Download a remote set into the backup folder, each file checked against the manifest
 /// as it arrives; the folder becomes a local set only when every file matched.
 pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<LocalSet> {
-    let m = set.manifest.clone().ok_or_else(|| anyhow!("backup {} on remote `{}` has no manifest", set.id, store.name))?;
+    let m =
+        set.manifest.clone().ok_or_else(|| anyhow!("backup {} on remote `{}` has no manifest", set.id, store.name))?;
     let fin = dir.join(&set.id);
     if fin.join(manifest::FILE).is_file() {
         bail!("backup {} already exists locally in `{}`", set.id, dir.display());
@@ -137,14 +158,23 @@ pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<Local
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
-    Ok(LocalSet { id: set.id.clone(), created: set.created, path: fin, complete: true, manifest: Some(m), legacy: None, damaged: None })
+    Ok(LocalSet {
+        id: set.id.clone(),
+        created: set.created,
+        path: fin,
+        complete: true,
+        manifest: Some(m),
+        legacy: None,
+        damaged: None,
+    })
 }
 
 /// Apply the retention rules to a remote; same safety rules as local pruning.
 pub async fn prune(store: &S3Store, rules: &crate::config::Retention, dry_run: bool) -> Result<Vec<(String, String)>> {
     use super::retention::{Candidate, decide};
     let sets = list(store).await?;
-    let candidates: Vec<Candidate> = sets.iter().map(|s| Candidate { id: s.id.clone(), created: s.created, complete: s.complete() }).collect();
+    let candidates: Vec<Candidate> =
+        sets.iter().map(|s| Candidate { id: s.id.clone(), created: s.created, complete: s.complete() }).collect();
     let mut deleted = Vec::new();
     for d in decide(&candidates, rules, Utc::now()) {
         if d.keep {

@@ -44,7 +44,9 @@ impl Step {
 
     fn describe(&self) -> String {
         match self {
-            Step::Postgres { target, .. } => format!("postgres database `{}` of service `{}` (replaced whole)", target.database, target.service),
+            Step::Postgres { target, .. } => {
+                format!("postgres database `{}` of service `{}` (replaced whole)", target.database, target.service)
+            }
             Step::Redis { service, keys, .. } => match keys {
                 Some(k) => format!("redis service `{service}` ({k} keys; the current data is replaced)"),
                 None => format!("redis service `{service}` (the current data is replaced)"),
@@ -56,7 +58,11 @@ impl Step {
     fn matches(&self, t: &str) -> bool {
         t == self.kind().word()
             || match self {
-                Step::Postgres { target, .. } => t == target.service || t == target.database || t == format!("{}-{}", target.service, target.database),
+                Step::Postgres { target, .. } => {
+                    t == target.service
+                        || t == target.database
+                        || t == format!("{}-{}", target.service, target.database)
+                }
                 Step::Redis { service, .. } => t == service,
                 Step::Volume { key, engine_name, .. } => t == key || t == engine_name,
             }
@@ -78,9 +84,12 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
     let engine = p.engine()?;
 
     // 1. Verify every file before anything is touched (encrypted files decrypt too).
-    let files: Vec<PathBuf> = steps.iter().map(|st| match st {
-        Step::Postgres { file, .. } | Step::Redis { file, .. } | Step::Volume { file, .. } => file.clone(),
-    }).collect();
+    let files: Vec<PathBuf> = steps
+        .iter()
+        .map(|st| match st {
+            Step::Postgres { file, .. } | Step::Redis { file, .. } | Step::Volume { file, .. } => file.clone(),
+        })
+        .collect();
     super::crypto::check_can_decrypt(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>())
         .map_err(|e| e.context(format!("backup {} cannot be restored, nothing was changed", set.id)))?;
     let pg_ctr = match steps.iter().find_map(|st| match st {
@@ -113,7 +122,13 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
             ));
         }
     }
-    output::status(format!("restore backup {} (created {}) into project `{}`, environment `{}`:", set.id, set.created.format("%Y-%m-%d %H:%M:%S UTC"), s.project, s.env_name));
+    output::status(format!(
+        "restore backup {} (created {}) into project `{}`, environment `{}`:",
+        set.id,
+        set.created.format("%Y-%m-%d %H:%M:%S UTC"),
+        s.project,
+        s.env_name
+    ));
     for st in &steps {
         output::status(format!("  {}", st.describe()));
     }
@@ -131,8 +146,16 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
     if opts.safety_backup {
         output::status("taking a safety backup of the current data (tag pre-restore) ...");
         let names: Vec<String> = steps.iter().map(step_only_token).collect();
-        let o = create::Options { only: names, tags: vec!["pre-restore".into(), format!("before-{}", set.id)], dry_run: false };
-        create::create(p, &o).await.map_err(|e| e.context("the safety backup failed, nothing was restored; fix it or pass --no-safety-backup"))?;
+        let o = create::Options {
+            only: names,
+            tags: vec!["pre-restore".into(), format!("before-{}", set.id)],
+            dry_run: false,
+        };
+        create::create(p, &o).await.map_err(|e| {
+            e.context("the safety backup failed, nothing was restored; fix it or pass --no-safety-backup")
+        })?;
+        // The safety backup set its own ID as log context; the lines after are the restore's.
+        output::set_context("backup_id", set.id.clone());
     }
 
     // 4. Stop, restore, start again whatever happens.
@@ -200,7 +223,11 @@ fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
             .find(|t| t.database == db && service.is_none_or(|sv| sv == t.service))
             .or_else(|| if cfg.postgres.len() == 1 { cfg.postgres.first() } else { None })
             .cloned()
-            .ok_or_else(|| crate::usage!("the backup holds database `{db}`, but `backup.postgres` in ccops.yaml has no entry for it; add one"))
+            .ok_or_else(|| {
+                crate::usage!(
+                    "the backup holds database `{db}`, but `backup.postgres` in ccops.yaml has no entry for it; add one"
+                )
+            })
     };
     let volume = |name: &str| -> Result<(String, String)> {
         if let Some(full) = p.model.volume_name(name) {
@@ -213,7 +240,8 @@ fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
             .map(|(k, full)| (k.clone(), full.clone()))
             .ok_or_else(|| crate::usage!("the backup holds volume `{name}`, which the compose project does not have"))
     };
-    let stop_of = |key: &str| cfg.volumes.iter().find(|v| v.name == key).map(|v| v.stop_services.clone()).unwrap_or_default();
+    let stop_of =
+        |key: &str| cfg.volumes.iter().find(|v| v.name == key).map(|v| v.stop_services.clone()).unwrap_or_default();
     let mut steps = Vec::new();
     if let Some(m) = &set.manifest {
         for c in &m.components {
@@ -223,7 +251,12 @@ fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
                     let db = c.database.clone().unwrap_or_else(|| c.name.clone());
                     Step::Postgres { target: pg_target(c.service.as_deref(), &db)?, file, sql: false }
                 }
-                Kind::Redis => Step::Redis { service: c.service.clone().unwrap_or_else(|| c.name.clone()), file, legacy: false, keys: c.keys },
+                Kind::Redis => Step::Redis {
+                    service: c.service.clone().unwrap_or_else(|| c.name.clone()),
+                    file,
+                    legacy: false,
+                    keys: c.keys,
+                },
                 Kind::Volume => {
                     let (key, engine_name) = volume(&c.name)?;
                     Step::Volume { stop: stop_of(&key), key, engine_name, file }
@@ -235,7 +268,9 @@ fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
             steps.push(Step::Postgres { target: pg_target(None, db)?, file: file.clone(), sql: true });
         }
         if let Some(file) = &l.redis {
-            let service = cfg.redis.first().map(|r| r.service.clone()).ok_or_else(|| crate::usage!("the backup holds a Redis snapshot, but `backup.redis` in ccops.yaml is empty"))?;
+            let service = cfg.redis.first().map(|r| r.service.clone()).ok_or_else(|| {
+                crate::usage!("the backup holds a Redis snapshot, but `backup.redis` in ccops.yaml is empty")
+            })?;
             steps.push(Step::Redis { service, file: file.clone(), legacy: true, keys: None });
         }
         for (vol, file) in &l.volumes {
@@ -250,7 +285,9 @@ fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
             Step::Volume { .. } => None,
         };
         if let Some(svc) = svc.filter(|svc| !p.model.services.contains_key(*svc)) {
-            return Err(crate::usage!("the backup restores into service `{svc}`, which the compose project does not have"));
+            return Err(crate::usage!(
+                "the backup restores into service `{svc}`, which the compose project does not have"
+            ));
         }
     }
     Ok(steps)
@@ -261,7 +298,8 @@ fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
 /// `stop_services`.
 fn services_to_stop(p: &Project, steps: &[Step]) -> Vec<String> {
     let cfg = &p.settings.file.backup;
-    let data: Vec<&str> = cfg.postgres.iter().map(|t| t.service.as_str()).chain(cfg.redis.iter().map(|r| r.service.as_str())).collect();
+    let data: Vec<&str> =
+        cfg.postgres.iter().map(|t| t.service.as_str()).chain(cfg.redis.iter().map(|r| r.service.as_str())).collect();
     let mut out: Vec<String> = Vec::new();
     if steps.iter().any(|st| matches!(st, Step::Postgres { .. } | Step::Redis { .. })) {
         out.extend(p.model.services.keys().filter(|n| !data.contains(&n.as_str())).cloned());
@@ -303,9 +341,13 @@ async fn run_steps(p: &Project, engine: &Engine, steps: &[Step]) -> Result<()> {
                 let (f, l) = (file.clone(), *legacy);
                 let size = tokio::task::spawn_blocking(move || verify::rdb_size(&f, l)).await??;
                 let tar = rdb_tar_stream(file.clone(), *legacy, dbfile, size);
-                let got = snapshot::redis::replace_and_start(engine, &ctr.id, &ctr.name, &dir, tar, &p.settings.state_dir).await?;
+                let got =
+                    snapshot::redis::replace_and_start(engine, &ctr.id, &ctr.name, &dir, tar, &p.settings.state_dir)
+                        .await?;
                 match keys {
-                    Some(k) if *k != got => output::warn(format!("redis `{service}` holds {got} keys after the restore; the snapshot recorded {k} (clients may have written meanwhile)")),
+                    Some(k) if *k != got => output::warn(format!(
+                        "redis `{service}` holds {got} keys after the restore; the snapshot recorded {k} (clients may have written meanwhile)"
+                    )),
                     _ => output::status(format!("  redis `{service}`: {got} keys")),
                 }
             }
@@ -335,7 +377,12 @@ fn tar_stream(path: &Path) -> impl futures_util::Stream<Item = bytes::Bytes> + S
 }
 
 /// A tar holding one file `name` with the RDB bytes of a stored redis file.
-fn rdb_tar_stream(path: PathBuf, legacy: bool, name: String, size: u64) -> impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static {
+fn rdb_tar_stream(
+    path: PathBuf,
+    legacy: bool,
+    name: String,
+    size: u64,
+) -> impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static {
     let (w, r) = tokio::io::duplex(1 << 20);
     let handle = tokio::runtime::Handle::current();
     std::thread::spawn(move || {

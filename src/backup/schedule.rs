@@ -33,6 +33,8 @@ pub struct Entry<'a> {
     pub work_dir: &'a Path,
     pub env: &'a str,
     pub log: &'a Path,
+    /// `--upload REMOTE` for the nightly run, so it goes off-site too.
+    pub upload: Option<&'a str>,
 }
 
 /// The marker that identifies the line of the project whose config is `config`.
@@ -43,8 +45,9 @@ pub fn marker(config: &Path) -> String {
 /// The crontab line for `e`, marker included, without the newline.
 pub fn entry_line(e: &Entry) -> String {
     let cron = e.cron.split_whitespace().collect::<Vec<_>>().join(" ");
+    let upload = e.upload.map(|r| format!(" --upload {}", sh_quote(r))).unwrap_or_default();
     let command = format!(
-        "cd {} && {} --config {} --env {} --quiet backup >> {} 2>&1",
+        "cd {} && {} --config {} --env {} --quiet backup{upload} >> {} 2>&1",
         sh_quote(&e.work_dir.display().to_string()),
         sh_quote(&e.exe.display().to_string()),
         sh_quote(&e.config.display().to_string()),
@@ -220,7 +223,17 @@ fn value(text: &str, f: &Field) -> Result<u32, String> {
 }
 
 /// `ccops backup schedule`: install (default), print or remove this project's line.
-pub async fn schedule(settings: &Settings, cron: &str, remove: bool, print: bool, dry_run: bool) -> Result<ExitStatus> {
+pub async fn schedule(
+    settings: &Settings,
+    cron: &str,
+    upload: Option<&str>,
+    remove: bool,
+    print: bool,
+    dry_run: bool,
+) -> Result<ExitStatus> {
+    if let Some(r) = upload {
+        crate::storage::remote(settings, r)?;
+    }
     let config = absolute(&settings.config_file)?;
     if remove {
         return remove_entry(&config, dry_run).await;
@@ -251,6 +264,7 @@ pub async fn schedule(settings: &Settings, cron: &str, remove: bool, print: bool
         work_dir: &work_dir,
         env: &settings.env_name,
         log: &log,
+        upload,
     });
     if print {
         if output::json_mode() {
@@ -417,10 +431,25 @@ mod tests {
             work_dir: Path::new("/srv/app"),
             env: "production",
             log: Path::new("/srv/app/.ccops/cron.log"),
+            upload: None,
         })
     }
 
     const M: &str = "# ccops-backup /srv/app/ccops.yaml";
+
+    #[test]
+    fn the_nightly_line_can_upload() {
+        let line = entry_line(&Entry {
+            cron: "0 2 * * *",
+            exe: Path::new("/usr/local/bin/ccops"),
+            config: Path::new("/srv/app/ccops.yaml"),
+            work_dir: Path::new("/srv/app"),
+            env: "production",
+            log: Path::new("/srv/app/.ccops/cron.log"),
+            upload: Some("s3"),
+        });
+        assert!(line.contains("--quiet backup --upload 's3' >> "), "{line}");
+    }
 
     #[test]
     fn the_line_runs_the_quiet_backup_with_absolute_paths_and_a_marker() {
@@ -440,6 +469,7 @@ mod tests {
             work_dir: Path::new("/srv/bob's 100% app"),
             env: "prod",
             log: Path::new("/var/log/ccops.log"),
+            upload: None,
         });
         assert_eq!(
             line,

@@ -71,7 +71,8 @@ impl Sink {
         let (writer, reader) = tokio::io::duplex(PIPE);
         let bridge = tokio_util::io::SyncIoBridge::new(reader);
         let path: PathBuf = path.to_path_buf();
-        let job = tokio::task::spawn_blocking(move || store(bridge, file, encoding).map_err(|e| write_error(&path, &e)));
+        let job =
+            tokio::task::spawn_blocking(move || store(bridge, file, encoding).map_err(|e| write_error(&path, &e)));
         Ok(Sink { writer, job })
     }
 
@@ -89,12 +90,7 @@ fn write_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
 /// Open a new file readable by its owner only.
 pub fn open_private(path: &Path) -> Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| write_error(path, &e))
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| write_error(path, &e))
 }
 
 /// Compress `input` into `out` as `encoding` says; returns `out` when everything is in.
@@ -134,8 +130,10 @@ fn store(input: impl std::io::Read, file: std::fs::File, encoding: Encoding) -> 
 
 /// SHA-256 and size of a file, read in large blocks.
 pub fn hash_file(path: &Path) -> Result<Written> {
-    let mut f = std::fs::File::open(path).map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
     let mut w = HashWriter::new(std::io::sink());
-    std::io::copy(&mut f, &mut w).map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+    std::io::copy(&mut f, &mut w)
+        .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
     Ok(w.finish().1)
 }

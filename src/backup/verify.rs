@@ -39,7 +39,13 @@ pub fn expectations(set: &LocalSet) -> Vec<Expect> {
         return m
             .components
             .iter()
-            .map(|c| Expect { path: set.path.join(&c.file), kind: c.kind, bytes: Some(c.bytes), sha256: Some(c.sha256.clone()), legacy: false })
+            .map(|c| Expect {
+                path: set.path.join(&c.file),
+                kind: c.kind,
+                bytes: Some(c.bytes),
+                sha256: Some(c.sha256.clone()),
+                legacy: false,
+            })
             .collect();
     }
     let Some(l) = &set.legacy else { return vec![] };

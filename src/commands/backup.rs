@@ -6,21 +6,27 @@ use anyhow::Result;
 
 use super::Ctx;
 use crate::backup::{create, layout, prune, remote, schedule, verify};
-use crate::storage::{pending, s3::S3Store};
 use crate::cli::{BackupArgs, BackupCommand, BackupCreateArgs};
 use crate::lock::Lock;
 use crate::output;
 use crate::project::Project;
 use crate::status::ExitStatus;
+use crate::storage::{pending, s3::S3Store};
 
 pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<ExitStatus> {
     match args.command {
-        None => take(ctx, args.create).await,
+        None => take_observed(ctx, args.create).await,
         Some(BackupCommand::List { remote: Some(r) }) => list_remote(ctx, &r).await,
         Some(BackupCommand::List { remote: None }) => list(ctx).await,
         Some(BackupCommand::Verify { id, remote: Some(r) }) => verify_remote(ctx, &id, &r).await,
         Some(BackupCommand::Verify { id, remote: None }) => verify(ctx, &id).await,
-        Some(BackupCommand::Push { id, remote }) => push(ctx, &id, &remote).await,
+        Some(BackupCommand::Push { id, remote }) => {
+            let result = push(ctx, &id, &remote).await;
+            if let Ok(s) = ctx.settings(None) {
+                crate::metrics::record_upload(&s, &remote, matches!(result, Ok(ExitStatus::Success)));
+            }
+            result
+        }
         Some(BackupCommand::Prune { remote, dry_run }) => {
             let s = ctx.settings(None)?;
             let _lock = Lock::acquire(&s.state_dir, "backup prune", Duration::ZERO).await?;
@@ -38,9 +44,9 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<ExitStatus> {
             }
             Ok(ExitStatus::Success)
         }
-        Some(BackupCommand::Schedule { cron, remove, print, dry_run }) => {
+        Some(BackupCommand::Schedule { cron, upload, remove, print, dry_run }) => {
             let s = ctx.settings(None)?;
-            schedule::schedule(&s, &cron, remove, print, dry_run.dry_run).await
+            schedule::schedule(&s, &cron, upload.as_deref(), remove, print, dry_run.dry_run).await
         }
     }
 }
@@ -165,16 +171,19 @@ async fn list_remote(ctx: &Ctx, r: &str) -> Result<ExitStatus> {
         let rows: Vec<serde_json::Value> = sets
             .iter()
             .map(|x| {
-                serde_json::json!({
-                    "id": x.id,
-                    "created": x.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "environment": x.manifest.as_ref().map(|m| m.environment.clone()),
-                    "tags": x.manifest.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
-                    "bytes": x.manifest.as_ref().map_or(0, |m| m.total_bytes()),
-                    "components": x.manifest.as_ref().map(|m| m.components.iter().map(|c| format!("{}:{}", c.kind.word(), c.name)).collect::<Vec<_>>()).unwrap_or_default(),
-                    "complete": x.complete(),
-                    "where": [r],
-                })
+                let m = x.manifest.as_ref();
+                let comps = m
+                    .map(|m| m.components.iter().map(|c| format!("{}:{}", c.kind.word(), c.name)).collect())
+                    .unwrap_or_default();
+                serde_json::Value::Object(json_row(
+                    &x.id,
+                    x.created,
+                    m,
+                    m.map_or(0, |m| m.total_bytes()),
+                    comps,
+                    x.complete(),
+                    vec![r.to_string()],
+                ))
             })
             .collect();
         output::json(&serde_json::Value::Array(rows));
@@ -211,8 +220,12 @@ async fn verify_remote(ctx: &Ctx, id: &str, r: &str) -> Result<ExitStatus> {
 }
 
 /// Where each set lives: `local`, the remotes that hold it, and pending uploads.
-async fn locations(s: &crate::config::Settings, sets: &[layout::LocalSet]) -> std::collections::BTreeMap<String, Vec<String>> {
-    let mut at: std::collections::BTreeMap<String, Vec<String>> = sets.iter().map(|x| (x.id.clone(), vec!["local".to_string()])).collect();
+async fn locations(
+    s: &crate::config::Settings,
+    sets: &[layout::LocalSet],
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut at: std::collections::BTreeMap<String, Vec<String>> =
+        sets.iter().map(|x| (x.id.clone(), vec!["local".to_string()])).collect();
     for (name, r) in &s.file.remotes {
         let listed = async { remote::list(&S3Store::connect(name, r).await?).await };
         match tokio::time::timeout(Duration::from_secs(20), listed).await {
@@ -243,17 +256,18 @@ async fn list(ctx: &Ctx) -> Result<ExitStatus> {
         let rows: Vec<serde_json::Value> = sets
             .iter()
             .map(|x| {
-                serde_json::json!({
-                    "id": x.id,
-                    "created": x.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "environment": x.manifest.as_ref().map(|m| m.environment.clone()),
-                    "tags": x.manifest.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
-                    "bytes": x.bytes(),
-                    "components": components(x),
-                    "complete": x.complete,
-                    "layout": if x.legacy.is_some() { "legacy" } else { "ccops" },
-                    "where": at.get(&x.id).cloned().unwrap_or_default(),
-                })
+                let mut row = json_row(
+                    &x.id,
+                    x.created,
+                    x.manifest.as_ref(),
+                    x.bytes(),
+                    components(x),
+                    x.complete,
+                    at.get(&x.id).cloned().unwrap_or_default(),
+                );
+                row.insert("layout".into(), if x.legacy.is_some() { "legacy" } else { "ccops" }.into());
+                row.insert("partial".into(), (x.complete && !x.full()).into());
+                serde_json::Value::Object(row)
             })
             .collect();
         output::json(&serde_json::Value::Array(rows));
@@ -279,7 +293,16 @@ async fn list(ctx: &Ctx) -> Result<ExitStatus> {
     }
     // Sets only on a remote.
     for (id, w) in at.iter().filter(|(id, _)| !sets.iter().any(|x| &x.id == *id)) {
-        t.add_row(vec![id.clone(), String::new(), String::new(), String::new(), String::new(), String::new(), "complete".into(), w.join(", ")]);
+        t.add_row(vec![
+            id.clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            "complete".into(),
+            w.join(", "),
+        ]);
     }
     if sets.is_empty() && at.is_empty() {
         output::status(format!("no backups in {}", s.backup_dir.display()));
@@ -287,6 +310,28 @@ async fn list(ctx: &Ctx) -> Result<ExitStatus> {
         output::data(t.to_string());
     }
     Ok(ExitStatus::Success)
+}
+
+/// One set as `backup list --json` prints it.
+fn json_row(
+    id: &str,
+    created: chrono::DateTime<chrono::Utc>,
+    m: Option<&crate::backup::manifest::Manifest>,
+    bytes: u64,
+    components: Vec<String>,
+    complete: bool,
+    at: Vec<String>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut row = serde_json::Map::new();
+    row.insert("id".into(), id.into());
+    row.insert("created".into(), created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into());
+    row.insert("environment".into(), m.map(|m| m.environment.clone()).into());
+    row.insert("tags".into(), m.map(|m| m.tags.clone()).unwrap_or_default().into());
+    row.insert("bytes".into(), bytes.into());
+    row.insert("components".into(), components.into());
+    row.insert("complete".into(), complete.into());
+    row.insert("where".into(), at.into());
+    row
 }
 
 fn components(x: &layout::LocalSet) -> Vec<String> {
@@ -314,8 +359,15 @@ async fn verify(ctx: &Ctx, id: &str) -> Result<ExitStatus> {
     if let (Some(engine), Some(t)) = (&engine, s.file.backup.postgres.first()) {
         pg = engine.running_container(&s.project, &t.service).await.ok().map(|c| c.id);
     }
-    if pg.is_none() && set.manifest.as_ref().is_some_and(|m| m.components.iter().any(|c| c.kind == crate::backup::manifest::Kind::Postgres)) {
-        output::warn("postgres is not running here: the dump is checked by its checksum only (not with pg_restore --list)");
+    if pg.is_none()
+        && set
+            .manifest
+            .as_ref()
+            .is_some_and(|m| m.components.iter().any(|c| c.kind == crate::backup::manifest::Kind::Postgres))
+    {
+        output::warn(
+            "postgres is not running here: the dump is checked by its checksum only (not with pg_restore --list)",
+        );
     }
     let checks = verify::verify(&set, engine.as_ref(), pg.as_deref()).await;
     report_checks(&set.id, &checks, "")
@@ -328,7 +380,12 @@ fn report_checks(id: &str, checks: &[verify::FileCheck], place: &str) -> Result<
     } else {
         let mut t = output::table(&["FILE", "KIND", "RESULT", "DETAIL"]);
         for c in checks {
-            t.add_row(vec![c.file.clone(), c.kind.clone(), if c.ok { "OK" } else { "FAIL" }.to_string(), c.detail.clone()]);
+            t.add_row(vec![
+                c.file.clone(),
+                c.kind.clone(),
+                if c.ok { "OK" } else { "FAIL" }.to_string(),
+                c.detail.clone(),
+            ]);
         }
         output::data(t.to_string());
     }
@@ -341,4 +398,35 @@ fn report_checks(id: &str, checks: &[verify::FileCheck], place: &str) -> Result<
         }
         Ok(ExitStatus::Failure)
     }
+}
+
+/// `backup` followed by its metrics and notification; both are best-effort and never
+/// change the result.
+async fn take_observed(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
+    let (started, dry_run, upload) = (std::time::Instant::now(), a.dry_run.dry_run, a.upload.clone());
+    let result = take(ctx, a).await;
+    if dry_run {
+        return result;
+    }
+    if let Ok(s) = ctx.settings(None) {
+        let id = output::context("backup_id");
+        let run = crate::metrics::BackupRun::of(&s, &result, id.as_deref(), started.elapsed(), upload.as_deref());
+        crate::metrics::record_backup(&s, &run);
+        let error = (run.ok && matches!(result, Ok(ExitStatus::Failure))).then(|| {
+            format!(
+                "backup {} was written, but its upload to `{}` failed; it is marked upload pending",
+                id.as_deref().unwrap_or("?"),
+                upload.as_deref().unwrap_or("?")
+            )
+        });
+        let event = crate::notify::Event {
+            command: "backup",
+            backup_id: id,
+            duration: started.elapsed(),
+            error,
+            ..Default::default()
+        };
+        crate::notify::after(&s, &event, &result).await;
+    }
+    result
 }

@@ -39,7 +39,10 @@ pub async fn run(ctx: &Ctx, args: ConfigArgs) -> Result<ExitStatus> {
                     settings.env_file.as_ref().map_or("the env file".to_string(), |p| p.display().to_string())
                 ));
             }
-            output::debug(format!("compose services: {}", model.services.keys().cloned().collect::<Vec<_>>().join(", ")));
+            output::debug(format!(
+                "compose services: {}",
+                model.services.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
             if output::json_mode() {
                 output::json(&serde_json::json!({
                     "valid": true,

@@ -34,6 +34,7 @@ pub async fn run(ctx: &Ctx, args: HealthArgs) -> Result<ExitStatus> {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     };
     let exit = if report.status == Status::Fail { ExitStatus::Failure } else { ExitStatus::Success };
+    crate::metrics::record_health(&project.settings, &report);
     match format {
         HealthFormat::Table => {
             output::data(format::table(&report));

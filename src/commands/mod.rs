@@ -4,8 +4,15 @@
 mod backup;
 mod completions;
 mod config;
+mod deploy;
+mod doctor;
 mod health;
+mod init;
+mod migrate;
+mod releases;
 mod restore;
+mod rollback;
+mod scale;
 mod scan;
 
 use anyhow::Result;
@@ -78,17 +85,14 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<ExitStatus> {
         Command::Scan(a) => scan::run(ctx, a).await,
         Command::Config(a) => config::run(ctx, a).await,
         Command::Completions(a) => completions::run(a),
-        Command::Deploy(_) | Command::Rollback(_) | Command::Releases(_) | Command::Scale(_) | Command::Migrate(_) => {
-            not_yet(name, "release management (deploy, rollback, releases, scale, migrate)")
-        }
-        Command::Init(_) | Command::Doctor => not_yet(name, "operator integration (init, doctor)"),
+        Command::Deploy(a) => deploy::run(ctx, a).await,
+        Command::Rollback(a) => rollback::run(ctx, a).await,
+        Command::Releases(a) => releases::run(ctx, a).await,
+        Command::Scale(a) => scale::run(ctx, a).await,
+        Command::Migrate(a) => migrate::run(ctx, a).await,
+        Command::Init(a) => init::run(ctx, a).await,
+        Command::Doctor => doctor::run(ctx).await,
     }
-}
-
-fn not_yet(name: &str, what: &str) -> Result<ExitStatus> {
-    Err(crate::usage!(
-        "`ccops {name}` is not available yet in this version: {what} is still being built; see CHANGELOG.md for what ships"
-    ))
 }
 
 fn command_name(c: &Command) -> &'static str {

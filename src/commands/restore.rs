@@ -14,21 +14,54 @@ use crate::project::Project;
 use crate::status::ExitStatus;
 use crate::storage::s3::S3Store;
 
+/// `restore` followed by its metrics and notification (best-effort, never change the result).
 pub async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
+    let (started, dry_run, wanted) = (std::time::Instant::now(), a.dry_run.dry_run, a.id.clone());
+    let result = restore_set(ctx, a).await;
+    if dry_run {
+        return result;
+    }
+    if let Ok(s) = ctx.settings(None) {
+        crate::metrics::record_restore(&s, matches!(result, Ok(ExitStatus::Success)), started.elapsed());
+        let id = crate::notify::restored_id(&s, &wanted);
+        let event = crate::notify::Event {
+            command: "restore",
+            backup_id: Some(id),
+            duration: started.elapsed(),
+            ..Default::default()
+        };
+        crate::notify::after(&s, &event, &result).await;
+    }
+    result
+}
+
+async fn restore_set(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
     crate::util::cleanup_aware();
     let s = ctx.settings(None)?;
     let source = pick(&s, &a.id, a.from.as_deref()).await?;
     let project = Project::open(s).await?;
     let s = &project.settings;
-    let _lock = if a.dry_run.dry_run { None } else { Some(Lock::acquire(&s.state_dir, "restore", Duration::ZERO).await?) };
+    let _lock =
+        if a.dry_run.dry_run { None } else { Some(Lock::acquire(&s.state_dir, "restore", Duration::ZERO).await?) };
     if let (Some(_), Ok(engine)) = (&_lock, project.engine()) {
         crate::state::recover_stopped(engine, &s.state_dir).await;
     }
     let set = match source {
         Source::Local(set) => set,
         Source::Remote(store, rs) if a.dry_run.dry_run => {
-            output::status(format!("would download backup {} from remote `{}` and check every file", rs.id, store.name));
-            layout::LocalSet { id: rs.id.clone(), created: rs.created, path: s.backup_dir.join(&rs.id), complete: true, manifest: rs.manifest, legacy: None, damaged: None }
+            output::status(format!(
+                "would download backup {} from remote `{}` and check every file",
+                rs.id, store.name
+            ));
+            layout::LocalSet {
+                id: rs.id.clone(),
+                created: rs.created,
+                path: s.backup_dir.join(&rs.id),
+                complete: true,
+                manifest: rs.manifest,
+                legacy: None,
+                damaged: None,
+            }
         }
         Source::Remote(store, rs) => {
             output::status(format!("downloading backup {} from remote `{}` ...", rs.id, store.name));
@@ -39,10 +72,17 @@ pub async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
     if a.dry_run.dry_run && !set.path.is_dir() {
         return Ok(ExitStatus::Success);
     }
-    let opts = restore::Options { only: a.only, safety_backup: !a.no_safety_backup, dry_run: a.dry_run.dry_run, yes: ctx.global.yes };
+    let opts = restore::Options {
+        only: a.only,
+        safety_backup: !a.no_safety_backup,
+        dry_run: a.dry_run.dry_run,
+        yes: ctx.global.yes,
+    };
     restore::restore(&project, &set, &opts).await?;
     if output::json_mode() {
-        output::json(&serde_json::json!({ "restored": set.id, "dry_run": opts.dry_run, "project": s.project, "environment": s.env_name }));
+        output::json(
+            &serde_json::json!({ "restored": set.id, "dry_run": opts.dry_run, "project": s.project, "environment": s.env_name }),
+        );
     }
     Ok(ExitStatus::Success)
 }
@@ -70,7 +110,10 @@ async fn pick(s: &Settings, id: &str, from: Option<&str>) -> Result<Source> {
                     return Ok(Source::Local(l.clone()));
                 }
             }
-            return Err(crate::usage!("backup {} exists locally and differs from the copy on remote `{r}`; move the local one away first", rs.id));
+            return Err(crate::usage!(
+                "backup {} exists locally and differs from the copy on remote `{r}`; move the local one away first",
+                rs.id
+            ));
         }
         return Ok(Source::Remote(store, rs));
     }

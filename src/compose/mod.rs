@@ -50,7 +50,9 @@ impl Compose {
                 Flavour::V2
             }
             Some(other) => {
-                return Err(crate::usage!("CCOPS_COMPOSE=`{other}` is not understood; use `docker compose` or `docker-compose`"));
+                return Err(crate::usage!(
+                    "CCOPS_COMPOSE=`{other}` is not understood; use `docker compose` or `docker-compose`"
+                ));
             }
             None if probe(&s.docker_bin, &["compose", "version"]).await => Flavour::V2,
             None if probe("docker-compose", &["version"]).await => Flavour::V1,
@@ -109,31 +111,16 @@ impl Compose {
             .await
             .map_err(|e| anyhow!("cannot run compose: {}", crate::util::io_reason(&e)))?;
         if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-            let tail = tail[tail.len().saturating_sub(8)..].join("\n  ");
-            bail!("`compose {}` failed for project `{}`:\n  {tail}", args.join(" "), self.project);
+            return Err(self.failure(args, &String::from_utf8_lossy(&out.stderr)));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Run a compose command with its output shown to the operator (stderr), for up/down.
-    pub async fn run_visible(&self, args: &[&str]) -> Result<()> {
-        let quiet = crate::output::json_mode();
-        let mut c = self.command(args);
-        c.stdout(if quiet { Stdio::null() } else { Stdio::inherit() });
-        c.stderr(Stdio::piped());
-        let out = c.output().await.map_err(|e| anyhow!("cannot run compose: {}", crate::util::io_reason(&e)))?;
-        let err = String::from_utf8_lossy(&out.stderr);
-        for line in err.lines() {
-            crate::output::debug(line);
-        }
-        if !out.status.success() {
-            let tail: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-            let tail = tail[tail.len().saturating_sub(8)..].join("\n  ");
-            bail!("`compose {}` failed for project `{}`:\n  {tail}", args.join(" "), self.project);
-        }
-        Ok(())
+    /// A failed compose command, with the last lines it printed.
+    fn failure(&self, args: &[&str], stderr: &str) -> anyhow::Error {
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = lines[lines.len().saturating_sub(8)..].join("\n  ");
+        anyhow!("`compose {}` failed for project `{}`:\n  {tail}", args.join(" "), self.project)
     }
 
     /// The normalized project model (`config --format json` on v2, `config` YAML on v1).
@@ -143,9 +130,12 @@ impl Compose {
             Flavour::V1 => self.run(&["config"]).await?,
         };
         let value: serde_json::Value = match self.flavour {
-            Flavour::V2 => serde_json::from_str(&text).map_err(|e| anyhow!("cannot read `compose config` output: {e}"))?,
+            Flavour::V2 => {
+                serde_json::from_str(&text).map_err(|e| anyhow!("cannot read `compose config` output: {e}"))?
+            }
             Flavour::V1 => {
-                let y: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| anyhow!("cannot read `docker-compose config` output: {e}"))?;
+                let y: serde_yaml::Value = serde_yaml::from_str(&text)
+                    .map_err(|e| anyhow!("cannot read `docker-compose config` output: {e}"))?;
                 serde_json::to_value(y)?
             }
         };

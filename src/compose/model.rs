@@ -35,9 +35,11 @@ impl Model {
         if let Some(vols) = v.get("volumes").and_then(Value::as_object) {
             for (k, def) in vols {
                 let external = def.get("external").is_some_and(|e| e.as_bool().unwrap_or(true) && !e.is_null());
-                let name = def.get("name").and_then(Value::as_str).map(String::from).unwrap_or_else(|| {
-                    if external { k.clone() } else { format!("{project}_{k}") }
-                });
+                let name = def
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+                    .unwrap_or_else(|| if external { k.clone() } else { format!("{project}_{k}") });
                 volumes.insert(k.clone(), name);
             }
         }
@@ -64,11 +66,9 @@ impl Model {
 impl Service {
     fn from_json(s: &Value, volumes: &BTreeMap<String, String>) -> Service {
         let str_of = |k: &str| s.get(k).and_then(Value::as_str).map(String::from);
-        let replicas = s
-            .pointer("/deploy/replicas")
-            .and_then(as_u64)
-            .or_else(|| s.get("scale").and_then(as_u64))
-            .unwrap_or(1) as u32;
+        let replicas =
+            s.pointer("/deploy/replicas").and_then(as_u64).or_else(|| s.get("scale").and_then(as_u64)).unwrap_or(1)
+                as u32;
         let mut fixed_host_ports = Vec::new();
         for p in s.get("ports").and_then(Value::as_array).into_iter().flatten() {
             match p {

@@ -11,7 +11,10 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigError::file(
             path,
-            format!("cannot read the env file ({}); create it (e.g. from .env.example) or fix `env_file` in ccops.yaml", crate::util::io_reason(&e)),
+            format!(
+                "cannot read the env file ({}); create it (e.g. from .env.example) or fix `env_file` in ccops.yaml",
+                crate::util::io_reason(&e)
+            ),
         )
     })?;
     parse(&text).map_err(|(line, msg)| ConfigError::at(path, Some(line), None, msg))

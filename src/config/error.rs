@@ -12,7 +12,12 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn at(file: impl Into<PathBuf>, line: Option<usize>, column: Option<usize>, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: impl Into<PathBuf>,
+        line: Option<usize>,
+        column: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         ConfigError { file: file.into(), line, column, message: message.into() }
     }
 

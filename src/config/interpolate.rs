@@ -35,7 +35,9 @@ impl Vars {
         self.secret
             .iter()
             .filter_map(|n| self.values.get(n).map(|v| (n, v)))
-            .filter(|(n, v)| !v.is_empty() && (is_secret_name(n) || self.from_file.contains(*n) || looks_like_credential(v)))
+            .filter(|(n, v)| {
+                !v.is_empty() && (is_secret_name(n) || self.from_file.contains(*n) || looks_like_credential(v))
+            })
             .map(|(_, v)| v)
     }
 
@@ -46,12 +48,12 @@ impl Vars {
 }
 
 /// A name that says it holds a secret (SPEC §1 Output): it contains PASSWORD, SECRET or
-/// TOKEN, or one of its `_`-separated words is KEY (SECRET_KEY, STRIPE_API_KEY, APIKEY),
-/// so that MONKEY or KEYBOARD_LAYOUT are not taken for secrets.
+/// TOKEN, or one of its `_`-separated words is KEY or PASS (SECRET_KEY, STRIPE_API_KEY,
+/// APIKEY, DB_PASS), so that MONKEY, KEYBOARD_LAYOUT or the shell's PWD are not secrets.
 pub fn is_secret_name(name: &str) -> bool {
     let up = name.to_ascii_uppercase();
     ["PASSWORD", "PASSWD", "SECRET", "TOKEN"].iter().any(|w| up.contains(w))
-        || up.split(['_', '-', '.']).any(|word| matches!(word, "KEY" | "KEYS" | "APIKEY" | "PWD" | "PASS"))
+        || up.split(['_', '-', '.']).any(|word| matches!(word, "KEY" | "KEYS" | "APIKEY" | "PASS"))
 }
 
 /// A URL with a password in it, or a long token of letters and digits.
@@ -154,8 +156,20 @@ fn expand(inner: &str, vars: &Vars) -> Result<(String, bool), String> {
     let own = || (value.unwrap_or("").to_string(), secret);
     match op {
         "" => Ok(own()),
-        _ if op.starts_with(":-") => if nonempty { Ok(own()) } else { nested(&op[2..]) },
-        _ if op.starts_with('-') => if set { Ok(own()) } else { nested(&op[1..]) },
+        _ if op.starts_with(":-") => {
+            if nonempty {
+                Ok(own())
+            } else {
+                nested(&op[2..])
+            }
+        }
+        _ if op.starts_with('-') => {
+            if set {
+                Ok(own())
+            } else {
+                nested(&op[1..])
+            }
+        }
         _ if op.starts_with(":?") || op.starts_with('?') => {
             let strict = op.starts_with(':');
             let ok = if strict { nonempty } else { set };
@@ -167,9 +181,23 @@ fn expand(inner: &str, vars: &Vars) -> Result<(String, bool), String> {
                 Err(format!("variable `{name}` is not set: {msg}"))
             }
         }
-        _ if op.starts_with(":+") => if nonempty { nested(&op[2..]) } else { Ok((String::new(), false)) },
-        _ if op.starts_with('+') => if set { nested(&op[1..]) } else { Ok((String::new(), false)) },
-        _ => Err(format!("`${{{inner}}}` is not a valid interpolation; use ${{VAR}}, ${{VAR:-default}} or ${{VAR:?message}}")),
+        _ if op.starts_with(":+") => {
+            if nonempty {
+                nested(&op[2..])
+            } else {
+                Ok((String::new(), false))
+            }
+        }
+        _ if op.starts_with('+') => {
+            if set {
+                nested(&op[1..])
+            } else {
+                Ok((String::new(), false))
+            }
+        }
+        _ => Err(format!(
+            "`${{{inner}}}` is not a valid interpolation; use ${{VAR}}, ${{VAR:-default}} or ${{VAR:?message}}"
+        )),
     }
 }
 
@@ -214,10 +242,12 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for n in ["DB_PASSWORD", "SECRET_KEY", "API_TOKEN", "AWS_SECRET_ACCESS_KEY", "STRIPE_KEY", "APIKEY", "db_pass"] {
+        for n in ["DB_PASSWORD", "SECRET_KEY", "API_TOKEN", "AWS_SECRET_ACCESS_KEY", "STRIPE_KEY", "APIKEY", "db_pass"]
+        {
             assert!(is_secret_name(n), "{n}");
         }
-        for n in ["MONKEY", "KEYBOARD_LAYOUT", "HOSTNAME", "APP_VERSION"] {
+        // PWD and OLDPWD are the shell's folders, not passwords.
+        for n in ["MONKEY", "KEYBOARD_LAYOUT", "HOSTNAME", "APP_VERSION", "PWD", "OLDPWD"] {
             assert!(!is_secret_name(n), "{n}");
         }
     }

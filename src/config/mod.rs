@@ -121,7 +121,13 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
         serde_yaml::from_str(text).map_err(|e| located(path, &e))?
     };
     if !raw.is_mapping() {
-        return Err(ConfigError::at(path, Some(1), Some(1), "the config must be a mapping of keys (project:, environments:, backup: ...)").into());
+        return Err(ConfigError::at(
+            path,
+            Some(1),
+            Some(1),
+            "the config must be a mapping of keys (project:, environments:, backup: ...)",
+        )
+        .into());
     }
 
     // The process environment alone, to read the few keys that pick the env file.
@@ -184,7 +190,10 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
             Err(e) => {
                 return Err(ConfigError::file(
                     &p,
-                    format!("cannot read `{name}_FILE` ({}); fix the path or unset {name}_FILE", crate::util::io_reason(&e)),
+                    format!(
+                        "cannot read `{name}_FILE` ({}); fix the path or unset {name}_FILE",
+                        crate::util::io_reason(&e)
+                    ),
                 )
                 .into());
             }
@@ -231,7 +240,10 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
                 path,
                 line,
                 col,
-                format!("compose file `{}` of environment `{env_name}` does not exist; fix `compose_files`", f.display()),
+                format!(
+                    "compose file `{}` of environment `{env_name}` does not exist; fix `compose_files`",
+                    f.display()
+                ),
             )
             .into());
         }
@@ -384,7 +396,15 @@ fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
         match kinds.iter().filter(|k| **k).count() {
             1 => {}
             0 => return Err(at(&c.name, format!("health check `{}` needs one of http:, tcp:, tls:, disk:", c.name))),
-            _ => return Err(at(&c.name, format!("health check `{}` has several of http:, tcp:, tls:, disk:; give each its own check", c.name))),
+            _ => {
+                return Err(at(
+                    &c.name,
+                    format!(
+                        "health check `{}` has several of http:, tcp:, tls:, disk:; give each its own check",
+                        c.name
+                    ),
+                ));
+            }
         }
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -395,7 +415,13 @@ fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
     }
     for v in &f.backup.volumes {
         if v.name.is_empty() || v.name.contains('/') {
-            return Err(at(&v.name, format!("`{}` is not a volume name (write the compose volume name, without the project prefix)", v.name)));
+            return Err(at(
+                &v.name,
+                format!(
+                    "`{}` is not a volume name (write the compose volume name, without the project prefix)",
+                    v.name
+                ),
+            ));
         }
     }
     Ok(())
@@ -531,7 +557,12 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let e = err_of(load_in(d.path(), "health:\n  checks:\n    - name: api\n      timeout: 5s\n", &[]));
         assert!(e.contains(":3:") && e.contains("needs one of"), "{e}");
-        let s = load_in(d.path(), "health:\n  checks:\n    - name: api\n      http: http://x\n      timeout: 5s\n  backup_max_age: 26h\n", &[]).unwrap();
+        let s = load_in(
+            d.path(),
+            "health:\n  checks:\n    - name: api\n      http: http://x\n      timeout: 5s\n  backup_max_age: 26h\n",
+            &[],
+        )
+        .unwrap();
         assert_eq!(s.file.health.checks[0].timeout, Some(std::time::Duration::from_secs(5)));
         assert_eq!(s.file.health.backup_max_age, Some(std::time::Duration::from_secs(26 * 3600)));
     }

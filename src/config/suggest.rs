@@ -59,7 +59,10 @@ mod tests {
     #[test]
     fn lists_keys_when_nothing_is_close() {
         let m = "unknown field `zzzzzz`, expected `project` or `backup`";
-        assert_eq!(unknown_field_message(m).unwrap(), "unknown key `zzzzzz` at the top level; valid keys: project, backup");
+        assert_eq!(
+            unknown_field_message(m).unwrap(),
+            "unknown key `zzzzzz` at the top level; valid keys: project, backup"
+        );
     }
 
     #[test]

@@ -14,7 +14,11 @@ pub fn check(settings: &Settings, max_age: Duration) -> Outcome {
         return Outcome::new(Status::Warn, format!("no backup yet in {}", settings.backup_dir.display()));
     };
     let age = (chrono::Utc::now() - at).to_std().unwrap_or_default();
-    let detail = format!("newest complete backup {id} is {} old (limit {})", crate::util::human_duration(age), humantime::format_duration(max_age));
+    let detail = format!(
+        "newest complete backup {id} is {} old (limit {})",
+        crate::util::human_duration(age),
+        humantime::format_duration(max_age)
+    );
     let status = if age > max_age { Status::Fail } else { Status::Ok };
     Outcome::new(status, detail).metric("age", age.as_secs_f64(), "s")
 }

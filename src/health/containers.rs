@@ -75,7 +75,11 @@ pub fn judge(expected: u32, containers: &[&Container]) -> Outcome {
         status = Status::Fail;
         parts.push("restarting".into());
     }
-    Outcome::new(status, parts.join(", ")).metric("running", running.len() as f64, "").metric("restarts", restarts as f64, "c")
+    Outcome::new(status, parts.join(", ")).metric("running", running.len() as f64, "").metric(
+        "restarts",
+        restarts as f64,
+        "c",
+    )
 }
 
 #[cfg(test)]

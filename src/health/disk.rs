@@ -6,8 +6,11 @@ pub fn check(path: &str, min_free_percent: f64) -> Outcome {
     match free_percent(path) {
         Ok((pct, avail)) => {
             let status = if pct < min_free_percent { Status::Fail } else { Status::Ok };
-            Outcome::new(status, format!("{pct:.1}% free ({} available, minimum {min_free_percent}%)", crate::util::human_bytes(avail)))
-                .metric("free", pct, "%")
+            Outcome::new(
+                status,
+                format!("{pct:.1}% free ({} available, minimum {min_free_percent}%)", crate::util::human_bytes(avail)),
+            )
+            .metric("free", pct, "%")
         }
         Err(e) => Outcome::new(Status::Fail, format!("cannot read free space of {path}: {e}")),
     }

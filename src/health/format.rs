@@ -24,7 +24,9 @@ pub fn summary(r: &Report) -> String {
     let mut s = match r.status {
         Status::Ok => format!("healthy: all {} checks pass", r.checks.len()),
         Status::Warn => format!("healthy with warnings: {} of {} checks warn", warning.len(), r.checks.len()),
-        Status::Fail => format!("unhealthy: {} of {} checks fail ({})", failing.len(), r.checks.len(), failing.join(", ")),
+        Status::Fail => {
+            format!("unhealthy: {} of {} checks fail ({})", failing.len(), r.checks.len(), failing.join(", "))
+        }
     };
     if r.status == Status::Fail && !warning.is_empty() {
         s.push_str(&format!("; warnings: {}", warning.join(", ")));
@@ -43,7 +45,8 @@ pub fn nagios(r: &Report) -> (String, u8) {
         Status::Warn => ("WARNING", 1),
         Status::Fail => ("CRITICAL", 2),
     };
-    let bad: Vec<String> = r.failing().map(|c| format!("{} {} ({})", c.name, c.status.word(), one_line(&c.detail))).collect();
+    let bad: Vec<String> =
+        r.failing().map(|c| format!("{} {} ({})", c.name, c.status.word(), one_line(&c.detail))).collect();
     let text = if bad.is_empty() { format!("{} checks ok", r.checks.len()) } else { bad.join("; ") };
     let mut perf = vec![
         format!("checks={}", r.checks.len()),
@@ -80,15 +83,20 @@ pub fn prometheus(r: &Report) -> String {
         }
     };
     let per = |f: &dyn Fn(&super::CheckResult) -> f64| -> Vec<(String, f64)> {
-        r.checks
-            .iter()
-            .map(|c| (format!("{base},check=\"{}\",kind=\"{}\"", esc(&c.name), c.kind), f(c)))
-            .collect()
+        r.checks.iter().map(|c| (format!("{base},check=\"{}\",kind=\"{}\"", esc(&c.name), c.kind), f(c))).collect()
     };
-    family("ccops_health_check_up", "Whether the check passes (1) or not (0); warnings count as passing.", per(&|c| f64::from(u8::from(c.status != Status::Fail))));
+    family(
+        "ccops_health_check_up",
+        "Whether the check passes (1) or not (0); warnings count as passing.",
+        per(&|c| f64::from(u8::from(c.status != Status::Fail))),
+    );
     family("ccops_health_check_status", "Check status: 0 ok, 1 warning, 2 failing.", per(&|c| status_num(c.status)));
     family("ccops_health_check_duration_seconds", "How long the check took.", per(&|c| c.duration.as_secs_f64()));
-    family("ccops_health_status", "Overall status: 0 ok, 1 warning, 2 failing.", vec![(base.clone(), status_num(r.status))]);
+    family(
+        "ccops_health_status",
+        "Overall status: 0 ok, 1 warning, 2 failing.",
+        vec![(base.clone(), status_num(r.status))],
+    );
     out
 }
 
@@ -137,7 +145,10 @@ mod tests {
         let (line, code) = nagios(&report(&[Status::Ok, Status::Fail]));
         assert_eq!(code, 2);
         assert!(!line.contains('\n'));
-        assert!(line.starts_with("CCOPS CRITICAL - p: c1 fail (HTTP 503   x) | checks=2 failing=1 warning=0"), "{line}");
+        assert!(
+            line.starts_with("CCOPS CRITICAL - p: c1 fail (HTTP 503   x) | checks=2 failing=1 warning=0"),
+            "{line}"
+        );
         assert_eq!(nagios(&report(&[Status::Warn])).1, 1);
         assert_eq!(nagios(&report(&[Status::Ok])).1, 0);
     }
@@ -146,7 +157,9 @@ mod tests {
     fn prometheus_has_help_type_and_labels() {
         let text = prometheus(&report(&[Status::Ok, Status::Fail]));
         assert!(text.contains("# TYPE ccops_health_check_up gauge"));
-        assert!(text.contains("ccops_health_check_up{project=\"p\",environment=\"prod\",check=\"c1\",kind=\"http\"} 0"));
+        assert!(
+            text.contains("ccops_health_check_up{project=\"p\",environment=\"prod\",check=\"c1\",kind=\"http\"} 0")
+        );
         assert!(text.contains("ccops_health_status{project=\"p\",environment=\"prod\"} 2"));
     }
 }

@@ -76,7 +76,10 @@ pub fn read_body(body: &[u8]) -> (Option<Status>, String) {
         let bad: Vec<String> = checks
             .iter()
             .filter_map(|(k, val)| {
-                let s = val.as_str().map(String::from).or_else(|| val.get("status").and_then(|x| x.as_str()).map(String::from))?;
+                let s = val
+                    .as_str()
+                    .map(String::from)
+                    .or_else(|| val.get("status").and_then(|x| x.as_str()).map(String::from))?;
                 let l = s.to_ascii_lowercase();
                 (!matches!(l.as_str(), "ok" | "pass" | "healthy" | "up")).then(|| format!("{k}: {}", truncate(&s, 80)))
             })
@@ -98,7 +101,8 @@ mod tests {
 
     #[test]
     fn reads_health_bodies() {
-        let (s, d) = read_body(br#"{"status":"degraded","version":"v1","checks":{"database":"error: no route","redis":"ok"}}"#);
+        let (s, d) =
+            read_body(br#"{"status":"degraded","version":"v1","checks":{"database":"error: no route","redis":"ok"}}"#);
         assert_eq!(s, Some(Status::Warn));
         assert_eq!(d, "status: degraded, version v1 (database: error: no route)");
         assert_eq!(read_body(br#"{"status":"pass"}"#).0, Some(Status::Ok));

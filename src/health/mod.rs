@@ -97,7 +97,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn run(settings: &Settings, engine: &Result<Engine, String>, model: &Model) -> Report {
     let started = Instant::now();
     let checked_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Vec<CheckResult>> + Send + '_>>> = Vec::new();
+    let mut futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Vec<CheckResult>> + Send + '_>>> =
+        Vec::new();
 
     futures.push(Box::pin(containers::check(settings, engine, model)));
     for spec in &settings.file.health.checks {
@@ -145,5 +146,12 @@ async fn timed(spec: &CheckSpec) -> CheckResult {
 }
 
 fn finish(name: &str, kind: &'static str, t: Instant, o: Outcome) -> CheckResult {
-    CheckResult { name: name.to_string(), kind, status: o.status, detail: o.detail, duration: t.elapsed(), metrics: o.metrics }
+    CheckResult {
+        name: name.to_string(),
+        kind,
+        status: o.status,
+        detail: o.detail,
+        duration: t.elapsed(),
+        metrics: o.metrics,
+    }
 }

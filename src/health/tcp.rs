@@ -12,6 +12,9 @@ pub async fn check(addr: &str, timeout: Duration) -> Outcome {
             Outcome::new(Status::Ok, format!("connected in {:.0} ms", ms * 1000.0)).metric("time", ms, "s")
         }
         Ok(Err(e)) => Outcome::new(Status::Fail, format!("cannot connect to {addr}: {}", crate::util::io_reason(&e))),
-        Err(_) => Outcome::new(Status::Fail, format!("no connection to {addr} within {}", humantime::format_duration(timeout))),
+        Err(_) => Outcome::new(
+            Status::Fail,
+            format!("no connection to {addr} within {}", humantime::format_duration(timeout)),
+        ),
     }
 }

@@ -13,11 +13,19 @@ pub async fn check(addr: &str, warn_days: i64, critical_days: i64, timeout: Dura
     match tokio::time::timeout(timeout, not_after(addr)).await {
         Ok(Ok(expiry)) => judge(expiry, chrono::Utc::now(), warn_days, critical_days),
         Ok(Err(e)) => Outcome::new(Status::Fail, e),
-        Err(_) => Outcome::new(Status::Fail, format!("no TLS handshake with {addr} within {}", humantime::format_duration(timeout))),
+        Err(_) => Outcome::new(
+            Status::Fail,
+            format!("no TLS handshake with {addr} within {}", humantime::format_duration(timeout)),
+        ),
     }
 }
 
-pub fn judge(expiry: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>, warn: i64, critical: i64) -> Outcome {
+pub fn judge(
+    expiry: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+    warn: i64,
+    critical: i64,
+) -> Outcome {
     let days = (expiry - now).num_seconds() as f64 / 86400.0;
     let status = if days <= critical as f64 {
         Status::Fail
@@ -45,15 +53,19 @@ async fn not_after(addr: &str) -> Result<chrono::DateTime<chrono::Utc>, String> 
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(ReadOnly(provider)))
         .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(&addr).await.map_err(|e| format!("cannot connect to {addr}: {}", crate::util::io_reason(&e)))?;
-    let name = pki_types::ServerName::try_from(host.clone()).map_err(|_| format!("`{host}` is not a valid server name"))?;
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| format!("cannot connect to {addr}: {}", crate::util::io_reason(&e)))?;
+    let name =
+        pki_types::ServerName::try_from(host.clone()).map_err(|_| format!("`{host}` is not a valid server name"))?;
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
         .map_err(|e| format!("TLS handshake with {addr} failed: {e}"))?;
     let certs = tls.get_ref().1.peer_certificates().ok_or_else(|| format!("{addr} sent no certificate"))?;
     let leaf = certs.first().ok_or_else(|| format!("{addr} sent no certificate"))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).map_err(|e| format!("cannot parse the certificate of {addr}: {e}"))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .map_err(|e| format!("cannot parse the certificate of {addr}: {e}"))?;
     let ts = cert.validity().not_after.timestamp();
     chrono::DateTime::from_timestamp(ts, 0).ok_or_else(|| "certificate expiry out of range".to_string())
 }

@@ -81,7 +81,8 @@ impl Textfile {
     /// Remove the series of family `name` whose labels include all of `of`.
     pub fn remove(&mut self, name: &str, of: &[(&str, &str)]) {
         if let Some(f) = self.families.get_mut(name) {
-            f.samples.retain(|_, (labels, _)| !of.iter().all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v)));
+            f.samples
+                .retain(|_, (labels, _)| !of.iter().all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v)));
         }
     }
 
@@ -131,15 +132,11 @@ fn parse_labels(mut s: &str) -> Option<(Labels, &str)> {
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return None;
         }
-        let mut chars = s[eq + 1..].trim_start().char_indices();
-        let quoted = &s[eq + 1..].trim_start();
-        if chars.next()?.1 != '"' {
-            return None;
-        }
+        let quoted = s[eq + 1..].trim_start().strip_prefix('"')?;
         let mut value = String::new();
         let mut end = None;
         let mut escaped = false;
-        for (i, c) in chars {
+        for (i, c) in quoted.char_indices() {
             match (escaped, c) {
                 (true, 'n') => {
                     value.push('\n');
@@ -211,12 +208,27 @@ mod tests {
     #[test]
     fn round_trips_and_keeps_foreign_series() {
         let mut t = Textfile::default();
-        t.set("ccops_backup_last_status", "Last backup: 1 ok, 0 failed.", "gauge", &[("project", "a"), ("environment", "prod")], 1.0);
-        t.set("ccops_backup_last_status", "Last backup: 1 ok, 0 failed.", "gauge", &[("project", "b"), ("environment", "prod")], 0.0);
+        t.set(
+            "ccops_backup_last_status",
+            "Last backup: 1 ok, 0 failed.",
+            "gauge",
+            &[("project", "a"), ("environment", "prod")],
+            1.0,
+        );
+        t.set(
+            "ccops_backup_last_status",
+            "Last backup: 1 ok, 0 failed.",
+            "gauge",
+            &[("project", "b"), ("environment", "prod")],
+            0.0,
+        );
         t.add("ccops_backup_runs_total", "Backups run.", &[("project", "a")], 1.0);
         t.add("ccops_backup_runs_total", "Backups run.", &[("project", "a")], 1.0);
         let text = t.render();
-        assert!(text.contains("# TYPE ccops_backup_runs_total counter\nccops_backup_runs_total{project=\"a\"} 2\n"), "{text}");
+        assert!(
+            text.contains("# TYPE ccops_backup_runs_total counter\nccops_backup_runs_total{project=\"a\"} 2\n"),
+            "{text}"
+        );
         let back = Textfile::parse(&text);
         assert_eq!(back, t);
         let mut back = back;
@@ -237,7 +249,9 @@ mod tests {
 
     #[test]
     fn unreadable_lines_are_dropped() {
-        let t = Textfile::parse("# HELP x a\n# TYPE x gauge\nx 1\n9bad 2\ny{a=\"1\" 3\nz{a=\"1\"} notanumber\nw 4 1700000000000\n");
+        let t = Textfile::parse(
+            "# HELP x a\n# TYPE x gauge\nx 1\n9bad 2\ny{a=\"1\" 3\nz{a=\"1\"} notanumber\nw 4 1700000000000\n",
+        );
         assert_eq!(t.families.keys().collect::<Vec<_>>(), ["w", "x"]);
         assert_eq!(t.families["w"].kind, "untyped");
     }

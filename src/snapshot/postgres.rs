@@ -23,12 +23,23 @@ pub async fn exec_env(engine: &Engine, container: &str) -> Result<Vec<String>> {
 }
 
 /// Stream `pg_dump -Fc` of the target database into `out`. pg_dump's exit status decides.
-pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, container: &str, t: &PostgresTarget, out: &mut W) -> Result<()> {
+pub async fn dump<W: AsyncWrite + Unpin>(
+    engine: &Engine,
+    container: &str,
+    t: &PostgresTarget,
+    out: &mut W,
+) -> Result<()> {
     let env = exec_env(engine, container).await?;
     let cmd = ["pg_dump", "--format=custom", "--username", &t.user, "--dbname", &t.database];
     let o = engine.exec_stream(container, &cmd, &env, out, None::<tokio::io::Empty>).await?;
     if o.exit_code != 0 {
-        bail!("pg_dump of database `{}` in service `{}` failed (exit {}): {}", t.database, t.service, o.exit_code, last_lines(&o.stderr));
+        bail!(
+            "pg_dump of database `{}` in service `{}` failed (exit {}): {}",
+            t.database,
+            t.service,
+            o.exit_code,
+            last_lines(&o.stderr)
+        );
     }
     Ok(())
 }
@@ -52,7 +63,12 @@ pub enum Source<R> {
 }
 
 /// Restore into `<db>_ccops_restore`, then swap it with the live database.
-pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(engine: &Engine, container: &str, t: &PostgresTarget, src: Source<R>) -> Result<()> {
+pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(
+    engine: &Engine,
+    container: &str,
+    t: &PostgresTarget,
+    src: Source<R>,
+) -> Result<()> {
     let env = exec_env(engine, container).await?;
     let db = &t.database;
     let staging = side_name(db, "restore");
@@ -83,10 +99,7 @@ pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(engine: &Engine, con
     if crate::util::interrupted() || failure.is_some() {
         let _ = admin(format!("DROP DATABASE IF EXISTS {}", ident(&staging))).await;
         crate::util::check_interrupt()?;
-        bail!(
-            "restoring database `{db}` failed ({}); the live database was not touched",
-            failure.unwrap_or_default()
-        );
+        bail!("restoring database `{db}` failed ({}); the live database was not touched", failure.unwrap_or_default());
     }
 
     // The copy is complete: swap. Clients of the live database are disconnected first.
@@ -104,7 +117,9 @@ pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(engine: &Engine, con
             Ok(_) => break,
             Err(e) if attempt == 4 => {
                 let _ = drop_staging().await;
-                return Err(e.context(format!("cannot take database `{db}` offline to replace it; the live database is untouched")));
+                return Err(e.context(format!(
+                    "cannot take database `{db}` offline to replace it; the live database is untouched"
+                )));
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
         }
@@ -120,7 +135,9 @@ pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(engine: &Engine, con
     }
     admin(terminate.replace(&literal(db), &literal(&old))).await.ok();
     if let Err(e) = admin(format!("DROP DATABASE IF EXISTS {}", ident(&old))).await {
-        crate::output::warn(format!("the previous database was kept as `{old}` (cannot drop it: {e:#}); drop it by hand when done"));
+        crate::output::warn(format!(
+            "the previous database was kept as `{old}` (cannot drop it: {e:#}); drop it by hand when done"
+        ));
     }
     Ok(())
 }
@@ -136,7 +153,11 @@ async fn psql(engine: &Engine, container: &str, env: &[String], user: &str, db: 
     let cmd = ["psql", "-X", "-tAq", "-v", "ON_ERROR_STOP=1", "--username", user, "--dbname", db, "-c", sql];
     let (code, out, err) = engine.exec_capture(container, &cmd, env).await?;
     if code != 0 {
-        bail!("`{}` failed in database `{db}`: {}", sql.split_whitespace().take(4).collect::<Vec<_>>().join(" "), last_lines(&err));
+        bail!(
+            "`{}` failed in database `{db}`: {}",
+            sql.split_whitespace().take(4).collect::<Vec<_>>().join(" "),
+            last_lines(&err)
+        );
     }
     Ok(out.trim().to_string())
 }

@@ -33,7 +33,12 @@ fn info_field<'a>(info: &'a str, key: &str) -> Option<&'a str> {
 
 async fn number(engine: &Engine, c: &str, env: &[String], args: &[&str]) -> Result<u64> {
     let out = cli(engine, c, env, args).await?;
-    out.lines().next().unwrap_or("").trim().parse().map_err(|_| anyhow!("`redis-cli {}` answered `{out}`, not a number", args.join(" ")))
+    out.lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("`redis-cli {}` answered `{out}`, not a number", args.join(" ")))
 }
 
 /// Where the server writes its RDB file: (dir, dbfilename).
@@ -58,7 +63,10 @@ async fn wait_bgsave_done(engine: &Engine, c: &str, env: &[String], since: u64) 
             let last = number(engine, c, env, &["LASTSAVE"]).await?;
             if last > since {
                 if info_field(&info, "rdb_last_bgsave_status") != Some("ok") {
-                    bail!("Redis reports its background save failed (rdb_last_bgsave_status: {}); check the Redis log and free disk space in its data folder", info_field(&info, "rdb_last_bgsave_status").unwrap_or("?"));
+                    bail!(
+                        "Redis reports its background save failed (rdb_last_bgsave_status: {}); check the Redis log and free disk space in its data folder",
+                        info_field(&info, "rdb_last_bgsave_status").unwrap_or("?")
+                    );
                 }
                 return Ok(());
             }
@@ -74,7 +82,9 @@ async fn wait_bgsave_done(engine: &Engine, c: &str, env: &[String], since: u64) 
 pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, container: &str, service: &str, out: &mut W) -> Result<u64> {
     let env = cli_env(engine, container).await?;
     // A save already running: let it finish, our snapshot must start after our request.
-    let info = cli(engine, container, &env, &["INFO", "persistence"]).await.map_err(|e| e.context(format!("Redis service `{service}` does not answer")))?;
+    let info = cli(engine, container, &env, &["INFO", "persistence"])
+        .await
+        .map_err(|e| e.context(format!("Redis service `{service}` does not answer")))?;
     if info_field(&info, "rdb_bgsave_in_progress") == Some("1") {
         crate::output::status(format!("redis `{service}`: a background save is already running; waiting for it"));
         let last = number(engine, container, &env, &["LASTSAVE"]).await?;
@@ -126,7 +136,14 @@ pub async fn preflight(engine: &Engine, container: &str, service: &str) -> Resul
 
 /// Put `rdb` (a tar stream holding the file, gzip allowed) in place while Redis is
 /// stopped, start it, wait until it has loaded, and return DBSIZE.
-pub async fn replace_and_start<S>(engine: &Engine, container: &str, name: &str, dir: &str, tar: S, state_dir: &std::path::Path) -> Result<u64>
+pub async fn replace_and_start<S>(
+    engine: &Engine,
+    container: &str,
+    name: &str,
+    dir: &str,
+    tar: S,
+    state_dir: &std::path::Path,
+) -> Result<u64>
 where
     S: futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
 {

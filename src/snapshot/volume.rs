@@ -29,7 +29,8 @@ pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, image: &str, volume: &
             c = stream.next() => c,
             _ = crate::util::wait_interrupt() => return Err(crate::error::Interrupted.into()),
         } {
-            let chunk = chunk.map_err(|e| anyhow!("reading volume `{volume}` failed: {}", crate::docker::short_err(&e)))?;
+            let chunk =
+                chunk.map_err(|e| anyhow!("reading volume `{volume}` failed: {}", crate::docker::short_err(&e)))?;
             out.write_all(&chunk).await.map_err(|e| anyhow!("{}", crate::util::io_reason(&e)))?;
         }
         out.flush().await.ok();
@@ -48,7 +49,8 @@ pub fn check_archive(mut reader: impl Read) -> Result<usize> {
     for entry in archive.entries().map_err(|e| anyhow!("not a tar archive: {e}"))? {
         let entry = entry.map_err(|e| anyhow!("the archive is damaged after {count} entries: {e}"))?;
         let path = entry.path().map_err(|e| anyhow!("an entry has an unreadable name: {e}"))?.into_owned();
-        let inside = normalize(Path::new(""), &path).ok_or_else(|| anyhow!("entry `{}` would escape the volume", path.display()))?;
+        let inside = normalize(Path::new(""), &path)
+            .ok_or_else(|| anyhow!("entry `{}` would escape the volume", path.display()))?;
         if let Some(target) = entry.link_name().map_err(|e| anyhow!("entry `{}`: {e}", path.display()))? {
             let kind = entry.header().entry_type();
             let base = if kind.is_hard_link() { Path::new("") } else { inside.parent().unwrap_or(Path::new("")) };
@@ -105,7 +107,9 @@ where
     let move_aside = format!(
         "set -e; cd {MOUNT}; mkdir {aside}; for f in * .[!.]* ..?*; do [ -e \"$f\" ] || [ -L \"$f\" ] || continue; [ \"$f\" = {aside} ] && continue; mv -- \"$f\" {aside}/; done"
     );
-    sh(engine, helper, &move_aside).await.map_err(|e| anyhow!("cannot prepare volume `{volume}` for the restore: {e}"))?;
+    sh(engine, helper, &move_aside)
+        .await
+        .map_err(|e| anyhow!("cannot prepare volume `{volume}` for the restore: {e}"))?;
     let extracted = engine.upload(helper, MOUNT, tar).await;
     let cleanup = if extracted.is_ok() && !crate::util::interrupted() {
         format!("rm -rf -- {MOUNT}/{aside}")

@@ -17,6 +17,9 @@ use tokio::io::AsyncReadExt;
 use crate::backup::sink::{HashWriter, Written};
 use crate::config::Remote;
 
+/// What an upload task hands back: its part, or why it failed.
+type PartResult<E, R> = Result<Result<CompletedPart, SdkError<E, R>>, tokio::task::JoinError>;
+
 /// Smallest part S3 accepts (but for the last one), and ccops' default part size.
 const MIN_PART: u64 = 8 << 20;
 /// Parts in flight at once: bounds memory to about PART × (PARALLEL + 1).
@@ -37,7 +40,8 @@ pub struct S3Store {
 impl S3Store {
     pub async fn connect(name: &str, r: &Remote) -> Result<S3Store> {
         let region = r.region.clone().unwrap_or_else(|| "us-east-1".to_string());
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(Region::new(region)).load().await;
+        let shared =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(Region::new(region)).load().await;
         let retry = aws_sdk_s3::config::retry::RetryConfig::standard()
             .with_max_attempts(5)
             .with_initial_backoff(Duration::from_millis(500))
@@ -92,7 +96,9 @@ impl S3Store {
             }
             (_, "NoSuchBucket") => format!("{place}: the bucket does not exist; create it or fix `bucket`"),
             (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied" | "InvalidToken" | "ExpiredToken") => {
-                format!("{place} rejected the credentials ({code}); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile")
+                format!(
+                    "{place} rejected the credentials ({code}); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile"
+                )
             }
             _ => format!("{place}: {}", DisplayErrorContext(e)),
         };
@@ -108,10 +114,15 @@ impl S3Store {
     /// size and SHA-256 of what was read, so the caller can check it against the manifest
     /// before it uploads the manifest.
     pub async fn upload_file(&self, path: &Path, key: &str, bar: &indicatif::ProgressBar) -> Result<Written> {
-        let len = tokio::fs::metadata(path).await.map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?.len();
+        let len = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?
+            .len();
         let part = self.part_size(len);
         if len <= part {
-            let data = tokio::fs::read(path).await.map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+            let data = tokio::fs::read(path)
+                .await
+                .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
             let written = hash_bytes(&data);
             let body = ByteStream::from(data);
             let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(body).content_length(len as i64);
@@ -133,7 +144,8 @@ impl S3Store {
             req = req.server_side_encryption(s.clone());
         }
         let created = req.send().await.map_err(|e| self.explain(&format!("starting the upload of `{key}`"), &e))?;
-        let upload_id = created.upload_id().ok_or_else(|| anyhow!("the store returned no upload id for `{key}`"))?.to_string();
+        let upload_id =
+            created.upload_id().ok_or_else(|| anyhow!("the store returned no upload id for `{key}`"))?.to_string();
         match self.upload_parts(path, key, &upload_id, part, bar).await {
             Ok((parts, written)) => {
                 let done = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
@@ -181,7 +193,9 @@ impl S3Store {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
         let mut total = 0u64;
-        let mut file = tokio::fs::File::open(path).await.map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
         let mut tasks = tokio::task::JoinSet::new();
         let mut parts = Vec::new();
         let client = Arc::new(self.client.clone());
@@ -189,14 +203,19 @@ impl S3Store {
         loop {
             crate::util::check_interrupt()?;
             let mut buf = Vec::with_capacity(part as usize);
-            let n = (&mut file).take(part).read_to_end(&mut buf).await.map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+            let n = (&mut file)
+                .take(part)
+                .read_to_end(&mut buf)
+                .await
+                .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf);
             total += n as u64;
             number += 1;
-            let (client, bucket, object, upload_id, bar) = (client.clone(), self.bucket.clone(), key.to_string(), upload_id.to_string(), bar.clone());
+            let (client, bucket, object, upload_id, bar) =
+                (client.clone(), self.bucket.clone(), key.to_string(), upload_id.to_string(), bar.clone());
             tasks.spawn(async move {
                 let r = client
                     .upload_part()
@@ -222,11 +241,7 @@ impl S3Store {
         Ok((parts, Written { bytes: total, sha256: hex::encode(hasher.finalize()) }))
     }
 
-    fn joined<E, R>(
-        &self,
-        r: Option<Result<Result<CompletedPart, SdkError<E, R>>, tokio::task::JoinError>>,
-        key: &str,
-    ) -> Result<CompletedPart>
+    fn joined<E, R>(&self, r: Option<PartResult<E, R>>, key: &str) -> Result<CompletedPart>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
@@ -240,7 +255,12 @@ impl S3Store {
     }
 
     /// Stream an object through `out` (hashing what passes); returns size and SHA-256.
-    pub async fn download<W: std::io::Write + Send + 'static>(&self, key: &str, out: W, bar: &indicatif::ProgressBar) -> Result<(W, Written)> {
+    pub async fn download<W: std::io::Write + Send + 'static>(
+        &self,
+        key: &str,
+        out: W,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<(W, Written)> {
         let obj = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
             if e.code() == Some("NoSuchKey") {
                 anyhow!("remote `{}` has no object `{key}` (deleted?)", self.name)
@@ -314,11 +334,19 @@ impl S3Store {
     /// The set IDs under the prefix (folders `<prefix><ID>/`).
     pub async fn list_ids(&self) -> Result<Vec<String>> {
         let mut ids = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&self.prefix).delimiter("/").into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&self.prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.explain("listing the bucket", &e))?;
             for p in page.common_prefixes() {
-                if let Some(id) = p.prefix().and_then(|x| x.strip_prefix(&self.prefix)).map(|x| x.trim_end_matches('/')) {
+                if let Some(id) = p.prefix().and_then(|x| x.strip_prefix(&self.prefix)).map(|x| x.trim_end_matches('/'))
+                {
                     if crate::backup::layout::parse_id(id).is_some() {
                         ids.push(id.to_string());
                     }
@@ -331,13 +359,31 @@ impl S3Store {
     /// Delete every object of a set (manifest first, so a half-deleted set reads as incomplete).
     pub async fn delete_set(&self, id: &str) -> Result<()> {
         let manifest = self.key(id, crate::backup::manifest::FILE);
-        self.client.delete_object().bucket(&self.bucket).key(&manifest).send().await.map_err(|e| self.explain(&format!("deleting `{manifest}`"), &e))?;
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(format!("{}{id}/", self.prefix)).into_paginator().send();
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&manifest)
+            .send()
+            .await
+            .map_err(|e| self.explain(&format!("deleting `{manifest}`"), &e))?;
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{}{id}/", self.prefix))
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.explain("listing the bucket", &e))?;
             for o in page.contents() {
                 if let Some(k) = o.key() {
-                    self.client.delete_object().bucket(&self.bucket).key(k).send().await.map_err(|e| self.explain(&format!("deleting `{k}`"), &e))?;
+                    self.client
+                        .delete_object()
+                        .bucket(&self.bucket)
+                        .key(k)
+                        .send()
+                        .await
+                        .map_err(|e| self.explain(&format!("deleting `{k}`"), &e))?;
                 }
             }
         }
@@ -348,7 +394,13 @@ impl S3Store {
     pub async fn probe(&self) -> Result<()> {
         let key = format!("{}.ccops-probe-{}", self.prefix, std::process::id());
         self.put_small(&key, b"ccops probe\n".to_vec()).await?;
-        self.client.delete_object().bucket(&self.bucket).key(&key).send().await.map_err(|e| self.explain("removing the probe object", &e))?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| self.explain("removing the probe object", &e))?;
         Ok(())
     }
 }

@@ -14,7 +14,10 @@ fn fingerprint(s: &Stack) -> (String, String, String) {
     let mut keys: Vec<String> = s.redis(&["--scan", "--pattern", "seed:*"]).lines().map(String::from).collect();
     keys.sort();
     let kv: Vec<String> = keys.iter().map(|k| format!("{k}={}", s.redis(&["GET", k]))).collect();
-    let files = s.try_exec("backend", &["sh", "-c", "cd /app/storage && find . -printf '%p %m %u %y %l\\n' | sort && cat docs/a.txt"]);
+    let files = s.try_exec(
+        "backend",
+        &["sh", "-c", "cd /app/storage && find . -printf '%p %m %u %y %l\\n' | sort && cat docs/a.txt"],
+    );
     (rows, kv.join(","), files)
 }
 
@@ -40,7 +43,13 @@ fn destroy(s: &Stack) {
 fn complete_sets(s: &Stack) -> Vec<String> {
     let r = s.ccops(&["--json", "backup", "list"]);
     r.code(0);
-    r.json().as_array().unwrap().iter().filter(|x| x["complete"] == true).map(|x| x["id"].as_str().unwrap().to_string()).collect()
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["complete"] == true)
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn backup_dir(s: &Stack) -> PathBuf {
@@ -48,7 +57,9 @@ fn backup_dir(s: &Stack) -> PathBuf {
 }
 
 fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
     v.sort();
     v
 }
@@ -78,14 +89,21 @@ fn backup_restore_round_trip_verify_and_corruption() {
     for f in entries(&set) {
         assert_eq!(std::fs::metadata(set.join(&f)).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
     }
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(set.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(set.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], 1);
     assert_eq!(manifest["tags"][0], "nightly");
     assert_eq!(manifest["components"].as_array().unwrap().len(), 3);
     // The artifacts restore by hand with standard tools.
-    let listing = std::process::Command::new("tar").arg("-tzvf").arg(set.join("volume-rag_storage.tar.gz")).output().unwrap();
+    let listing =
+        std::process::Command::new("tar").arg("-tzvf").arg(set.join("volume-rag_storage.tar.gz")).output().unwrap();
     let listing = String::from_utf8_lossy(&listing.stdout);
-    assert!(listing.contains("./docs/a.txt") && listing.contains("./link -> docs/a.txt") && listing.contains("./docs/empty/"), "{listing}");
+    assert!(
+        listing.contains("./docs/a.txt")
+            && listing.contains("./link -> docs/a.txt")
+            && listing.contains("./docs/empty/"),
+        "{listing}"
+    );
 
     destroy(&s);
     assert_ne!(fingerprint(&s), before);
@@ -104,10 +122,16 @@ fn backup_restore_round_trip_verify_and_corruption() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(&dump, bytes).unwrap();
-    s.ccops(&["backup", "verify", &id]).code(1).stderr_has("postgres-postgres-commandcenter.dump").stderr_has("checksum mismatch");
+    s.ccops(&["backup", "verify", &id])
+        .code(1)
+        .stderr_has("postgres-postgres-commandcenter.dump")
+        .stderr_has("checksum mismatch");
     s.psql("INSERT INTO items (name) VALUES ('after the backup')");
     let live = fingerprint(&s);
-    s.ccops(&["restore", &id, "--yes"]).code(1).stderr_has("postgres-postgres-commandcenter.dump").stderr_has("nothing was restored");
+    s.ccops(&["restore", &id, "--yes"])
+        .code(1)
+        .stderr_has("postgres-postgres-commandcenter.dump")
+        .stderr_has("nothing was restored");
     assert_eq!(fingerprint(&s), live, "a refused restore changed live data");
     assert_eq!(complete_sets(&s).len(), 2, "a refused restore took a safety backup");
 }
@@ -213,7 +237,10 @@ fn restore_faults_leave_live_data_as_it_was() {
         "components":[{"kind":"volume","name":"rag_storage","file":"volume-rag_storage.tar.gz","bytes":bytes.len(),"sha256":sha,"compression":"gzip","encrypted":false}]});
     std::fs::write(evil_set.join("manifest.json"), manifest.to_string()).unwrap();
     let live = fingerprint(&s);
-    s.ccops(&["restore", evil_id, "--yes"]).code(1).stderr_has("volume-rag_storage.tar.gz").stderr_has("`../escape.txt` would escape");
+    s.ccops(&["restore", evil_id, "--yes"])
+        .code(1)
+        .stderr_has("volume-rag_storage.tar.gz")
+        .stderr_has("`../escape.txt` would escape");
     assert_eq!(fingerprint(&s), live);
     std::fs::remove_dir_all(&evil_set).unwrap();
 
@@ -269,7 +296,10 @@ fn legacy_sets_zstd_and_a_full_disk() {
     std::fs::create_dir_all(dir.join("rag")).unwrap();
     std::fs::create_dir_all(dir.join("redis")).unwrap();
     let (pg, be, rd) = (s.container("postgres"), s.container("backend"), s.container("redis"));
-    sh(&format!("docker exec {pg} pg_dump -U commandcenter commandcenter | gzip > {}/postgres/commandcenter_{ts}.sql.gz", dir.display()));
+    sh(&format!(
+        "docker exec {pg} pg_dump -U commandcenter commandcenter | gzip > {}/postgres/commandcenter_{ts}.sql.gz",
+        dir.display()
+    ));
     sh(&format!("docker exec {be} tar czf - -C /app/storage . > {}/rag/rag_storage_{ts}.tar.gz", dir.display()));
     s.redis(&["SAVE"]);
     sh(&format!("docker cp {rd}:/data/dump.rdb - | gzip > {}/redis/redis_{ts}.rdb.gz", dir.display()));
@@ -290,10 +320,15 @@ fn legacy_sets_zstd_and_a_full_disk() {
 
     // compression: zstd round trip.
     let cfg = s.path().join("ccops.yaml");
-    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap().replacen("compression: gzip", "compression: zstd", 1)).unwrap();
+    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap().replacen("compression: gzip", "compression: zstd", 1))
+        .unwrap();
     s.ccops(&["backup", "--no-prune"]).code(0);
     let id = complete_sets(&s)[0].clone();
-    assert!(entries(&dir.join(&id)).contains(&"volume-rag_storage.tar.zst".to_string()), "{:?}", entries(&dir.join(&id)));
+    assert!(
+        entries(&dir.join(&id)).contains(&"volume-rag_storage.tar.zst".to_string()),
+        "{:?}",
+        entries(&dir.join(&id))
+    );
     destroy(&s);
     s.ccops(&["restore", &id, "--yes", "--no-safety-backup"]).code(0);
     assert_eq!(fingerprint(&s), before, "zstd restore differs");
@@ -310,7 +345,8 @@ fn legacy_sets_zstd_and_a_full_disk() {
     }
     let _guard = Unmount(small.clone());
     s.exec("backend", &["sh", "-c", "head -c 8388608 /dev/urandom > /app/storage/big.bin"]);
-    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap().replacen("directory: backups", "directory: small", 1)).unwrap();
+    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap().replacen("directory: backups", "directory: small", 1))
+        .unwrap();
     s.ccops(&["backup"]).code(1).stderr_has("no space left on the device").stderr_has("nothing was kept");
     assert!(entries(&small).is_empty(), "{:?}", entries(&small));
     assert!(is_running(&s, "backend") && is_running(&s, "worker"));

@@ -7,7 +7,21 @@ fn version_and_help_work_without_config() {
     let out: crate::support::Run = ccops().arg("--version").output().unwrap().into();
     out.code(0).stdout_has(env!("CARGO_PKG_VERSION"));
     let out: crate::support::Run = ccops().arg("--help").output().unwrap().into();
-    for cmd in ["deploy", "rollback", "releases", "scale", "migrate", "health", "backup", "restore", "scan", "config", "init", "doctor", "completions"] {
+    for cmd in [
+        "deploy",
+        "rollback",
+        "releases",
+        "scale",
+        "migrate",
+        "health",
+        "backup",
+        "restore",
+        "scan",
+        "config",
+        "init",
+        "doctor",
+        "completions",
+    ] {
         out.stdout_has(cmd);
     }
 }

@@ -2,7 +2,8 @@
 
 use crate::support::Dir;
 
-const COMPOSE: &str = "services:\n  db:\n    image: ccops-test/base:latest\n    command: sleep infinity\nvolumes:\n  data: {}\n";
+const COMPOSE: &str =
+    "services:\n  db:\n    image: ccops-test/base:latest\n    command: sleep infinity\nvolumes:\n  data: {}\n";
 
 fn project(yaml: &str) -> Dir {
     let d = Dir::new();
@@ -20,7 +21,9 @@ fn malformed_yaml_is_exit_2_with_file_line_column() {
 #[test]
 fn unknown_key_suggests_the_right_one() {
     let d = project("project: x\nbackup:\n  retension:\n    days: 3\n");
-    d.run(&["config", "check"]).code(2).stderr_has("ccops.yaml:3:3: unknown key `retension` in `backup`; did you mean `retention`?");
+    d.run(&["config", "check"])
+        .code(2)
+        .stderr_has("ccops.yaml:3:3: unknown key `retension` in `backup`; did you mean `retention`?");
 }
 
 #[test]
@@ -32,14 +35,19 @@ fn missing_env_file_is_named() {
 #[test]
 fn unset_required_variable_names_variable_and_line() {
     let d = project("project: x\nnotify:\n  webhook_url: ${CCOPS_TEST_HOOK:?set the webhook}\n");
-    d.run(&["config", "check"]).code(2).stderr_has("ccops.yaml:3:16: variable `CCOPS_TEST_HOOK` is not set: set the webhook");
+    d.run(&["config", "check"])
+        .code(2)
+        .stderr_has("ccops.yaml:3:16: variable `CCOPS_TEST_HOOK` is not set: set the webhook");
     d.run_env(&["config", "check"], &[("CCOPS_TEST_HOOK", "http://x")]).code(0);
 }
 
 #[test]
 fn unknown_environment_is_exit_2_with_suggestion() {
     let d = project("environments:\n  production: {}\n  staging: {}\n");
-    d.run(&["--env", "prodution", "config", "check"]).code(2).stderr_has("unknown environment `prodution`").stderr_has("did you mean `production`?");
+    d.run(&["--env", "prodution", "config", "check"])
+        .code(2)
+        .stderr_has("unknown environment `prodution`")
+        .stderr_has("did you mean `production`?");
 }
 
 #[test]
@@ -50,7 +58,9 @@ fn missing_compose_file_is_named() {
 
 #[test]
 fn service_missing_from_compose_project_is_named() {
-    let d = project("environments:\n  prod:\n    compose_files: [docker-compose.yml]\nbackup:\n  postgres:\n    - {service: dbb, database: a, user: a}\n");
+    let d = project(
+        "environments:\n  prod:\n    compose_files: [docker-compose.yml]\nbackup:\n  postgres:\n    - {service: dbb, database: a, user: a}\n",
+    );
     d.run(&["config", "check"]).code(2).stderr_has("service `dbb`").stderr_has("did you mean `db`?");
 }
 
@@ -59,12 +69,18 @@ fn config_show_masks_secrets_from_env_file_and_file_secrets() {
     let d = project(
         "environments:\n  prod:\n    env_file: .env\n    compose_files: [docker-compose.yml]\nnotify:\n  webhook_url: https://hooks.example/${WEBHOOK_TOKEN}\nremotes:\n  s3:\n    bucket: b-${DB_PASSWORD}\n    endpoint: ${S3_KEY_FILE_VALUE:-http://x}\n",
     );
-    d.write(".env", "DB_PASSWORD=correct-horse-battery\nWEBHOOK_TOKEN_FILE=token.txt\n").write("token.txt", "tok-9f8e7d\n");
+    d.write(".env", "DB_PASSWORD=correct-horse-battery\nWEBHOOK_TOKEN_FILE=token.txt\n")
+        .write("token.txt", "tok-9f8e7d\n");
     for args in [&["config", "show"][..], &["--json", "config", "show"][..], &["-v", "config", "check"][..]] {
         let r = d.run(args);
         r.code(0);
         for secret in ["correct-horse-battery", "tok-9f8e7d"] {
-            assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "{args:?} printed a secret:\n{}\n{}", r.stdout, r.stderr);
+            assert!(
+                !r.stdout.contains(secret) && !r.stderr.contains(secret),
+                "{args:?} printed a secret:\n{}\n{}",
+                r.stdout,
+                r.stderr
+            );
         }
     }
     d.run(&["config", "show"]).stdout_has("webhook_url: '********'");
@@ -74,7 +90,10 @@ fn config_show_masks_secrets_from_env_file_and_file_secrets() {
 fn neither_compose_installed_is_a_clear_error() {
     let d = project("environments:\n  prod:\n    compose_files: [docker-compose.yml]\n");
     let empty = Dir::new();
-    let r = d.run_env(&["config", "check"], &[("CCOPS_DOCKER", "/nonexistent/docker"), ("PATH", empty.path().to_str().unwrap())]);
+    let r = d.run_env(
+        &["config", "check"],
+        &[("CCOPS_DOCKER", "/nonexistent/docker"), ("PATH", empty.path().to_str().unwrap())],
+    );
     r.code(1).stderr_has("neither `docker compose` (Compose v2) nor `docker-compose` (v1) is installed");
 }
 

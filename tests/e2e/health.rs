@@ -29,7 +29,14 @@ fn healthy_stack_then_postgres_stopped_v2() {
 
     let r = s.ccops(&["health", "--format", "prometheus"]);
     r.code(0).stdout_has("# TYPE ccops_health_check_up gauge");
-    assert!(r.stdout.contains(&format!("ccops_health_check_up{{project=\"{}\",environment=\"production\",check=\"api\",kind=\"http\"}} 1", s.project)), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!(
+            "ccops_health_check_up{{project=\"{}\",environment=\"production\",check=\"api\",kind=\"http\"}} 1",
+            s.project
+        )),
+        "{}",
+        r.stdout
+    );
 
     s.docker(&["stop", "-t", "5", &s.container("postgres")]);
     let started = Instant::now();
@@ -42,7 +49,13 @@ fn healthy_stack_then_postgres_stopped_v2() {
     let r = s.ccops(&["health", "--format", "nagios"]);
     r.code(2);
     assert_eq!(r.stdout.trim().lines().count(), 1, "{}", r.stdout);
-    assert!(r.stdout.starts_with("CCOPS CRITICAL - ") && r.stdout.contains("postgres fail") && r.stdout.contains(" | checks="), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("CCOPS CRITICAL - ")
+            && r.stdout.contains("postgres fail")
+            && r.stdout.contains(" | checks="),
+        "{}",
+        r.stdout
+    );
 
     let r = s.ccops(&["health", "--json"]);
     r.code(1);
@@ -104,10 +117,7 @@ fn tls_server(days: i64) -> u16 {
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
+        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
         .unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -134,7 +144,10 @@ fn tls_expiry_is_judged_by_warn_and_critical_days() {
     let soon = tls_server(10);
     let later = tls_server(200);
     let d = crate::support::Dir::new();
-    d.write("docker-compose.yml", "services:\n  idle:\n    image: ccops-test/base:latest\n    command: sleep infinity\n");
+    d.write(
+        "docker-compose.yml",
+        "services:\n  idle:\n    image: ccops-test/base:latest\n    command: sleep infinity\n",
+    );
     d.write(
         "ccops.yaml",
         &format!(

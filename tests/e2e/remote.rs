@@ -28,7 +28,9 @@ impl S3 {
 
     fn restart(&mut self) {
         let mut c = Command::new(rig().join("s3env/bin/moto_server"));
-        c.args(["-H", "127.0.0.1", "-p", &self.port.to_string()]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        c.args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
         if self.auth {
             // Every request must carry keys moto's IAM knows: none do.
             c.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
@@ -63,11 +65,23 @@ impl S3 {
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .output()
             .unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
     }
 
     fn objects(&self) -> Vec<String> {
-        let (ok, out) = self.aws(&["s3api", "list-objects-v2", "--bucket", "commandcenter-backups", "--query", "Contents[].Key", "--output", "text"]);
+        let (ok, out) = self.aws(&[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            "commandcenter-backups",
+            "--query",
+            "Contents[].Key",
+            "--output",
+            "text",
+        ]);
         assert!(ok, "{out}");
         let mut v: Vec<String> = out.split_whitespace().filter(|k| *k != "None").map(String::from).collect();
         v.sort();
@@ -99,7 +113,19 @@ fn run(stack: &Stack, s3: &S3, args: &[&str]) -> crate::support::Run {
 }
 
 fn rows(stack: &Stack) -> String {
-    stack.try_exec("postgres", &["psql", "-U", "commandcenter", "-d", "commandcenter", "-tAq", "-c", "SELECT count(*) || ':' || md5(string_agg(body, ',' ORDER BY id)) FROM notes"])
+    stack.try_exec(
+        "postgres",
+        &[
+            "psql",
+            "-U",
+            "commandcenter",
+            "-d",
+            "commandcenter",
+            "-tAq",
+            "-c",
+            "SELECT count(*) || ':' || md5(string_agg(body, ',' ORDER BY id)) FROM notes",
+        ],
+    )
 }
 
 fn sha256(path: &std::path::Path) -> String {
@@ -125,14 +151,25 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     let id = newest_id(&stack);
     // awscli sees the whole set, manifest included, and every object matches it.
     let objects = s3.objects();
-    let expect: Vec<String> = ["manifest.json", "postgres-postgres-commandcenter.dump", "redis-redis.rdb.gz", "volume-rag_storage.tar.gz"]
-        .iter()
-        .map(|f| format!("commandcenter/{id}/{f}"))
-        .collect();
+    let expect: Vec<String> =
+        ["manifest.json", "postgres-postgres-commandcenter.dump", "redis-redis.rdb.gz", "volume-rag_storage.tar.gz"]
+            .iter()
+            .map(|f| format!("commandcenter/{id}/{f}"))
+            .collect();
     assert_eq!(objects, expect);
     let dl = tempfile::tempdir().unwrap();
-    assert!(s3.aws(&["s3", "cp", "--recursive", &format!("s3://commandcenter-backups/commandcenter/{id}/"), dl.path().to_str().unwrap()]).0);
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dl.path().join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        s3.aws(&[
+            "s3",
+            "cp",
+            "--recursive",
+            &format!("s3://commandcenter-backups/commandcenter/{id}/"),
+            dl.path().to_str().unwrap()
+        ])
+        .0
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dl.path().join("manifest.json")).unwrap()).unwrap();
     for c in manifest["components"].as_array().unwrap() {
         assert_eq!(sha256(&dl.path().join(c["file"].as_str().unwrap())), c["sha256"].as_str().unwrap(), "{c}");
     }
@@ -153,13 +190,18 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     let short = dl.path().join("short");
     std::fs::write(&short, b"REDIS").unwrap();
     assert!(s3.aws(&["s3", "cp", short.to_str().unwrap(), &key]).0);
-    run(&stack, &s3, &["backup", "verify", &id, "--remote", "s3"]).code(1).stderr_has("redis-redis.rdb.gz").stderr_has("size mismatch");
+    run(&stack, &s3, &["backup", "verify", &id, "--remote", "s3"])
+        .code(1)
+        .stderr_has("redis-redis.rdb.gz")
+        .stderr_has("size mismatch");
     let dump_key = format!("s3://commandcenter-backups/commandcenter/{id}/postgres-postgres-commandcenter.dump");
     assert!(s3.aws(&["s3", "rm", &dump_key]).0);
     std::fs::remove_dir_all(stack.path().join("backups").join(&id)).unwrap();
     stack.psql("INSERT INTO notes (body) VALUES ('after')");
     let live = rows(&stack);
-    run(&stack, &s3, &["restore", &id, "--from", "s3", "--yes"]).code(1).stderr_has("postgres-postgres-commandcenter.dump");
+    run(&stack, &s3, &["restore", &id, "--from", "s3", "--yes"])
+        .code(1)
+        .stderr_has("postgres-postgres-commandcenter.dump");
     assert_eq!(rows(&stack), live);
     assert!(!stack.path().join("backups").join(&id).exists(), "a failed download left a set behind");
 
@@ -174,7 +216,10 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     let original = std::fs::read_to_string(&cfg).unwrap();
     let encrypted = original.replacen(
         "  compression: gzip",
-        &format!("  compression: gzip\n  encryption:\n    age_recipients: [\"{public}\"]\n    age_identity_file: {}", key_file.display()),
+        &format!(
+            "  compression: gzip\n  encryption:\n    age_recipients: [\"{public}\"]\n    age_identity_file: {}",
+            key_file.display()
+        ),
         1,
     );
     std::fs::write(&cfg, &encrypted).unwrap();
@@ -187,7 +232,11 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     }
     // Decrypt by hand with the age tool.
     let local = stack.path().join("backups").join(&enc_id).join("redis-redis.rdb.gz.age");
-    let plain = Command::new("sh").arg("-c").arg(format!("age -d -i '{}' '{}' | gunzip | head -c 5", key_file.display(), local.display())).output().unwrap();
+    let plain = Command::new("sh")
+        .arg("-c")
+        .arg(format!("age -d -i '{}' '{}' | gunzip | head -c 5", key_file.display(), local.display()))
+        .output()
+        .unwrap();
     assert_eq!(&plain.stdout, b"REDIS");
     std::fs::remove_dir_all(stack.path().join("backups").join(&enc_id)).unwrap();
     let live = rows(&stack);
@@ -200,7 +249,9 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     std::fs::remove_dir_all(stack.path().join("backups").join(&enc_id)).unwrap();
     std::fs::write(&cfg, &encrypted).unwrap();
     stack.psql("DROP TABLE notes");
-    run(&stack, &s3, &["restore", &enc_id, "--yes", "--no-safety-backup"]).code(0).stderr_has("not here; using the copy on remote `s3`");
+    run(&stack, &s3, &["restore", &enc_id, "--yes", "--no-safety-backup"])
+        .code(0)
+        .stderr_has("not here; using the copy on remote `s3`");
     assert_eq!(rows(&stack), live);
 }
 
@@ -215,12 +266,20 @@ fn failed_uploads_stay_local_pending_and_push_finishes_them() {
     let cfg = stack.path().join("ccops.yaml");
     let original = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, original.replace("bucket: commandcenter-backups", "bucket: no-such-bucket")).unwrap();
-    run(&stack, &s3, &["backup", "--upload", "s3", "--only", "postgres"]).code(1).stderr_has("bucket does not exist").stderr_has("upload pending");
+    run(&stack, &s3, &["backup", "--upload", "s3", "--only", "postgres"])
+        .code(1)
+        .stderr_has("bucket does not exist")
+        .stderr_has("upload pending");
     std::fs::write(&cfg, &original).unwrap();
     let refused = S3 { child: None, port: 9, auth: false };
-    run(&stack, &refused, &["backup", "--upload", "s3", "--only", "postgres"]).code(1).stderr_has("cannot reach").stderr_has("upload pending");
+    run(&stack, &refused, &["backup", "--upload", "s3", "--only", "postgres"])
+        .code(1)
+        .stderr_has("cannot reach")
+        .stderr_has("upload pending");
     let locked = S3::start(true);
-    run(&stack, &locked, &["backup", "--upload", "s3", "--only", "postgres"]).code(1).stderr_has("rejected the credentials");
+    run(&stack, &locked, &["backup", "--upload", "s3", "--only", "postgres"])
+        .code(1)
+        .stderr_has("rejected the credentials");
     let pending = stack.path().join(".ccops/pending-uploads.json");
     let ids: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&pending).unwrap()).unwrap();
     assert_eq!(ids["s3"].as_array().unwrap().len(), 3, "{ids}");

@@ -19,6 +19,8 @@ pub struct Stack {
     pub dir: tempfile::TempDir,
     pub project: String,
     pub port: u16,
+    /// PROXY_PORT: the nginx proxy in front of the backend replicas.
+    pub proxy_port: u16,
     pub flavour: Flavour,
 }
 
@@ -42,7 +44,11 @@ fn copy_dir(from: &Path, to: &Path) {
             continue;
         }
         let (src, dst) = (e.path(), to.join(&name));
-        if e.file_type().unwrap().is_dir() { copy_dir(&src, &dst) } else { std::fs::copy(&src, &dst).map(|_| ()).unwrap() }
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&src, &dst)
+        } else {
+            std::fs::copy(&src, &dst).map(|_| ()).unwrap()
+        }
     }
 }
 
@@ -51,18 +57,25 @@ impl Stack {
     pub fn new(tag: &str, flavour: Flavour) -> Stack {
         let dir = tempfile::Builder::new().prefix("ccops-e2e-").tempdir().unwrap();
         copy_dir(&example_dir(), dir.path());
-        let project = format!("cc{}{}{}", tag.replace(['_', '-'], ""), std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let project =
+            format!("cc{}{}{}", tag.replace(['_', '-'], ""), std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
         let port = free_port();
+        let proxy_port = free_port();
         let env = std::fs::read_to_string(dir.path().join(".env.example")).unwrap();
         let env: String = env
             .lines()
             .map(|l| if l.starts_with("BACKEND_PORT=") { format!("BACKEND_PORT={port}") } else { l.to_string() })
+            .map(|l| if l.starts_with("PROXY_PORT=") { format!("PROXY_PORT={proxy_port}") } else { l })
             .collect::<Vec<_>>()
             .join("\n");
         std::fs::write(dir.path().join(".env"), env + "\n").unwrap();
         let cfg = std::fs::read_to_string(dir.path().join("ccops.yaml")).unwrap();
-        std::fs::write(dir.path().join("ccops.yaml"), cfg.replacen("project: commandcenter", &format!("project: {project}"), 1)).unwrap();
-        Stack { dir, project, port, flavour }
+        std::fs::write(
+            dir.path().join("ccops.yaml"),
+            cfg.replacen("project: commandcenter", &format!("project: {project}"), 1),
+        )
+        .unwrap();
+        Stack { dir, project, port, proxy_port, flavour }
     }
 
     /// Start the stack and wait until every service is healthy.
@@ -75,6 +88,75 @@ impl Stack {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Start a stack made with `new` (after editing its files) and wait until it is healthy.
+    pub fn start(&self) {
+        self.compose(&["up", "-d", "--build", "--quiet-pull"][..if self.flavour == Flavour::V2 { 4 } else { 3 }]);
+        self.ccops(&["health", "--wait", "--timeout", "120s"]).code(0);
+    }
+
+    /// Set `KEY=value` in the stack's .env (replacing the line, or adding it).
+    pub fn set_env(&self, key: &str, value: &str) {
+        let p = self.path().join(".env");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let prefix = format!("{key}=");
+        let mut found = false;
+        let mut lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with(&prefix) {
+                    found = true;
+                    format!("{key}={value}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        if !found {
+            lines.push(format!("{key}={value}"));
+        }
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    }
+
+    /// Replace `from` (which must occur) by `to` in a file of the stack's copy.
+    pub fn edit(&self, file: &str, from: &str, to: &str) {
+        let p = self.path().join(file);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from), "{file} lacks {from:?}");
+        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// GET through the proxy (PROXY_PORT): (status, body).
+    pub fn proxy_http(&self, path: &str) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-s", "-m", "10", "-w", "\n%{http_code}"])
+            .arg(format!("http://127.0.0.1:{}{path}", self.proxy_port))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// The containers of a service: (name, image, state/health), by compose labels.
+    pub fn containers_of(&self, service: &str) -> Vec<(String, String, String)> {
+        let out = Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}}\t{{.Image}}\t{{.Status}}", "--filter"])
+            .arg(format!("label=com.docker.compose.project={}", self.project))
+            .arg("--filter")
+            .arg(format!("label=com.docker.compose.service={service}"))
+            .arg("--filter")
+            .arg("label=com.docker.compose.config-hash")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                Some((f.next()?.to_string(), f.next()?.to_string(), f.next()?.to_string()))
+            })
+            .collect()
     }
 
     fn files(&self) -> Vec<String> {
@@ -163,9 +245,12 @@ impl Stack {
     }
 
     pub fn psql(&self, sql: &str) -> String {
-        self.exec("postgres", &["psql", "-U", "commandcenter", "-d", "commandcenter", "-tAq", "-v", "ON_ERROR_STOP=1", "-c", sql])
-            .trim()
-            .to_string()
+        self.exec(
+            "postgres",
+            &["psql", "-U", "commandcenter", "-d", "commandcenter", "-tAq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        )
+        .trim()
+        .to_string()
     }
 
     pub fn redis(&self, args: &[&str]) -> String {

@@ -12,6 +12,9 @@ Endpoints
 
 Configuration (environment)
   APP_VERSION                      reported version (baked into the image at build time)
+  RELEASE_FILE                     /app/release.json, written at build time by
+                                   select-release.py: a release marked `broken` in
+                                   RELEASES answers 503 on /health (for failed-deploy demos)
   PORT                             listen port (8000)
   DATABASE_HOST, DATABASE_PORT     postgres (postgres, 5432)
   DATABASE_NAME, DATABASE_USER     database and role (commandcenter)
@@ -22,6 +25,10 @@ Configuration (environment)
 
 The health checks run in parallel and are bounded: a stopped service, a refused
 connection or a host name that no longer resolves gives an answer in about 2 s at most.
+
+On SIGTERM the server stops accepting connections at once and finishes the requests in
+flight (up to 10 s) before it exits, so a reverse proxy that retries on a refused
+connection loses no request while containers are replaced.
 """
 
 import glob
@@ -48,12 +55,24 @@ REDIS_HOST = os.environ.get("REDIS_HOST", "redis")
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
 REDIS_PASSWORD = os.environ.get("REDIS_PASSWORD", "")
 STORAGE_DIR = os.environ.get("STORAGE_DIR", "/app/storage")
+RELEASE_FILE = os.environ.get("RELEASE_FILE", "/app/release.json")
 
 CHECK_DEADLINE = 2.0      # seconds for all checks together
 DB_CONNECT_TIMEOUT = 2    # libpq connect_timeout (whole seconds)
 REDIS_TIMEOUT = 1.0
 MAX_UPLOAD = 10 * 1024 * 1024
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def load_release():
+    try:
+        with open(RELEASE_FILE) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+RELEASE = load_release()
 
 
 def log(msg):
@@ -145,6 +164,8 @@ def run_checks():
     hung lookup is abandoned rather than waited for)."""
     checks = {"database": check_database, "redis": check_redis}
     results = {}
+    if RELEASE.get("health") == "broken":
+        checks["release"] = lambda: "release %s is broken on purpose (see backend/RELEASES)" % VERSION
 
     def run(name, fn):
         try:
@@ -192,6 +213,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method):
         start = time.monotonic()
         self._status = "-"
+        INFLIGHT.add(1)
         try:
             getattr(self, "_" + method)()
         except (BrokenPipeError, ConnectionResetError):
@@ -202,6 +224,7 @@ class Handler(BaseHTTPRequestHandler):
             except Exception:  # noqa: BLE001
                 pass
         finally:
+            INFLIGHT.add(-1)
             log('%s "%s %s" %s %.1fms' % (self.client_address[0], self.command, self.path,
                                           self._status, (time.monotonic() - start) * 1000))
 
@@ -273,6 +296,26 @@ class Handler(BaseHTTPRequestHandler):
         self._send(201, {"name": name, "bytes": len(data)})
 
 
+class Counter:
+    """Requests being handled, so a shutdown can wait for them."""
+
+    def __init__(self):
+        self.n = 0
+        self.cond = threading.Condition()
+
+    def add(self, d):
+        with self.cond:
+            self.n += d
+            self.cond.notify_all()
+
+    def wait_zero(self, timeout):
+        with self.cond:
+            return self.cond.wait_for(lambda: self.n <= 0, timeout)
+
+
+INFLIGHT = Counter()
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -292,7 +335,11 @@ def main():
     log("commandcenter backend %s listening on :%d (database %s@%s/%s, redis %s:%d)"
         % (VERSION, PORT, DB_USER, DB_HOST, DB_NAME, REDIS_HOST, REDIS_PORT))
     server.serve_forever(poll_interval=0.2)
+    # No new connections from here on (the proxy retries them elsewhere); the requests
+    # already being answered finish first.
     server.server_close()
+    if not INFLIGHT.wait_zero(10):
+        log("stopping with requests still in flight")
     log("stopped")
 
 

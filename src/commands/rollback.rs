@@ -1,0 +1,27 @@
+//! `ccops rollback ENV [--to VERSION] [--with-data] [--lock-wait DURATION] [--dry-run]`.
+
+use anyhow::Result;
+
+use super::Ctx;
+use crate::cli::RollbackArgs;
+use crate::deploy::rollback::{self, Options};
+use crate::output;
+use crate::project::Project;
+use crate::status::ExitStatus;
+
+pub async fn run(ctx: &Ctx, a: RollbackArgs) -> Result<ExitStatus> {
+    let project = Project::open(ctx.settings(Some(&a.env))?).await?;
+    let o = Options {
+        to: a.to,
+        with_data: a.with_data,
+        dry_run: a.dry_run.dry_run,
+        lock_wait: a.lock_wait.map(Into::into).unwrap_or_default(),
+        yes: ctx.global.yes,
+    };
+    if let Some(rel) = rollback::rollback(&project, &o).await? {
+        if output::json_mode() {
+            output::json(&serde_json::to_value(&rel)?);
+        }
+    }
+    Ok(ExitStatus::Success)
+}

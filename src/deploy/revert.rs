@@ -1,0 +1,42 @@
+//! Put an environment back to a recorded release: its version variable, its images by
+//! the IDs recorded (tags re-pointed when they were rebuilt since), rolled out like a
+//! deploy, so services that already run those images are left alone. The replica counts
+//! are today's (`ccops scale` outlives releases).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::record::{ImageRecord, Release};
+use super::{compose_for, images, model_of, replicas, rollout, services};
+use crate::output;
+use crate::project::Project;
+
+pub struct Reverted {
+    pub images: BTreeMap<String, ImageRecord>,
+    pub replicas: BTreeMap<String, u32>,
+    /// Services whose containers were replaced or rescaled.
+    pub touched: Vec<String>,
+}
+
+pub async fn to_release(p: &Project, target: &Release, timeout: Duration) -> Result<Reverted> {
+    let s = &p.settings;
+    let engine = p.engine()?;
+    let compose = compose_for(&p.compose, s, Some(&target.version));
+    let model = model_of(&compose, s).await?;
+    let services = services(&compose, engine, &model).await?;
+    let missing = images::put_back(&compose, engine, &model, &target.images, &services).await?;
+    if !missing.is_empty() {
+        output::status(format!("  building or pulling what is gone: {}", missing.join(", ")));
+        images::build_and_pull(&compose, engine, &model, &missing).await?;
+    }
+    let imgs = images::current(&compose, engine, &model, &services).await?;
+    let replicas = replicas(s, &model, &services);
+    let cx = rollout::Ctx { compose: &compose, engine, model: &model, timeout };
+    let plans = rollout::plan(&cx, &services, &replicas, &imgs).await?;
+    rollout::show(&plans);
+    let mut touched = Vec::new();
+    rollout::apply(&cx, &plans, &mut touched).await?;
+    Ok(Reverted { images: imgs, replicas, touched })
+}
