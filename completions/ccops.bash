@@ -494,13 +494,17 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__schedule)
-            opts="-c -e -q -v -y -h -V --cron --remove --print --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --cron --upload --remove --print --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --cron)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upload)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -210,6 +210,7 @@ complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subc
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l cron -d 'Cron schedule' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l upload -d 'Upload each nightly backup to this remote as well' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
