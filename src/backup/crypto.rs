@@ -57,6 +57,12 @@ pub fn encrypting() -> bool {
     !keys().recipients.is_empty()
 }
 
+/// Whether this machine can decrypt (an identity file is configured and readable). A
+/// backup host needs only the public keys; it then cannot read its own files back.
+pub fn can_decrypt() -> bool {
+    keys().identities.is_some()
+}
+
 /// A fresh encryptor to all configured recipients.
 pub fn encryptor() -> std::io::Result<Option<age::Encryptor>> {
     let k = keys();

@@ -19,11 +19,18 @@ pub struct RemoteSet {
     pub id: String,
     pub created: DateTime<Utc>,
     pub manifest: Option<Manifest>,
+    /// Why the manifest on the remote cannot be used, when it exists but does not parse.
+    pub damaged: Option<String>,
 }
 
 impl RemoteSet {
     pub fn complete(&self) -> bool {
         self.manifest.is_some()
+    }
+
+    /// Complete and holding every configured component (not `--only`, not a safety backup).
+    pub fn full(&self) -> bool {
+        self.manifest.as_ref().is_some_and(|m| !m.partial)
     }
 }
 
@@ -38,6 +45,7 @@ pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
     let total: u64 = m.total_bytes();
     let bar = output::progress_bytes(Some(total), &format!("upload {} to {}", set.id, store.name));
     for c in &m.components {
+        crate::util::check_interrupt()?;
         let key = store.key(&set.id, &c.file);
         let got = store.upload_file(&set.path.join(&c.file), &key, &bar).await?;
         if got.bytes != c.bytes || got.sha256 != c.sha256 {
@@ -50,6 +58,7 @@ pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
             );
         }
     }
+    crate::util::check_interrupt()?;
     store.put_small(&store.key(&set.id, manifest::FILE), m.to_json().into_bytes()).await?;
     bar.finish_and_clear();
     Ok(total)
@@ -60,11 +69,15 @@ pub async fn list(store: &S3Store) -> Result<Vec<RemoteSet>> {
     let mut out = Vec::new();
     for id in store.list_ids().await? {
         let Some(created) = layout::parse_id(&id) else { continue };
-        let manifest = match store.get_small(&store.key(&id, manifest::FILE)).await? {
-            Some(bytes) => serde_json::from_slice::<Manifest>(&bytes).ok(),
-            None => None,
+        let (manifest, damaged) = match store.get_small(&store.key(&id, manifest::FILE)).await? {
+            Some(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
+                Ok(m) if m.format == manifest::FORMAT => (Some(m), None),
+                Ok(m) => (None, Some(format!("manifest format {} (this ccops reads {})", m.format, manifest::FORMAT))),
+                Err(e) => (None, Some(format!("unreadable manifest: {e}"))),
+            },
+            None => (None, None),
         };
-        out.push(RemoteSet { id, created, manifest });
+        out.push(RemoteSet { id, created, manifest, damaged });
     }
     out.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
     Ok(out)
@@ -74,6 +87,10 @@ pub async fn list(store: &S3Store) -> Result<Vec<RemoteSet>> {
 pub fn resolve<'a>(sets: &'a [RemoteSet], wanted: &str, remote: &str) -> Result<&'a RemoteSet> {
     let complete: Vec<&RemoteSet> = sets.iter().filter(|s| s.complete()).collect();
     if wanted == "latest" {
+        // As locally: the newest full set, not a partial one.
+        if let Some(s) = sets.iter().find(|s| s.full()) {
+            return Ok(s);
+        }
         return complete.first().copied().ok_or_else(|| crate::usage!("remote `{remote}` holds no complete backup"));
     }
     if let Some(s) = complete.iter().find(|s| s.id == wanted) {

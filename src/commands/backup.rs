@@ -80,6 +80,10 @@ async fn take(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
     if let (Some(store), Some(m)) = (&store, &m) {
         let set = layout::resolve(&layout::list(&s.backup_dir)?, &m.id)?.clone();
         if let Err(e) = upload(s, store, &set).await {
+            // Ctrl-C during the upload: the set is kept and pending; exit 130, not 1.
+            if e.chain().any(|c| c.is::<crate::error::Interrupted>()) {
+                return Err(e);
+            }
             crate::commands::report(&e);
             status = ExitStatus::Failure;
         }
@@ -269,6 +273,11 @@ async fn list(ctx: &Ctx) -> Result<ExitStatus> {
                 row.insert("partial".into(), (x.complete && !x.full()).into());
                 serde_json::Value::Object(row)
             })
+            .chain(at.iter().filter(|(id, _)| !sets.iter().any(|x| &x.id == *id)).map(|(id, w)| {
+                // On a remote only: what its listing says.
+                let created = layout::parse_id(id).unwrap_or_default();
+                serde_json::Value::Object(json_row(id, created, None, 0, vec![], true, w.clone()))
+            }))
             .collect();
         output::json(&serde_json::Value::Array(rows));
         return Ok(ExitStatus::Success);

@@ -260,7 +260,12 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     let docker_host = env.docker_host.clone().or_else(|| penv.get(env_vars::DOCKER_HOST).map(String::from));
     let backup_dir = resolve(&base_dir, &file.backup.directory);
     let state_dir = resolve(&base_dir, file.state_directory.as_deref().unwrap_or(".ccops"));
-    let display = serde_json::to_value(&display).unwrap_or_default();
+    let mut display = serde_json::to_value(&display).unwrap_or_default();
+    // Incoming-webhook URLs carry their token in the path: never shown, even when literal.
+    if let Some(url) = display.pointer_mut("/notify/webhook_url").filter(|u| u.as_str().is_some_and(|u| !u.is_empty()))
+    {
+        *url = serde_json::Value::String("********".into());
+    }
     Ok(Settings {
         config_file: path.to_path_buf(),
         base_dir,

@@ -135,11 +135,16 @@ pub struct Remote {
     pub bucket: String,
     #[serde(default)]
     pub prefix: String,
+    #[serde(default, deserialize_with = "empty_is_none")]
     pub region: Option<String>,
+    /// Empty (e.g. `${S3_ENDPOINT:-}` unset) means AWS itself.
+    #[serde(default, deserialize_with = "empty_is_none")]
     pub endpoint: Option<String>,
     #[serde(default)]
     pub path_style: bool,
+    #[serde(default, deserialize_with = "empty_is_none")]
     pub storage_class: Option<String>,
+    #[serde(default, deserialize_with = "empty_is_none")]
     pub server_side_encryption: Option<String>,
     /// The store's maximum number of parts in one multipart upload (10,000 on AWS).
     pub max_parts: Option<u32>,

@@ -168,8 +168,12 @@ pub async fn deploy(p: &Project, o: &Options) -> Result<Option<Release>> {
         print_json(&rel);
         return Err(e.context(format!("deploy of {} to `{}` was interrupted", plan.version, s.env_name)));
     }
-    if let Some(m) = rel.migrations.as_ref().filter(|m| !m.applied.is_empty() && at == "migrate") {
-        output::warn(format!("migrations applied before the failure stay applied: {}", m.applied.join(", ")));
+    if at == "post_deploy" {
+        // Everything before it passed: the release is live, only its hook failed.
+        rel.finish(Outcome::Success, Some(reason), started.elapsed());
+        history.put(&rel)?;
+        print_json(&rel);
+        return Err(e.context(format!("{} is live in `{}`, but its post_deploy hook failed", rel.label(), s.env_name)));
     }
     if matches!(at.as_str(), "images" | "migrate" | "rollout" | "healthy" | "health") {
         if touched.is_empty() {

@@ -188,7 +188,11 @@ fn backup_faults_leave_nothing_that_looks_complete() {
     // stopped, and prune removes the leftover once it is old.
     let bg = Background::spawn(s.ccops_cmd(&["backup"]));
     bg.wait_for("stopping", 60);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Kill it while the volume is being copied: once both services are really stopped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while (is_running(&s, "backend") || is_running(&s, "worker")) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     bg.signal("KILL");
     bg.finish();
     let partial: Vec<String> = entries(&backup_dir(&s)).into_iter().filter(|e| e.ends_with(".partial")).collect();

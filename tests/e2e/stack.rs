@@ -68,6 +68,9 @@ impl Stack {
             .map(|l| if l.starts_with("PROXY_PORT=") { format!("PROXY_PORT={proxy_port}") } else { l })
             .collect::<Vec<_>>()
             .join("\n");
+        // Its own image names: the stacks of concurrent tests must not retag each other's
+        // images (Compose v2 labels the images it builds with the project).
+        let env = format!("{env}\nIMAGE_PREFIX={project}");
         std::fs::write(dir.path().join(".env"), env + "\n").unwrap();
         let cfg = std::fs::read_to_string(dir.path().join("ccops.yaml")).unwrap();
         std::fs::write(
@@ -215,11 +218,16 @@ impl Stack {
 
     /// The container ID of a service (first replica).
     pub fn container(&self, service: &str) -> String {
+        // Only containers Compose made (they carry a config hash): Compose v2 labels the
+        // images it builds with project and service, and the image tags are shared by
+        // every stack on the engine, so another test's helper container run from such an
+        // image would otherwise pass for one of this stack's.
         let out = Command::new("docker")
             .args(["ps", "-aq", "--filter"])
             .arg(format!("label=com.docker.compose.project={}", self.project))
             .args(["--filter"])
             .arg(format!("label=com.docker.compose.service={service}"))
+            .args(["--filter", "label=com.docker.compose.config-hash"])
             .output()
             .unwrap();
         let id = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string();
@@ -280,5 +288,17 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.compose_cmd(&["down", "-v", "--remove-orphans", "-t", "2"]).output();
+        // Untag this stack's own images by name (never by ID: an identical image may
+        // carry another stack's tag too), keeping their parent layers for the next build.
+        let out = Command::new("docker")
+            .args(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter"])
+            .arg(format!("reference={}-*", self.project))
+            .output();
+        if let Ok(out) = out {
+            let names: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+            if !names.is_empty() {
+                let _ = Command::new("docker").args(["rmi", "--no-prune"]).args(&names).output();
+            }
+        }
     }
 }
