@@ -190,10 +190,30 @@ pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<Local
 pub async fn prune(store: &S3Store, rules: &crate::config::Retention, dry_run: bool) -> Result<Vec<(String, String)>> {
     use super::retention::{Candidate, decide};
     let sets = list(store).await?;
-    let candidates: Vec<Candidate> =
-        sets.iter().map(|s| Candidate { id: s.id.clone(), created: s.created, complete: s.complete() }).collect();
+    let now = Utc::now();
+    // The same rules as the local folder: damaged sets are reported and kept, partial
+    // sets live by `days`, full and incomplete sets go through the retention rules.
+    for d in sets.iter().filter(|s| s.damaged.is_some()) {
+        output::warn(format!("keeping {} on remote `{}`: {}", d.id, store.name, d.damaged.as_deref().unwrap_or("")));
+    }
+    let candidates: Vec<Candidate> = sets
+        .iter()
+        .filter(|s| s.damaged.is_none() && (s.full() || !s.complete()))
+        .map(|s| Candidate { id: s.id.clone(), created: s.created, complete: s.complete() })
+        .collect();
+    let mut decisions = decide(&candidates, rules, now);
+    let days = rules.days.unwrap_or(30);
+    for s in sets.iter().filter(|s| s.complete() && !s.full()) {
+        let old = (now - s.created).num_seconds() > i64::from(days) * 86_400;
+        let reason = if old {
+            format!("partial set older than {days} days")
+        } else {
+            format!("partial set younger than {days} days")
+        };
+        decisions.push(super::retention::Decision { id: s.id.clone(), keep: !old, reasons: vec![reason] });
+    }
     let mut deleted = Vec::new();
-    for d in decide(&candidates, rules, Utc::now()) {
+    for d in decisions {
         if d.keep {
             continue;
         }
