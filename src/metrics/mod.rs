@@ -55,8 +55,6 @@ impl BackupRun {
 }
 
 /// How a deploy or rollback ended.
-// TODO: drop the allow once src/commands/{deploy,rollback}.rs use every variant.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeployOutcome {
     Success,
@@ -140,8 +138,6 @@ pub fn record_restore(s: &Settings, ok: bool, duration: Duration) {
 }
 
 /// Record a deploy or rollback (`command`: "deploy" | "rollback") of `version`.
-// TODO: drop the allow once src/commands/{deploy,rollback}.rs call it.
-#[allow(dead_code)]
 pub fn record_deploy(s: &Settings, command: &str, version: &str, outcome: DeployOutcome, duration: Duration) {
     update(s, |t, base| {
         t.add("ccops_deploys_total", H_DEPLOYS, &with(base, &[("command", command), ("outcome", outcome.word())]), 1.0);

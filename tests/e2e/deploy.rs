@@ -263,6 +263,11 @@ fn sql_migrations_transactions_checksums_and_advisory_lock_v2() {
         "  service: backend\n  command: [python3, /app/migrate.py, up]\n  status_command: [python3, /app/migrate.py, status]\n",
         "  sql_directory: backend/migrations\n  database: { service: postgres, database: commandcenter, user: commandcenter }\n",
     );
+    s.edit(
+        "ccops.yaml",
+        "  auto_rollback: true\n",
+        "  auto_rollback: true\n  hooks:\n    pre_deploy: ['echo \"pre $$CCOPS_ENV $$CCOPS_VERSION\" >> hooks.log']\n    post_deploy: ['echo \"post $$CCOPS_VERSION\" >> hooks.log']\n",
+    );
     s.start();
     s.ccops(&["migrate", "production", "status"]).code(1).stdout_has("20240101000000").stdout_has("pending");
     s.ccops(&["migrate", "production", "--dry-run"]).code(0).stderr_has("2 pending");
@@ -299,6 +304,11 @@ fn sql_migrations_transactions_checksums_and_advisory_lock_v2() {
     .unwrap();
     s.ccops(&["deploy", "production", "v1.1.0"]).code(0).stderr_has("applied 20240701000000_add_tags");
     assert_eq!(live(&s), "v1.1.0");
+    let hooks = std::fs::read_to_string(s.path().join("hooks.log")).unwrap();
+    assert_eq!(
+        hooks, "pre production v1.1.0\npre production v1.1.0\npost v1.1.0\n",
+        "hooks ran with their variables, post only after success"
+    );
     std::fs::write(
         s.path().join("backend/migrations/20240801000000_more.sql"),
         "-- migrate:up\nALTER TABLE tags ADD COLUMN color text;\n",
