@@ -18,29 +18,41 @@ pub async fn run(ctx: &Ctx, a: DeployArgs) -> Result<ExitStatus> {
         dry_run: a.dry_run.dry_run,
     };
     let started = std::time::Instant::now();
-    let (dry_run, version) = (o.dry_run, o.version.clone());
-    let result: Result<ExitStatus> = async {
-        if let Some(rel) = run::deploy(&project, &o).await? {
-            if output::json_mode() {
-                output::json(&serde_json::to_value(&rel)?);
-            }
-        }
-        Ok(ExitStatus::Success)
-    }
-    .await;
-    // Monitoring hears of every real deploy; neither call can fail it.
-    if !dry_run {
-        let s = &project.settings;
-        let outcome = match &result {
-            Ok(_) => crate::metrics::DeployOutcome::Success,
-            Err(e) if format!("{e:#}").contains("rolled back") => crate::metrics::DeployOutcome::RolledBack,
-            Err(_) => crate::metrics::DeployOutcome::Failure,
-        };
-        let v = version.clone().unwrap_or_default();
-        crate::metrics::record_deploy(s, "deploy", &v, outcome, started.elapsed());
-        let event =
-            crate::notify::Event { command: "deploy", version, duration: started.elapsed(), ..Default::default() };
-        crate::notify::after(s, &event, &result).await;
-    }
+    let result = print_release(run::deploy(&project, &o).await);
+    observe(&project, "deploy", o.version.clone(), o.dry_run, started, &result).await;
     result
+}
+
+/// Print a recorded release as `--json` asks.
+pub(super) fn print_release<T: serde::Serialize>(r: Result<Option<T>>) -> Result<ExitStatus> {
+    if let Some(rel) = r? {
+        if output::json_mode() {
+            output::json(&serde_json::to_value(&rel)?);
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Monitoring hears of every real deploy or rollback: metrics and the webhook. Neither
+/// can fail the operation.
+pub(super) async fn observe(
+    project: &Project,
+    command: &'static str,
+    version: Option<String>,
+    dry_run: bool,
+    started: std::time::Instant,
+    result: &Result<ExitStatus>,
+) {
+    if dry_run {
+        return;
+    }
+    let s = &project.settings;
+    let outcome = match result {
+        Ok(_) => crate::metrics::DeployOutcome::Success,
+        Err(e) if format!("{e:#}").contains("rolled back") => crate::metrics::DeployOutcome::RolledBack,
+        Err(_) => crate::metrics::DeployOutcome::Failure,
+    };
+    crate::metrics::record_deploy(s, command, version.as_deref().unwrap_or_default(), outcome, started.elapsed());
+    let event = crate::notify::Event { command, version, duration: started.elapsed(), ..Default::default() };
+    crate::notify::after(s, &event, result).await;
 }

@@ -5,7 +5,6 @@ use anyhow::Result;
 use super::Ctx;
 use crate::cli::RollbackArgs;
 use crate::deploy::rollback::{self, Options};
-use crate::output;
 use crate::project::Project;
 use crate::status::ExitStatus;
 
@@ -19,29 +18,7 @@ pub async fn run(ctx: &Ctx, a: RollbackArgs) -> Result<ExitStatus> {
         yes: ctx.global.yes,
     };
     let started = std::time::Instant::now();
-    let (dry_run, version) = (o.dry_run, o.to.clone());
-    let result: Result<ExitStatus> = async {
-        if let Some(rel) = rollback::rollback(&project, &o).await? {
-            if output::json_mode() {
-                output::json(&serde_json::to_value(&rel)?);
-            }
-        }
-        Ok(ExitStatus::Success)
-    }
-    .await;
-    // Monitoring hears of every real rollback; neither call can fail it.
-    if !dry_run {
-        let s = &project.settings;
-        let outcome = match &result {
-            Ok(_) => crate::metrics::DeployOutcome::Success,
-            Err(e) if format!("{e:#}").contains("rolled back") => crate::metrics::DeployOutcome::RolledBack,
-            Err(_) => crate::metrics::DeployOutcome::Failure,
-        };
-        let v = version.clone().unwrap_or_default();
-        crate::metrics::record_deploy(s, "rollback", &v, outcome, started.elapsed());
-        let event =
-            crate::notify::Event { command: "rollback", version, duration: started.elapsed(), ..Default::default() };
-        crate::notify::after(s, &event, &result).await;
-    }
+    let result = super::deploy::print_release(rollback::rollback(&project, &o).await);
+    super::deploy::observe(&project, "rollback", o.to.clone(), o.dry_run, started, &result).await;
     result
 }
