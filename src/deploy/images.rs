@@ -122,9 +122,6 @@ pub async fn put_back(
             continue;
         }
         if inspect(engine, &rec.id).await?.is_some() {
-            let Some((repo, tag)) = split_reference(&r) else {
-                bail!("cannot point `{r}` (service `{name}`) at the recorded image {}: not a tag", short(&rec.id));
-            };
             let same = match &now {
                 Some(n) => {
                     let (a, b) = (fingerprint(engine, &n.id).await, fingerprint(engine, &rec.id).await);
@@ -138,12 +135,7 @@ pub async fn put_back(
             } else {
                 output::status(note)
             }
-            let opts = bollard::query_parameters::TagImageOptionsBuilder::new().repo(&repo).tag(&tag).build();
-            engine
-                .api()
-                .tag_image(&rec.id, Some(opts))
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot tag image {} as `{r}`: {}", short(&rec.id), short_err(&e)))?;
+            point(engine, &r, &rec.id).await.map_err(|e| e.context(format!("service `{name}`")))?;
             continue;
         }
         match now {
@@ -162,6 +154,19 @@ pub async fn put_back(
         }
     }
     Ok(missing)
+}
+
+/// Tag image `id` as `reference` (the tag moves; the image it left keeps its ID).
+pub async fn point(engine: &Engine, reference: &str, id: &str) -> Result<()> {
+    let Some((repo, tag)) = split_reference(reference) else {
+        bail!("cannot point `{reference}` at image {}: not a tag", short(id));
+    };
+    let opts = bollard::query_parameters::TagImageOptionsBuilder::new().repo(&repo).tag(&tag).build();
+    engine
+        .api()
+        .tag_image(id, Some(opts))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot tag image {} as `{reference}`: {}", short(id), short_err(&e)))
 }
 
 /// What an image is, apart from its labels: its layers and its run configuration. Compose

@@ -31,10 +31,10 @@ pub async fn to_release(p: &Project, target: &Release, timeout: Duration) -> Res
         output::status(format!("  building or pulling what is gone: {}", missing.join(", ")));
         images::build_and_pull(&compose, engine, &model, &missing).await?;
     }
-    let imgs = images::current(&compose, engine, &model, &services).await?;
+    let mut imgs = images::current(&compose, engine, &model, &services).await?;
     let replicas = replicas(s, &model, &services);
     let cx = rollout::Ctx { compose: &compose, engine, model: &model, timeout };
-    let plans = rollout::plan(&cx, &services, &replicas, &imgs).await?;
+    let plans = rollout::plan(&cx, &services, &replicas, &mut imgs, true).await?;
     rollout::show(&plans);
     let mut touched = Vec::new();
     rollout::apply(&cx, &plans, &mut touched).await?;

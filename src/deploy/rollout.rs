@@ -43,14 +43,41 @@ pub struct Ctx<'a> {
 
 /// The plan for `services` (already in dependency order): each with its wanted replicas
 /// and image compared with what runs.
+///
+/// With `keep_running`, a wanted image that has the same content as the one a service
+/// runs (a rebuild that only changed labels) is replaced, tag and record, by the running
+/// one first: Compose compares image IDs (v2 for dependencies, v1 in its config hash) and
+/// would otherwise recreate containers that run exactly that software.
 pub async fn plan(
     cx: &Ctx<'_>,
     services: &[String],
     replicas: &BTreeMap<String, u32>,
-    images: &BTreeMap<String, ImageRecord>,
+    images: &mut BTreeMap<String, ImageRecord>,
+    keep_running: bool,
 ) -> Result<Vec<ServicePlan>> {
-    let hashes = config_hashes(cx.compose).await?;
     let mut prints = Prints::default();
+    if keep_running {
+        for name in services {
+            let Some(img) = images.get_mut(name) else { continue };
+            for c in
+                super::containers(cx.engine, &cx.compose.project, Some(name)).await?.iter().filter(|c| c.is_running())
+            {
+                let Ok(info) = cx.engine.api().inspect_container(&c.id, None).await else { continue };
+                let have = info.image.unwrap_or_default();
+                if have != img.id && prints.same(cx.engine, &have, &img.id).await {
+                    output::debug(format!(
+                        "  {name}: keeping the running image {} (same content as {})",
+                        short(&have),
+                        short(&img.id)
+                    ));
+                    super::images::point(cx.engine, &img.image, &have).await?;
+                    img.id = have;
+                    break;
+                }
+            }
+        }
+    }
+    let hashes = config_hashes(cx.compose).await?;
     let mut out = Vec::new();
     for name in services {
         let want = replicas.get(name).copied().unwrap_or(1);
@@ -237,9 +264,8 @@ async fn start_first(cx: &Ctx<'_>, p: &ServicePlan, touched: &mut Vec<String>) -
     };
     if let Err(e) = ready {
         // The old containers never stopped: removing the new ones is the whole undo.
-        output::warn(format!(
-            "{svc}: the new containers did not become healthy; removing them, the old ones keep serving"
-        ));
+        let why = if crate::util::interrupted() { "interrupted" } else { "the new containers did not become healthy" };
+        output::warn(format!("{svc}: {why}; removing them, the old ones keep serving"));
         for id in &new {
             if let Err(e) = cx.engine.remove(id).await {
                 output::error(format!("{e:#}"));

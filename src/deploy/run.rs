@@ -185,7 +185,15 @@ pub async fn deploy(p: &Project, o: &Options) -> Result<Option<Release>> {
     rel.finish(Outcome::Failed, Some(reason), started.elapsed());
     history.put(&rel)?;
     print_json(&rel);
-    Err(e.context(format!("deploy of {} to `{}` failed at step `{at}`", plan.version, s.env_name)))
+    let after = match &rel.auto_rollback {
+        Some(a) if a.outcome == Outcome::Success => {
+            format!("; rolled back to {} (release #{})", a.to_version, a.to_release)
+        }
+        Some(a) => format!("; the rollback to {} failed too", a.to_version),
+        None if touched.is_empty() => format!("; {live} is still serving"),
+        None => String::new(),
+    };
+    Err(e.context(format!("deploy of {} to `{}` failed at step `{at}`{after}", plan.version, s.env_name)))
 }
 
 /// The cause of a failure in one line, for the record: the innermost error says what
@@ -272,7 +280,7 @@ async fn sequence(
     // must be what was built and recorded.
     images::put_back(&plan.compose, engine, &plan.model, &rel.images, &plan.services).await?;
     let cx = rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout };
-    let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &rel.images).await?;
+    let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &mut rel.images, true).await?;
     rollout::show(&plans);
     rollout::apply(&cx, &plans, touched).await?;
     if touched.is_empty() {
@@ -498,7 +506,7 @@ async fn dry_run(plan: &Plan<'_>) -> Result<()> {
     }
     let cx = rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout };
     output::status("  rollout:");
-    let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &wanted).await?;
+    let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &mut wanted, false).await?;
     rollout::show(&plans);
     if output::json_mode() {
         output::json(&serde_json::json!({
