@@ -216,7 +216,7 @@ fn first_deploy_auto_rollback_lock_and_interrupt_v1() {
     // previous release comes back by its recorded image.
     let r = s.ccops(&["deploy", "production", "v1.2.0"]);
     r.code(1).stderr_has("stop-first").stderr_has("is unhealthy").stderr_has("[auto-rollback] going back to v1.0.0");
-    r.stderr_has("[auto-rollback] done: backend");
+    r.stderr_has("[auto-rollback] done: backend").stderr_has("rolled back to v1.0.0 (release #1)");
     assert_eq!(live(&s), "v1.0.0");
     let last = &releases(&s)["releases"].as_array().unwrap().clone()[2];
     assert_eq!(last["auto_rollback"]["outcome"], "success", "{last}");
