@@ -216,6 +216,12 @@ impl Engine {
         }
         stdout.flush().await.ok();
         if let Some(f) = feeder {
+            // The command is done with its output: input it did not read (`pg_restore
+            // --list` stops after the table of contents) is not sent on; the engine would
+            // read and discard all of it first. Its exit status says whether it was content.
+            if !f.is_finished() {
+                f.abort();
+            }
             match f.await {
                 Ok(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                     bail!("cannot stream input into `{}`: {}", cmd.join(" "), crate::util::io_reason(&e))
