@@ -5,10 +5,15 @@ use std::path::Path;
 
 use crate::config::Compression;
 
-/// The gzip encoder ccops writes with: level 6 like `gzip`, on every core.
-pub fn gzip_writer<W: Write>(w: W) -> super::pargz::ParGzWriter<W> {
+/// The encoder ccops writes with, on every core: gzip at level 6 like `gzip`, zstd at
+/// level 3 like `zstd`.
+pub fn writer<W: Write>(w: W, c: Compression) -> super::parallel::ParallelWriter<W> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    super::pargz::ParGzWriter::new(w, 6, cores)
+    let codec = match c {
+        Compression::Gzip => super::parallel::Codec::Gzip(6),
+        Compression::Zstd => super::parallel::Codec::Zstd(3),
+    };
+    super::parallel::ParallelWriter::new(w, codec, cores)
 }
 
 pub fn extension(c: Compression) -> &'static str {
@@ -58,14 +63,24 @@ pub fn decoded_async(path: &Path) -> crate::util::UntilInterrupt<tokio::io::Dupl
             Ok(mut r) => {
                 if let Err(e) = std::io::copy(&mut r, &mut out) {
                     if e.kind() != std::io::ErrorKind::BrokenPipe {
-                        crate::output::debug(format!("reading `{}` stopped: {e}", path.display()));
+                        crate::output::error(format!("reading `{}` failed: {e}", path.display()));
+                        poison(&mut out);
                     }
                 }
             }
-            Err(e) => crate::output::error(format!("cannot read `{}`: {e}", path.display())),
+            Err(e) => {
+                crate::output::error(format!("cannot read `{}`: {e}", path.display()));
+                poison(&mut out);
+            }
         }
         let _ = std::io::Write::flush(&mut out);
         let _ = out.shutdown();
     });
     crate::util::UntilInterrupt(r)
+}
+
+/// End a stream that failed half-way with bytes no consumer accepts (not a tar header,
+/// not SQL, not an archive block), so that a cut never passes for a shorter whole.
+fn poison(out: &mut impl Write) {
+    let _ = out.write_all(&[0xff; 1024]);
 }
