@@ -29,6 +29,7 @@ mod util;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    util::bound_heap();
     let cli = cli::Cli::parse();
     output::init(&cli.global);
     let status = commands::run(cli);

@@ -164,6 +164,20 @@ pub fn human_duration(d: std::time::Duration) -> String {
     }
 }
 
+/// Keep the heap from growing with the data streamed through it. glibc raises its mmap
+/// threshold after the first large buffer is freed, and from then on serves the MiB-sized
+/// chunk buffers of the compressors from per-thread arenas that it rarely gives back; a
+/// fixed threshold returns each such buffer to the system when it is freed, which keeps
+/// peak memory flat (docs/BENCHMARKS.md).
+pub fn bound_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -155,11 +155,18 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
     let (written, compression) = match item {
         plan::Item::Postgres(t) => {
             let ctr = engine.running_container(&s.project, &t.service).await?;
+            let t0 = Instant::now();
             let mut sink = Sink::create(&path, Encoding::Raw)?;
             let dumped = interruptible(snapshot::postgres::dump(engine, &ctr.id, t, &mut sink.writer)).await;
-            let written = sink.finish().await;
+            // A file that cannot be written (a full disk) breaks the dump's pipe: its own
+            // error is the cause to report.
+            let written = sink.finish().await?;
             dumped?;
-            let written = written?;
+            output::debug(format!(
+                "pg_dump streamed {} in {}",
+                crate::util::human_bytes(written.bytes),
+                crate::util::human_duration(t0.elapsed())
+            ));
             check_nonempty(&path, &written, b"PGDMP", "a pg_dump archive")?;
             let entries =
                 interruptible(snapshot::postgres::list(engine, &ctr.id, compress::decoded_async(&path))).await?;
@@ -170,9 +177,8 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             let ctr = engine.running_container(&s.project, &t.service).await?;
             let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
             let dumped = interruptible(snapshot::redis::dump(engine, &ctr.id, &t.service, &mut sink.writer)).await;
-            let written = sink.finish().await;
+            let written = sink.finish().await?;
             keys = Some(dumped?);
-            let written = written?;
             let mut head = [0u8; 9];
             let n = if read_back {
                 compress::open_decoded(&path).and_then(|mut r| r.read(&mut head)).unwrap_or(0)
@@ -203,14 +209,18 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             // volume::dump handles a signal itself, so its helper container is always removed.
             let dumped = snapshot::volume::dump(engine, &image, engine_name, &mut sink.writer).await;
             let written = sink.finish().await;
-            let restarted = start_again(engine, &stopped, &s.state_dir).await;
-            dumped?;
-            restarted?;
-            let written = written?;
-            let entries = {
+            // The archive is read back while the stopped services start again.
+            let check = (dumped.is_ok() && written.is_ok()).then(|| {
                 let path = path.clone();
                 tokio::task::spawn_blocking(move || snapshot::volume::check_archive(compress::open_decoded(&path)?))
-                    .await??
+            });
+            let restarted = start_again(engine, &stopped, &s.state_dir).await;
+            let written = written?;
+            dumped?;
+            restarted?;
+            let entries = match check {
+                Some(c) => c.await??,
+                None => bail!("the archive of volume `{}` was not written", v.name),
             };
             output::debug(format!("{file}: {entries} entries"));
             (written, compress::word(c).to_string())
@@ -277,14 +287,23 @@ pub async fn stop_services(
     if !planned.is_empty() {
         crate::state::record_stopped(state_dir, &planned)?;
     }
-    let mut stopped = Vec::new();
-    for c in running {
+    // All at once: each may take its whole grace period.
+    let results = futures_util::future::join_all(running.iter().map(|c| async move {
         output::status(format!("  stopping {} ({})", c.name, c.service));
-        if let Err(e) = engine.stop(&c.id, 30).await {
-            start_again(engine, &stopped, state_dir).await.ok();
-            return Err(e);
+        engine.stop(&c.id, 30).await
+    }))
+    .await;
+    let mut stopped = Vec::new();
+    let mut failure = None;
+    for (c, r) in running.into_iter().zip(results) {
+        match r {
+            Ok(()) => stopped.push((c.id, c.name)),
+            Err(e) => failure = failure.or(Some(e)),
         }
-        stopped.push((c.id, c.name));
+    }
+    if let Some(e) = failure {
+        start_again(engine, &stopped, state_dir).await.ok();
+        return Err(e);
     }
     Ok(stopped)
 }

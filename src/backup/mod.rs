@@ -6,7 +6,7 @@ pub mod create;
 pub mod crypto;
 pub mod layout;
 pub mod manifest;
-pub mod pargz;
+pub mod parallel;
 pub mod plan;
 pub mod prune;
 pub mod remote;
