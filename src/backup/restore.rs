@@ -316,45 +316,80 @@ fn services_to_stop(p: &Project, steps: &[Step]) -> Vec<String> {
     out
 }
 
+/// Run the steps at once: each has its own service or helper container (a volume used by
+/// a database being restored is refused earlier), so PostgreSQL's pg_restore, the Redis
+/// swap and the volume extraction overlap instead of adding up. Each step keeps its own
+/// guarantee (a failed database or volume restore leaves that one as it was); when one
+/// fails, the error names the steps that completed.
 async fn run_steps(p: &Project, engine: &Engine, steps: &[Step]) -> Result<()> {
-    let project = &p.settings.project;
+    crate::util::check_interrupt()?;
     for st in steps {
-        crate::util::check_interrupt()?;
         output::status(format!("restoring {}", st.describe()));
-        match st {
-            Step::Postgres { target, file, sql } => {
-                let ctr = engine.running_container(project, &target.service).await?;
-                let src = if *sql {
-                    snapshot::postgres::Source::Sql(super::compress::decoded_async(file))
-                } else {
-                    snapshot::postgres::Source::Custom(super::compress::decoded_async(file))
-                };
-                // Not cancelled on a signal: the input ends instead, and restore() drops its
-                // staging copy; the live database is never half-replaced.
-                snapshot::postgres::restore(engine, &ctr.id, target, src).await?;
-                let counts = snapshot::postgres::row_counts(engine, &ctr.id, target).await.unwrap_or_default();
-                output::debug(format!("tables after restore: {counts}"));
+    }
+    let results = futures_util::future::join_all(steps.iter().map(|st| async move {
+        let t = std::time::Instant::now();
+        let r = run_step(p, engine, st).await;
+        if r.is_ok() {
+            output::status(format!("  done in {}: {}", crate::util::human_duration(t.elapsed()), st.describe()));
+        }
+        r
+    }))
+    .await;
+    let mut done = Vec::new();
+    let mut failures = Vec::new();
+    for (st, r) in steps.iter().zip(results) {
+        match r {
+            Ok(()) => done.push(st.describe()),
+            Err(e) => failures.push(e),
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    if let Some(i) = failures.iter().position(|e| e.downcast_ref::<crate::error::Interrupted>().is_some()) {
+        return Err(failures.swap_remove(i));
+    }
+    for e in failures.iter().skip(1) {
+        output::error(format!("{e:#}"));
+    }
+    let first = failures.swap_remove(0);
+    Err(if done.is_empty() { first } else { first.context(format!("restored nonetheless: {}", done.join("; "))) })
+}
+
+async fn run_step(p: &Project, engine: &Engine, st: &Step) -> Result<()> {
+    let project = &p.settings.project;
+    match st {
+        Step::Postgres { target, file, sql } => {
+            let ctr = engine.running_container(project, &target.service).await?;
+            let src = if *sql {
+                snapshot::postgres::Source::Sql(super::compress::decoded_async(file))
+            } else {
+                snapshot::postgres::Source::Custom(super::compress::decoded_async(file))
+            };
+            // Not cancelled on a signal: the input ends instead, and restore() drops its
+            // staging copy; the live database is never half-replaced.
+            snapshot::postgres::restore(engine, &ctr.id, target, src).await?;
+            let counts = snapshot::postgres::row_counts(engine, &ctr.id, target).await.unwrap_or_default();
+            output::debug(format!("tables after restore: {counts}"));
+        }
+        Step::Redis { service, file, legacy, keys } => {
+            let ctr = engine.running_container(project, service).await?;
+            let (dir, dbfile) = snapshot::redis::preflight(engine, &ctr.id, service).await?;
+            let (f, l) = (file.clone(), *legacy);
+            let size = tokio::task::spawn_blocking(move || verify::rdb_size(&f, l)).await??;
+            let tar = rdb_tar_stream(file.clone(), *legacy, dbfile, size);
+            let got = snapshot::redis::replace_and_start(engine, &ctr.id, &ctr.name, &dir, tar, &p.settings.state_dir)
+                .await?;
+            match keys {
+                Some(k) if *k != got => output::warn(format!(
+                    "redis `{service}` holds {got} keys after the restore; the snapshot recorded {k} (clients may have written meanwhile)"
+                )),
+                _ => output::status(format!("  redis `{service}`: {got} keys")),
             }
-            Step::Redis { service, file, legacy, keys } => {
-                let ctr = engine.running_container(project, service).await?;
-                let (dir, dbfile) = snapshot::redis::preflight(engine, &ctr.id, service).await?;
-                let (f, l) = (file.clone(), *legacy);
-                let size = tokio::task::spawn_blocking(move || verify::rdb_size(&f, l)).await??;
-                let tar = rdb_tar_stream(file.clone(), *legacy, dbfile, size);
-                let got =
-                    snapshot::redis::replace_and_start(engine, &ctr.id, &ctr.name, &dir, tar, &p.settings.state_dir)
-                        .await?;
-                match keys {
-                    Some(k) if *k != got => output::warn(format!(
-                        "redis `{service}` holds {got} keys after the restore; the snapshot recorded {k} (clients may have written meanwhile)"
-                    )),
-                    _ => output::status(format!("  redis `{service}`: {got} keys")),
-                }
-            }
-            Step::Volume { key, engine_name, file, .. } => {
-                let image = create::helper_image(p, engine, key).await?;
-                snapshot::volume::restore(engine, &image, engine_name, tar_stream(file)).await?;
-            }
+        }
+        Step::Volume { key, engine_name, file, .. } => {
+            let image = create::helper_image(p, engine, key).await?;
+            snapshot::volume::restore(engine, &image, engine_name, tar_stream(file)).await?;
         }
     }
     Ok(())
