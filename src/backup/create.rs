@@ -204,24 +204,30 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
                     writers.join(", ")
                 ));
             }
-            let stopped = stop_services(engine, &s.project, &v.stop_services, &s.state_dir).await?;
+            let stopped = stop_services(engine, &s.project, &v.stop_services, &s.state_dir, &p.model).await?;
             let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
             // volume::dump handles a signal itself, so its helper container is always removed.
             let dumped = snapshot::volume::dump(engine, &image, engine_name, &mut sink.writer).await;
-            let written = sink.finish().await;
-            // The archive is read back while the stopped services start again.
-            let check = (dumped.is_ok() && written.is_ok()).then(|| {
+            // The engine has read the volume: the stopped services start again while the
+            // last chunks are compressed and synced, and the archive is read back.
+            let store_and_check = async {
+                let written = sink.finish().await?;
+                if dumped.is_err() {
+                    return Ok((written, None));
+                }
                 let path = path.clone();
-                tokio::task::spawn_blocking(move || snapshot::volume::check_archive(compress::open_decoded(&path)?))
-            });
-            let restarted = start_again(engine, &stopped, &s.state_dir).await;
-            let written = written?;
+                let check = tokio::task::spawn_blocking(move || {
+                    snapshot::volume::check_archive(compress::open_decoded(&path)?)
+                });
+                Ok::<_, anyhow::Error>((written, Some(check.await??)))
+            };
+            let (stored, restarted) =
+                tokio::join!(store_and_check, start_again(engine, &stopped, &s.state_dir, &p.model));
+            // A full disk breaks the dump's pipe: the file's own error is the cause.
+            let (written, entries) = stored?;
             dumped?;
             restarted?;
-            let entries = match check {
-                Some(c) => c.await??,
-                None => bail!("the archive of volume `{}` was not written", v.name),
-            };
+            let Some(entries) = entries else { bail!("the archive of volume `{}` was not written", v.name) };
             output::debug(format!("{file}: {entries} entries"));
             (written, compress::word(c).to_string())
         }
@@ -271,14 +277,23 @@ pub async fn helper_image(p: &Project, engine: &Engine, volume_key: &str) -> Res
     }
 }
 
-/// Stop the running containers of `services`; returns their IDs to start again. They are
+/// A container stopped for a backup or restore, to start again.
+#[derive(Debug, Clone)]
+pub struct Stopped {
+    pub id: String,
+    pub name: String,
+    pub service: String,
+}
+
+/// Stop the running containers of `services`; returns them to start again. They are
 /// written to the state journal first, so even a SIGKILL cannot leave them down for good.
 pub async fn stop_services(
     engine: &Engine,
     project: &str,
     services: &[String],
     state_dir: &Path,
-) -> Result<Vec<(String, String)>> {
+    model: &crate::compose::Model,
+) -> Result<Vec<Stopped>> {
     let mut running = Vec::new();
     for svc in services {
         running.extend(engine.containers(project, Some(svc)).await?.into_iter().filter(|c| c.is_running()));
@@ -297,25 +312,37 @@ pub async fn stop_services(
     let mut failure = None;
     for (c, r) in running.into_iter().zip(results) {
         match r {
-            Ok(()) => stopped.push((c.id, c.name)),
+            Ok(()) => stopped.push(Stopped { id: c.id, name: c.name, service: c.service }),
             Err(e) => failure = failure.or(Some(e)),
         }
     }
     if let Some(e) = failure {
-        start_again(engine, &stopped, state_dir).await.ok();
+        start_again(engine, &stopped, state_dir, model).await.ok();
         return Err(e);
     }
     Ok(stopped)
 }
 
-/// Start what was stopped, in the order it was stopped; every failure is reported.
-pub async fn start_again(engine: &Engine, stopped: &[(String, String)], state_dir: &Path) -> Result<()> {
+/// Start what was stopped; every failure is reported. Containers start in the waves of
+/// [`start_waves`]: a proxy after the API it resolves at start, the rest all at once.
+pub async fn start_again(
+    engine: &Engine,
+    stopped: &[Stopped],
+    state_dir: &Path,
+    model: &crate::compose::Model,
+) -> Result<()> {
     let mut failed = Vec::new();
-    for (id, name) in stopped {
-        output::status(format!("  starting {name}"));
-        if let Err(e) = engine.start(id).await {
-            output::error(format!("{e:#}"));
-            failed.push(name.clone());
+    for wave in start_waves(stopped, model) {
+        let results = futures_util::future::join_all(wave.iter().map(|c| async move {
+            output::status(format!("  starting {}", c.name));
+            engine.start(&c.id).await
+        }))
+        .await;
+        for (c, r) in wave.iter().zip(results) {
+            if let Err(e) = r {
+                output::error(format!("{e:#}"));
+                failed.push(c.name.clone());
+            }
         }
     }
     crate::state::clear_stopped(state_dir);
@@ -323,4 +350,79 @@ pub async fn start_again(engine: &Engine, stopped: &[(String, String)], state_di
         bail!("could not start again: {}; start them by hand (`docker start {}`)", failed.join(", "), failed.join(" "));
     }
     Ok(())
+}
+
+/// The order to start stopped containers in: first, all at once, those whose service
+/// depends (compose `depends_on`) on no other stopped service; then those that depended
+/// on them; and so on. A dependency cycle is broken by starting its first-stopped member
+/// alone.
+fn start_waves<'a>(stopped: &'a [Stopped], model: &crate::compose::Model) -> Vec<Vec<&'a Stopped>> {
+    let mut waves = Vec::new();
+    let mut left: Vec<&Stopped> = stopped.iter().collect();
+    while !left.is_empty() {
+        let waits = |c: &Stopped| {
+            let deps = model.services.get(&c.service).map(|s| s.depends_on.as_slice()).unwrap_or_default();
+            left.iter().any(|o| o.service != c.service && deps.contains(&o.service))
+        };
+        let (wave, rest): (Vec<&Stopped>, Vec<&Stopped>) = left.iter().partition(|c| !waits(c));
+        if wave.is_empty() {
+            waves.push(vec![rest[0]]);
+            left = rest[1..].to_vec();
+        } else {
+            waves.push(wave);
+            left = rest;
+        }
+    }
+    waves
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::Model;
+
+    fn stopped(services: &[&str]) -> Vec<Stopped> {
+        services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Stopped { id: format!("id{i}"), name: format!("{s}-{i}"), service: s.to_string() })
+            .collect()
+    }
+
+    fn model(deps: &[(&str, &[&str])]) -> Model {
+        let mut m = Model::default();
+        for (svc, on) in deps {
+            m.services.entry(svc.to_string()).or_default().depends_on = on.iter().map(|d| d.to_string()).collect();
+        }
+        m
+    }
+
+    fn names(waves: &[Vec<&Stopped>]) -> Vec<Vec<String>> {
+        waves.iter().map(|w| w.iter().map(|c| c.name.clone()).collect()).collect()
+    }
+
+    #[test]
+    fn dependents_start_after_what_they_depend_on() {
+        let all = stopped(&["proxy", "backend", "backend", "redis", "worker"]);
+        let m = model(&[("proxy", &["backend"]), ("backend", &["redis", "postgres"]), ("worker", &["redis"])]);
+        assert_eq!(
+            names(&start_waves(&all, &m)),
+            [vec!["redis-3"], vec!["backend-1", "backend-2", "worker-4"], vec!["proxy-0"]]
+        );
+    }
+
+    #[test]
+    fn a_dependency_that_was_not_stopped_does_not_hold_anything_back() {
+        let all = stopped(&["backend", "worker"]);
+        let m = model(&[("backend", &["postgres"]), ("worker", &["redis"])]);
+        assert_eq!(names(&start_waves(&all, &m)), [vec!["backend-0", "worker-1"]]);
+    }
+
+    #[test]
+    fn a_cycle_still_starts_everything_once() {
+        let all = stopped(&["a", "b", "c"]);
+        let m = model(&[("a", &["b"]), ("b", &["a"]), ("c", &["a"])]);
+        // `a` goes first, alone; then nothing holds `b` or `c` back.
+        assert_eq!(names(&start_waves(&all, &m)), [vec!["a-0"], vec!["b-1", "c-2"]]);
+    }
 }

@@ -160,9 +160,9 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
 
     // 4. Stop, restore, start again whatever happens.
     let before = crate::health::run(&s.clone(), &p.engine, &p.model).await;
-    let stopped = stop_services(engine, &s.project, &to_stop, &s.state_dir).await?;
+    let stopped = stop_services(engine, &s.project, &to_stop, &s.state_dir, &p.model).await?;
     let result = run_steps(p, engine, &steps).await;
-    let restarted = start_again(engine, &stopped, &s.state_dir).await;
+    let restarted = start_again(engine, &stopped, &s.state_dir, &p.model).await;
     result?;
     restarted?;
 

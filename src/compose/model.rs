@@ -27,6 +27,8 @@ pub struct Service {
     /// deploy.update_config.order: start-first | stop-first.
     pub update_order: Option<String>,
     pub profiles: Vec<String>,
+    /// depends_on (map or list form).
+    pub depends_on: Vec<String>,
 }
 
 impl Model {
@@ -129,6 +131,11 @@ impl Service {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
                 .unwrap_or_default(),
+            depends_on: match s.get("depends_on") {
+                Some(Value::Object(m)) => m.keys().cloned().collect(),
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
+                _ => Vec::new(),
+            },
         }
     }
 }
