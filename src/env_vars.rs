@@ -4,7 +4,8 @@
 /// Path of the config file when `--config` is not given.
 pub const CCOPS_CONFIG: &str = "CCOPS_CONFIG";
 /// Force a Compose implementation: `docker compose` (v2) or `docker-compose` (v1).
-/// Default: v2 when `docker compose version` answers, else v1.
+/// Default: v2 when the Compose CLI plugin is in a folder the Docker CLI searches (and
+/// the CLI is on PATH), or else when `docker compose version` answers; else v1.
 pub const CCOPS_COMPOSE: &str = "CCOPS_COMPOSE";
 /// Docker CLI used to run `docker compose` (default: `docker` on PATH).
 pub const CCOPS_DOCKER: &str = "CCOPS_DOCKER";
@@ -14,3 +15,9 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const DOCKER_HOST: &str = "DOCKER_HOST";
 /// Compose project name when the config names none.
 pub const COMPOSE_PROJECT_NAME: &str = "COMPOSE_PROJECT_NAME";
+/// Where the Docker CLI keeps its config, and so the user's `cli-plugins` folder.
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+/// The user's home folder (`~/.docker/cli-plugins` when DOCKER_CONFIG is unset).
+pub const HOME: &str = "HOME";
+/// Where the Docker CLI is looked for.
+pub const PATH: &str = "PATH";

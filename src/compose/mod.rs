@@ -2,6 +2,7 @@
 //! (v1), always with the environment's project name, files, env file and variables.
 
 mod model;
+mod plugin;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::process::Stdio;
 use anyhow::{Result, anyhow, bail};
 
 pub use model::Model;
+pub use plugin::find as find_plugin;
 
 use crate::config::Settings;
 
@@ -44,7 +46,7 @@ impl Compose {
                 Flavour::V1
             }
             Some("docker compose" | "v2") => {
-                if !probe(&s.docker_bin, &["compose", "version"]).await {
+                if s.compose_plugin.is_none() && !probe(&s.docker_bin, &["compose", "version"]).await {
                     bail!("CCOPS_COMPOSE asks for `docker compose` (v2), but `{} compose version` fails", s.docker_bin);
                 }
                 Flavour::V2
@@ -54,6 +56,7 @@ impl Compose {
                     "CCOPS_COMPOSE=`{other}` is not understood; use `docker compose` or `docker-compose`"
                 ));
             }
+            None if s.compose_plugin.is_some() => Flavour::V2,
             None if probe(&s.docker_bin, &["compose", "version"]).await => Flavour::V2,
             None if probe("docker-compose", &["version"]).await => Flavour::V1,
             None => bail!(

@@ -46,6 +46,8 @@ pub struct Settings {
     /// CCOPS_COMPOSE: a forced Compose implementation.
     pub compose_override: Option<String>,
     pub docker_bin: String,
+    /// The Compose v2 plugin, when it and the Docker CLI are found without running them.
+    pub compose_plugin: Option<PathBuf>,
     /// The config as `config show` prints it, secrets masked.
     pub display: serde_json::Value,
 }
@@ -258,6 +260,7 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
         return Err(ConfigError::file(path, "no usable project name; set `project:` in ccops.yaml").into());
     }
     let docker_host = env.docker_host.clone().or_else(|| penv.get(env_vars::DOCKER_HOST).map(String::from));
+    let docker_bin = penv.get(env_vars::CCOPS_DOCKER).unwrap_or("docker");
     let backup_dir = resolve(&base_dir, &file.backup.directory);
     let state_dir = resolve(&base_dir, file.state_directory.as_deref().unwrap_or(".ccops"));
     let mut display = serde_json::to_value(&display).unwrap_or_default();
@@ -281,7 +284,13 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
         state_dir,
         docker_host,
         compose_override: penv.get(env_vars::CCOPS_COMPOSE).map(String::from),
-        docker_bin: penv.get(env_vars::CCOPS_DOCKER).unwrap_or("docker").to_string(),
+        docker_bin: docker_bin.to_string(),
+        compose_plugin: crate::compose::find_plugin(
+            docker_bin,
+            penv.get(env_vars::PATH),
+            penv.get(env_vars::HOME),
+            penv.get(env_vars::DOCKER_CONFIG),
+        ),
         display,
     })
 }
