@@ -148,6 +148,17 @@ pub struct Remote {
     pub server_side_encryption: Option<String>,
     /// The store's maximum number of parts in one multipart upload (10,000 on AWS).
     pub max_parts: Option<u32>,
+    /// Per-part CRC32 checksums on upload; unset: on for AWS, off for other endpoints.
+    pub checksum: Option<Checksum>,
+}
+
+/// Integrity checksum sent with each uploaded object or part, as a plain header (never
+/// the `aws-chunked` trailers that many S3-compatible stores reject).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Checksum {
+    Crc32,
+    Off,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -11,11 +11,13 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass,
+};
 use tokio::io::AsyncReadExt;
 
 use crate::backup::sink::{HashWriter, Written};
-use crate::config::Remote;
+use crate::config::{Checksum, Remote};
 
 /// What an upload task hands back: its part, or why it failed.
 type PartResult<E, R> = Result<Result<CompletedPart, SdkError<E, R>>, tokio::task::JoinError>;
@@ -37,6 +39,8 @@ pub struct S3Store {
     sse: Option<ServerSideEncryption>,
     max_parts: u64,
     endpoint: String,
+    /// Send a CRC32 of each object and part, so the store checks what it received.
+    crc32: bool,
 }
 
 impl S3Store {
@@ -56,8 +60,11 @@ impl S3Store {
             .force_path_style(r.path_style)
             .retry_config(retry)
             .timeout_config(timeouts)
-            // Recent SDKs add CRC32 checksum headers to every request; several
-            // S3-compatible stores reject them. Only send them where S3 requires them.
+            // Recent SDKs add checksums to every request, as `aws-chunked` trailers where
+            // the body streams; several S3-compatible stores reject them. The SDK sends
+            // them only where S3 requires them; where `checksum` asks for it, ccops sets
+            // its own CRC32 as a plain header (with the value given, the SDK neither
+            // computes one nor switches to trailers).
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
         if let Some(e) = &r.endpoint {
@@ -76,6 +83,7 @@ impl S3Store {
             sse: r.server_side_encryption.as_deref().map(ServerSideEncryption::from),
             max_parts: r.max_parts.map_or(DEFAULT_MAX_PARTS, u64::from).max(1),
             endpoint: r.endpoint.clone().unwrap_or_else(|| "AWS".to_string()),
+            crc32: r.checksum.map_or(r.endpoint.is_none(), |c| c == Checksum::Crc32),
         })
     }
 
@@ -126,19 +134,16 @@ impl S3Store {
                 .await
                 .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
             let written = hash_bytes(&data);
-            let body = ByteStream::from(data);
-            let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(body).content_length(len as i64);
-            if let Some(c) = &self.storage_class {
-                req = req.storage_class(c.clone());
-            }
-            if let Some(s) = &self.sse {
-                req = req.server_side_encryption(s.clone());
-            }
-            req.send().await.map_err(|e| self.explain(&format!("uploading `{key}`"), &e))?;
+            self.put_small(key, data).await?;
             bar.inc(len);
             return Ok(written);
         }
         let mut req = self.client.create_multipart_upload().bucket(&self.bucket).key(key);
+        if self.crc32 {
+            // A store that knows the parts' CRC32s combines them at completion instead of
+            // hashing the whole object again.
+            req = req.checksum_algorithm(ChecksumAlgorithm::Crc32);
+        }
         if let Some(c) = &self.storage_class {
             req = req.storage_class(c.clone());
         }
@@ -218,7 +223,9 @@ impl S3Store {
             number += 1;
             let (client, bucket, object, upload_id, bar) =
                 (client.clone(), self.bucket.clone(), key.to_string(), upload_id.to_string(), bar.clone());
+            let with_crc = self.crc32;
             tasks.spawn(async move {
+                let crc = with_crc.then(|| crc32(&buf));
                 let r = client
                     .upload_part()
                     .bucket(bucket)
@@ -226,11 +233,19 @@ impl S3Store {
                     .upload_id(upload_id)
                     .part_number(number)
                     .content_length(n as i64)
+                    .set_checksum_algorithm(crc.is_some().then_some(ChecksumAlgorithm::Crc32))
+                    .set_checksum_crc32(crc.clone())
                     .body(ByteStream::from(buf))
                     .send()
                     .await;
                 bar.inc(n as u64);
-                r.map(|o| CompletedPart::builder().part_number(number).set_e_tag(o.e_tag().map(String::from)).build())
+                r.map(|o| {
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(o.e_tag().map(String::from))
+                        .set_checksum_crc32(crc)
+                        .build()
+                })
             });
             while tasks.len() >= PARALLEL {
                 parts.push(self.joined(tasks.join_next().await, key)?);
@@ -320,9 +335,19 @@ impl S3Store {
         }
     }
 
-    /// Put a small object (a manifest) from memory.
+    /// Put an object from memory: a manifest, or a file no larger than one part.
     pub async fn put_small(&self, key: &str, data: Vec<u8>) -> Result<()> {
-        let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(data));
+        let crc = self.crc32.then(|| crc32(&data));
+        let len = data.len() as i64;
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(len)
+            .set_checksum_algorithm(crc.is_some().then_some(ChecksumAlgorithm::Crc32))
+            .set_checksum_crc32(crc)
+            .body(ByteStream::from(data));
         if let Some(c) = &self.storage_class {
             req = req.storage_class(c.clone());
         }
@@ -407,6 +432,14 @@ impl S3Store {
     }
 }
 
+/// CRC32 of `data` as S3 wants it in `x-amz-checksum-crc32`: base64 of the big-endian value.
+fn crc32(data: &[u8]) -> String {
+    use base64::Engine;
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    base64::engine::general_purpose::STANDARD.encode(crc.sum().to_be_bytes())
+}
+
 fn hash_bytes(data: &[u8]) -> Written {
     use sha2::Digest;
     Written { bytes: data.len() as u64, sha256: hex::encode(sha2::Sha256::digest(data)) }
@@ -430,5 +463,12 @@ mod tests {
         let scaleway = part_size(50 << 30, 1_000);
         assert!((50u64 << 30).div_ceil(scaleway) <= 1_000);
         assert_eq!(scaleway % (1 << 20), 0);
+    }
+
+    #[test]
+    fn crc32_is_the_header_s3_expects() {
+        // The standard check value of CRC-32 (0xCBF43926), big-endian, base64.
+        assert_eq!(crc32(b"123456789"), "y/Q5Jg==");
+        assert_eq!(crc32(b""), "AAAAAA==");
     }
 }

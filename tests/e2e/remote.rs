@@ -133,6 +133,53 @@ fn sha256(path: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
 }
 
+/// CRC32 as S3 reports it (`ChecksumCRC32`): base64 of the big-endian value.
+fn crc32_of(data: &[u8]) -> String {
+    use base64::Engine;
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    base64::engine::general_purpose::STANDARD.encode(crc.sum().to_be_bytes())
+}
+
+fn crc32(path: &std::path::Path) -> String {
+    crc32_of(&std::fs::read(path).unwrap())
+}
+
+/// The composite CRC32 of an object uploaded in `part`-sized parts: the CRC32 of the
+/// parts' CRC32s (what S3 combines them into at completion).
+fn composite_crc32(path: &std::path::Path, part: usize) -> String {
+    let data = std::fs::read(path).unwrap();
+    let mut crcs = Vec::new();
+    for chunk in data.chunks(part) {
+        let mut crc = flate2::Crc::new();
+        crc.update(chunk);
+        crcs.extend(crc.sum().to_be_bytes());
+    }
+    crc32_of(&crcs)
+}
+
+impl S3 {
+    /// The CRC32 the store holds for an object ("None" when it holds none).
+    fn stored_crc32(&self, key: &str) -> String {
+        let (ok, out) = self.aws(&[
+            "s3api",
+            "head-object",
+            "--bucket",
+            "commandcenter-backups",
+            "--key",
+            key,
+            "--checksum-mode",
+            "ENABLED",
+            "--query",
+            "ChecksumCRC32",
+            "--output",
+            "text",
+        ]);
+        assert!(ok, "{out}");
+        out.trim().to_string()
+    }
+}
+
 fn newest_id(stack: &Stack) -> String {
     let r = stack.ccops(&["--json", "backup", "list"]);
     r.json()[0]["id"].as_str().unwrap().to_string()
@@ -172,6 +219,10 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
         serde_json::from_str(&std::fs::read_to_string(dl.path().join("manifest.json")).unwrap()).unwrap();
     for c in manifest["components"].as_array().unwrap() {
         assert_eq!(sha256(&dl.path().join(c["file"].as_str().unwrap())), c["sha256"].as_str().unwrap(), "{c}");
+    }
+    // `checksum: crc32` (the example's): the store received and checked each object's CRC32.
+    for f in ["manifest.json", "redis-redis.rdb.gz"] {
+        assert_eq!(s3.stored_crc32(&format!("commandcenter/{id}/{f}")), crc32(&dl.path().join(f)), "{f}");
     }
 
     let list = run(&stack, &s3, &["--json", "backup", "list"]);
@@ -214,7 +265,9 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     let public = String::from_utf8_lossy(&keygen.stderr).split_whitespace().last().unwrap().to_string();
     let cfg = stack.path().join("ccops.yaml");
     let original = std::fs::read_to_string(&cfg).unwrap();
-    let encrypted = original.replacen(
+    // Without `checksum`, a custom endpoint gets no checksum headers at all.
+    assert!(original.contains("    checksum: crc32\n"));
+    let encrypted = original.replacen("    checksum: crc32\n", "", 1).replacen(
         "  compression: gzip",
         &format!(
             "  compression: gzip\n  encryption:\n    age_recipients: [\"{public}\"]\n    age_identity_file: {}",
@@ -229,6 +282,9 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     assert_eq!(enc_objects.len(), 4, "{enc_objects:?}");
     for k in enc_objects.iter().filter(|k| !k.ends_with("manifest.json")) {
         assert!(k.ends_with(".age"), "{k} is not encrypted");
+    }
+    for k in &enc_objects {
+        assert_eq!(s3.stored_crc32(k), "None", "{k}");
     }
     // Decrypt by hand with the age tool.
     let local = stack.path().join("backups").join(&enc_id).join("redis-redis.rdb.gz.age");
@@ -310,6 +366,14 @@ fn failed_uploads_stay_local_pending_and_push_finishes_them() {
     assert!(ids.get("s3").is_none(), "still pending: {ids}");
     let newest = newest_id(&stack);
     run(&stack, &s3, &["backup", "verify", &newest, "--remote", "s3"]).code(0).stderr_has("all 3 files verified");
+    // The 150 MiB archive went up in 8 MiB parts, declared as CRC32: the store combined
+    // the parts' checksums (a composite checksum).
+    let volume = format!("commandcenter/{newest}/volume-rag_storage.tar.gz");
+    let copy = tempfile::tempdir().unwrap();
+    let file = copy.path().join("volume.tar.gz");
+    assert!(s3.aws(&["s3", "cp", &format!("s3://commandcenter-backups/{volume}"), file.to_str().unwrap()]).0);
+    assert!(std::fs::metadata(&file).unwrap().len() > 16 << 20);
+    assert_eq!(s3.stored_crc32(&volume), composite_crc32(&file, 8 << 20), "{volume}");
     let (_, uploads) = s3.aws(&["s3api", "list-multipart-uploads", "--bucket", "commandcenter-backups"]);
     assert!(!uploads.contains("UploadId"), "orphaned multipart uploads: {uploads}");
     run(&stack, &s3, &["backup", "prune", "--remote", "s3", "--dry-run"]).code(0);
