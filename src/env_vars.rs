@@ -9,6 +9,9 @@ pub const CCOPS_CONFIG: &str = "CCOPS_CONFIG";
 pub const CCOPS_COMPOSE: &str = "CCOPS_COMPOSE";
 /// Docker CLI used to run `docker compose` (default: `docker` on PATH).
 pub const CCOPS_DOCKER: &str = "CCOPS_DOCKER";
+/// How volumes are read for a backup: `auto` (default: straight from the volume's folder
+/// where ccops may, else through the engine's archive API) or `engine` (always the API).
+pub const CCOPS_VOLUME_READ: &str = "CCOPS_VOLUME_READ";
 /// Set to any value to disable colours (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Docker daemon address, as the Docker CLI reads it.

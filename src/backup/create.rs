@@ -194,7 +194,7 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             (written, compress::word(c).to_string())
         }
         plan::Item::Volume(v, engine_name) => {
-            let image = helper_image(p, engine, &v.name).await?;
+            let source = volume_source(p, engine, &v.name, engine_name).await?;
             let writers: Vec<String> =
                 p.model.services_using_volume(&v.name).into_iter().filter(|u| !v.stop_services.contains(u)).collect();
             if !writers.is_empty() {
@@ -207,8 +207,8 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             let stopped = stop_services(engine, &s.project, &v.stop_services, &s.state_dir, &p.model).await?;
             let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
             // volume::dump handles a signal itself, so its helper container is always removed.
-            let dumped = snapshot::volume::dump(engine, &image, engine_name, &mut sink.writer).await;
-            // The engine has read the volume: the stopped services start again while the
+            let dumped = snapshot::volume::dump(engine, &source, engine_name, &mut sink.writer).await;
+            // The volume has been read: the stopped services start again while the
             // last chunks are compressed and synced, and the archive is read back.
             let store_and_check = async {
                 let written = sink.finish().await?;
@@ -264,6 +264,20 @@ fn check_nonempty(path: &Path, w: &Written, magic: &[u8], what: &str) -> Result<
         bail!("`{}` is not {what}", path.display());
     }
     Ok(())
+}
+
+/// Where to read a volume from: its folder on this machine where ccops may (see
+/// `Engine::local_volume_dir`) and CCOPS_VOLUME_READ does not say `engine`, else the
+/// engine's archive API through a helper container.
+async fn volume_source(p: &Project, engine: &Engine, key: &str, engine_name: &str) -> Result<snapshot::volume::Source> {
+    if !p.settings.volume_read_engine
+        && let Some(dir) = engine.local_volume_dir(engine_name).await
+    {
+        output::debug(format!("volume `{key}` is read from {}", dir.display()));
+        return Ok(snapshot::volume::Source::Host(dir));
+    }
+    output::debug(format!("volume `{key}` is read through the engine"));
+    Ok(snapshot::volume::Source::Engine(helper_image(p, engine, key).await?))
 }
 
 /// An image to run the volume helper from: one of the project's own (present locally).

@@ -48,6 +48,8 @@ pub struct Settings {
     pub docker_bin: String,
     /// The Compose v2 plugin, when it and the Docker CLI are found without running them.
     pub compose_plugin: Option<PathBuf>,
+    /// CCOPS_VOLUME_READ=engine: read volumes through the engine's archive API only.
+    pub volume_read_engine: bool,
     /// The config as `config show` prints it, secrets masked.
     pub display: serde_json::Value,
 }
@@ -261,6 +263,11 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     }
     let docker_host = env.docker_host.clone().or_else(|| penv.get(env_vars::DOCKER_HOST).map(String::from));
     let docker_bin = penv.get(env_vars::CCOPS_DOCKER).unwrap_or("docker");
+    let volume_read_engine = match penv.get(env_vars::CCOPS_VOLUME_READ).unwrap_or_default() {
+        "engine" => true,
+        "" | "auto" => false,
+        other => return Err(crate::usage!("CCOPS_VOLUME_READ=`{other}` is not understood; use `auto` or `engine`")),
+    };
     let backup_dir = resolve(&base_dir, &file.backup.directory);
     let state_dir = resolve(&base_dir, file.state_directory.as_deref().unwrap_or(".ccops"));
     let mut display = serde_json::to_value(&display).unwrap_or_default();
@@ -291,6 +298,7 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
             penv.get(env_vars::HOME),
             penv.get(env_vars::DOCKER_CONFIG),
         ),
+        volume_read_engine,
         display,
     })
 }

@@ -1,5 +1,6 @@
-//! Named volumes: the files streamed out of a helper container that mounts the volume
-//! (created, never started: the engine mounts volumes for archive reads), owners, modes,
+//! Named volumes: the files read straight from the volume's folder where ccops may, else
+//! streamed out of a helper container that mounts the volume (created, never started:
+//! the engine mounts volumes for archive reads); owners, modes,
 //! symlinks and empty folders kept. Restore checks every entry first, moves the current
 //! contents aside inside the volume, extracts, and puts them back if anything fails.
 
@@ -9,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
 use futures_util::StreamExt;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::docker::Engine;
 
@@ -19,8 +20,24 @@ fn labels() -> HashMap<String, String> {
     HashMap::from([("ccops.helper".to_string(), "true".to_string())])
 }
 
-/// Stream a tar of the volume's contents (entries `./...`) into `out`.
-pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, image: &str, volume: &str, out: &mut W) -> Result<()> {
+/// Where a volume's files are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The volume's folder on this machine, read by GNU tar (see `Engine::local_volume_dir`).
+    Host(PathBuf),
+    /// The engine's archive API, through a helper container made from this image.
+    Engine(String),
+}
+
+/// Stream a tar of the volume's contents (entries `./...`, numeric owners) into `out`.
+pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, source: &Source, volume: &str, out: &mut W) -> Result<()> {
+    match source {
+        Source::Host(dir) => dump_dir(dir, volume, out).await,
+        Source::Engine(image) => dump_engine(engine, image, volume, out).await,
+    }
+}
+
+async fn dump_engine<W: AsyncWrite + Unpin>(engine: &Engine, image: &str, volume: &str, out: &mut W) -> Result<()> {
     let helper = engine.create_helper(image, vec![format!("{volume}:{MOUNT}:ro")], labels()).await?;
     let res = async {
         let mut stream = engine.download(&helper, &format!("{MOUNT}/."));
@@ -39,6 +56,57 @@ pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, image: &str, volume: &
     .await;
     engine.remove(&helper).await.ok();
     res
+}
+
+/// GNU tar over the folder: owners as numbers (the container's users, not this machine's
+/// names), hard links kept. Exit status 1 means a file changed while it was read, which
+/// only services left running (not in `stop_services`) can do: the archive is complete,
+/// and the operator is told which files.
+async fn dump_dir<W: AsyncWrite + Unpin>(dir: &Path, volume: &str, out: &mut W) -> Result<()> {
+    let mut child = tokio::process::Command::new("tar")
+        .args(["--numeric-owner", "-cf", "-", "-C"])
+        .arg(dir)
+        .arg(".")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow!("cannot run `tar` to read volume `{volume}`: {}", crate::util::io_reason(&e)))?;
+    let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        bail!("`tar` for volume `{volume}` has no output pipes");
+    };
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).await.ok();
+        text
+    });
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        // Dropping the child on an early return kills tar.
+        let n = tokio::select! {
+            r = stdout.read(&mut buf) => {
+                r.map_err(|e| anyhow!("reading volume `{volume}` failed: {}", crate::util::io_reason(&e)))?
+            }
+            _ = crate::util::wait_interrupt() => return Err(crate::error::Interrupted.into()),
+        };
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).await.map_err(|e| anyhow!("{}", crate::util::io_reason(&e)))?;
+    }
+    out.flush().await.ok();
+    let status = child.wait().await.map_err(|e| anyhow!("`tar` for volume `{volume}`: {e}"))?;
+    let errors = errors.await.unwrap_or_default();
+    let errors = errors.trim();
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(1) => {
+            crate::output::warn(format!("volume `{volume}` changed while it was read: {errors}"));
+            Ok(())
+        }
+        _ => bail!("reading volume `{volume}` from `{}` failed: {errors}", dir.display()),
+    }
 }
 
 /// Check a stored volume archive before it touches anything: it reads whole, and no entry

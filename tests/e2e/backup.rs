@@ -16,7 +16,7 @@ fn fingerprint(s: &Stack) -> (String, String, String) {
     let kv: Vec<String> = keys.iter().map(|k| format!("{k}={}", s.redis(&["GET", k]))).collect();
     let files = s.try_exec(
         "backend",
-        &["sh", "-c", "cd /app/storage && find . -printf '%p %m %u %y %l\\n' | sort && cat docs/a.txt"],
+        &["sh", "-c", "cd /app/storage && find . -printf '%p %m %U:%G %y %l\\n' | sort && cat docs/a.txt docs/owned"],
     );
     (rows, kv.join(","), files)
 }
@@ -31,6 +31,18 @@ fn seed(s: &Stack) {
         "backend",
         &["sh", "-c", "mkdir -p /app/storage/docs/empty && echo 'hello docs' > /app/storage/docs/a.txt && chmod 640 /app/storage/docs/a.txt && ln -s docs/a.txt /app/storage/link"],
     );
+    // A file of another owner, with the setuid bit: the backend (no capabilities) cannot
+    // make one; a throwaway root container on the volume can.
+    s.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}_rag_storage:/v", s.project),
+        "ccops-test/base:latest",
+        "sh",
+        "-c",
+        "echo mine > /v/docs/owned && chown 1234:2345 /v/docs/owned && chmod 4750 /v/docs/owned",
+    ]);
 }
 
 fn destroy(s: &Stack) {
@@ -104,6 +116,36 @@ fn backup_restore_round_trip_verify_and_corruption() {
             && listing.contains("./docs/empty/"),
         "{listing}"
     );
+
+    // Run as root next to the engine, ccops reads the volume's folder itself; through
+    // the engine's archive API (CCOPS_VOLUME_READ=engine) the archive lists the same.
+    let listing_of = |set: &Path| {
+        let out = std::process::Command::new("tar")
+            .args(["--numeric-owner", "-tzvf"])
+            .arg(set.join("volume-rag_storage.tar.gz"))
+            .output()
+            .unwrap();
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+        lines.sort();
+        lines
+    };
+    let host = s.ccops(&["-v", "backup", "--only", "rag_storage", "--no-prune"]);
+    host.code(0).stderr_has("is read from /");
+    let via_engine =
+        s.ccops_env(&["-v", "backup", "--only", "rag_storage", "--no-prune"], &[("CCOPS_VOLUME_READ", "engine")]);
+    via_engine.code(0).stderr_has("is read through the engine");
+    let sets = complete_sets(&s);
+    assert_eq!(sets.len(), 3, "{sets:?}");
+    let (from_host, from_engine) =
+        (listing_of(&backup_dir(&s).join(&sets[1])), listing_of(&backup_dir(&s).join(&sets[0])));
+    assert!(from_host.iter().any(|l| l.contains("1234/2345") && l.ends_with("./docs/owned")), "{from_host:#?}");
+    assert_eq!(from_host, from_engine);
+    for newer in &sets[..2] {
+        std::fs::remove_dir_all(backup_dir(&s).join(newer)).unwrap();
+    }
+    s.ccops_env(&["backup", "--only", "rag_storage"], &[("CCOPS_VOLUME_READ", "sometimes")])
+        .code(2)
+        .stderr_has("CCOPS_VOLUME_READ=`sometimes` is not understood");
 
     destroy(&s);
     assert_ne!(fingerprint(&s), before);
@@ -275,7 +317,8 @@ fn backup_restore_round_trip_on_compose_v1() {
     let s = Stack::up("roundtripv1", Flavour::V1);
     seed(&s);
     let before = fingerprint(&s);
-    s.ccops(&["backup"]).code(0);
+    // The volume through the engine's archive API, the way a non-root or remote ccops reads it.
+    s.ccops_env(&["backup"], &[("CCOPS_VOLUME_READ", "engine")]).code(0);
     destroy(&s);
     s.ccops(&["restore", "latest", "--yes"]).code(0);
     assert_eq!(fingerprint(&s), before, "restored data differs (Compose v1)");
@@ -354,4 +397,56 @@ fn legacy_sets_zstd_and_a_full_disk() {
     s.ccops(&["backup"]).code(1).stderr_has("no space left on the device").stderr_has("nothing was kept");
     assert!(entries(&small).is_empty(), "{:?}", entries(&small));
     assert!(is_running(&s, "backend") && is_running(&s, "worker"));
+}
+
+/// `docker compose down -v` of a small project when the test ends, however it ends.
+struct Down(PathBuf, String);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["compose", "-p", &self.1, "down", "-v", "-t", "1"])
+            .current_dir(&self.0)
+            .output();
+    }
+}
+
+#[test]
+fn a_volume_with_driver_options_is_read_through_the_engine() {
+    // A `local` volume bound to a folder elsewhere: its folder under the engine's root holds
+    // the files only while a container mounts it, so once stop_services has stopped the
+    // only user, reading that folder would find it empty.
+    let d = crate::support::Dir::new();
+    let bound = tempfile::tempdir().unwrap();
+    std::fs::write(bound.path().join("report.txt"), "bound data\n").unwrap();
+    let project = format!("ccops-e2e-bindvol-{}", std::process::id());
+    d.write(
+        "docker-compose.yml",
+        &format!(
+            "services:\n  app:\n    image: ccops-test/base:latest\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while :; do sleep 1; done\"]\n    volumes: [\"files:/files\"]\nvolumes:\n  files:\n    driver_opts: {{ type: none, o: bind, device: \"{}\" }}\n",
+            bound.path().display()
+        ),
+    )
+    .write(
+        "ccops.yaml",
+        &format!("project: {project}\nenvironments:\n  prod:\n    compose_files: [docker-compose.yml]\nbackup:\n  volumes:\n    - name: files\n      stop_services: [app]\n"),
+    );
+    let _down = Down(d.path().to_path_buf(), project.clone());
+    let up = std::process::Command::new("docker")
+        .args(["compose", "-p", &project, "up", "-d"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+
+    let r = d.run(&["-v", "backup"]);
+    r.code(0);
+    let set = std::fs::read_dir(d.join("backups")).unwrap().flatten().next().unwrap().path();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("tar -xzOf '{}' ./report.txt", set.join("volume-files.tar.gz").display()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "bound data\n", "{}", String::from_utf8_lossy(&out.stderr));
+    r.stderr_has("volume `files` is read through the engine");
 }
