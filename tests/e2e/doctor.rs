@@ -33,8 +33,16 @@ fn a_stopped_engine_and_a_broken_config_fail_with_a_fix() {
     assert_eq!(status, "FAIL", "{l}");
     assert!(l.contains("/nonexistent/docker.sock"), "{l}");
     assert_eq!(line(&r, "config").0, "OK");
-    assert_eq!(line(&r, "compose").0, "OK");
+    // Nothing forces a Compose: v2 is preferred when both are installed (the rig has both),
+    // found by its plugin file and reported with its version; without the Docker CLI, v1.
+    let (status, l) = line(&r, "compose");
+    assert_eq!(status, "OK", "{l}");
+    assert!(l.contains("Compose v2 (`docker compose`) 2."), "{l}");
     assert!(r.stdout.contains("fix: start the engine"), "{}", r.stdout);
+    let r = d.run_env(&["doctor"], &[no_engine[0], ("CCOPS_DOCKER", "/nonexistent/docker")]);
+    let (status, l) = line(&r, "compose");
+    assert_eq!(status, "OK", "{l}");
+    assert!(l.contains("Compose v1 (`docker-compose`) 1."), "{l}");
 
     let r = d.run_env(&["--json", "doctor"], &no_engine);
     r.code(1);

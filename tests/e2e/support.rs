@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 /// The ccops binary under test, with a clean environment for ccops' own variables.
 pub fn ccops() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ccops"));
-    c.env_remove("CCOPS_CONFIG").env("NO_COLOR", "1");
+    c.env_remove("CCOPS_CONFIG").env_remove("CCOPS_COMPOSE").env_remove("CCOPS_DOCKER").env("NO_COLOR", "1");
     c
 }
 
