@@ -267,11 +267,12 @@ fn check_nonempty(path: &Path, w: &Written, magic: &[u8], what: &str) -> Result<
 }
 
 /// Where to read a volume from: its folder on this machine where ccops may (see
-/// `Engine::local_volume_dir`) and CCOPS_VOLUME_READ does not say `engine`, else the
-/// engine's archive API through a helper container.
+/// `Engine::local_volume_dir`), GNU tar is there and CCOPS_VOLUME_READ does not say
+/// `engine`, else the engine's archive API through a helper container.
 async fn volume_source(p: &Project, engine: &Engine, key: &str, engine_name: &str) -> Result<snapshot::volume::Source> {
     if !p.settings.volume_read_engine
         && let Some(dir) = engine.local_volume_dir(engine_name).await
+        && snapshot::volume::gnu_tar().await
     {
         output::debug(format!("volume `{key}` is read from {}", dir.display()));
         return Ok(snapshot::volume::Source::Host(dir));

@@ -58,6 +58,13 @@ async fn dump_engine<W: AsyncWrite + Unpin>(engine: &Engine, image: &str, volume
     res
 }
 
+/// Whether `tar` on PATH is GNU tar (the folder read relies on its options and exit
+/// statuses; BusyBox's and BSD's differ).
+pub async fn gnu_tar() -> bool {
+    let out = tokio::process::Command::new("tar").arg("--version").stdin(std::process::Stdio::null()).output().await;
+    out.is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).starts_with("tar (GNU tar)"))
+}
+
 /// GNU tar over the folder: owners as numbers (the container's users, not this machine's
 /// names), hard links kept. Exit status 1 means a file changed while it was read, which
 /// only services left running (not in `stop_services`) can do: the archive is complete,

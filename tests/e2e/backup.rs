@@ -41,7 +41,7 @@ fn seed(s: &Stack) {
         "ccops-test/base:latest",
         "sh",
         "-c",
-        "echo mine > /v/docs/owned && chown 1234:2345 /v/docs/owned && chmod 4750 /v/docs/owned",
+        "echo mine > /v/docs/owned && chown 1234:2345 /v/docs/owned && chmod 4755 /v/docs/owned",
     ]);
 }
 
