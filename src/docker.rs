@@ -282,7 +282,7 @@ impl Engine {
     }
 
     /// The folder of a named volume on this machine, when ccops may read it directly
-    /// rather than through the engine's archive API (which streams at a fifth of the
+    /// rather than through the engine's archive API (which streams at a quarter of the
     /// page cache's rate): the engine listens on a local socket and reports this
     /// machine's hostname (not a VM such as Docker Desktop's), ccops runs as root, and the
     /// volume is a plain `local` one (with driver options, e.g. NFS or a bind, the folder

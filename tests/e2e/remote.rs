@@ -133,12 +133,16 @@ fn sha256(path: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
 }
 
+fn crc32_raw(data: &[u8]) -> [u8; 4] {
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    crc.sum().to_be_bytes()
+}
+
 /// CRC32 as S3 reports it (`ChecksumCRC32`): base64 of the big-endian value.
 fn crc32_of(data: &[u8]) -> String {
     use base64::Engine;
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    base64::engine::general_purpose::STANDARD.encode(crc.sum().to_be_bytes())
+    base64::engine::general_purpose::STANDARD.encode(crc32_raw(data))
 }
 
 fn crc32(path: &std::path::Path) -> String {
@@ -149,12 +153,7 @@ fn crc32(path: &std::path::Path) -> String {
 /// parts' CRC32s (what S3 combines them into at completion).
 fn composite_crc32(path: &std::path::Path, part: usize) -> String {
     let data = std::fs::read(path).unwrap();
-    let mut crcs = Vec::new();
-    for chunk in data.chunks(part) {
-        let mut crc = flate2::Crc::new();
-        crc.update(chunk);
-        crcs.extend(crc.sum().to_be_bytes());
-    }
+    let crcs: Vec<u8> = data.chunks(part).flat_map(crc32_raw).collect();
     crc32_of(&crcs)
 }
 
