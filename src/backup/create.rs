@@ -142,11 +142,11 @@ pub async fn interruptible<T>(f: impl std::future::Future<Output = Result<T>>) -
 async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, c: Compression) -> Result<Component> {
     let s = &p.settings;
     let encrypted = super::crypto::encrypting();
-    // Reading a file back (pg_restore --list, the tar listing, the RDB header) needs the
-    // private key when it is encrypted; a host with the public keys only skips that, and
-    // relies on the dump tools' exit status and the sizes.
+    // Reading a file back (the tar listing, the RDB header) needs the private key when it
+    // is encrypted; a host with the public keys only skips that, and relies on the dump
+    // tools' exit status and the sizes. A Postgres dump is listed as it streams instead.
     let read_back = !encrypted || super::crypto::can_decrypt();
-    if !read_back {
+    if !read_back && !matches!(item, plan::Item::Postgres(_)) {
         output::debug(format!("{}: encrypted without a private key here; not read back", item.name()));
     }
     let file = item.file_name(c) + if encrypted { ".age" } else { "" };
@@ -157,10 +157,14 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             let ctr = engine.running_container(&s.project, &t.service).await?;
             let t0 = Instant::now();
             let mut sink = Sink::create(&path, Encoding::Raw)?;
-            let dumped = interruptible(snapshot::postgres::dump(engine, &ctr.id, t, &mut sink.writer)).await;
+            let both = interruptible(async {
+                Ok(snapshot::postgres::dump_listed(engine, &ctr.id, t, &mut sink.writer).await)
+            })
+            .await;
             // A file that cannot be written (a full disk) breaks the dump's pipe: its own
             // error is the cause to report.
             let written = sink.finish().await?;
+            let (dumped, listed) = both?;
             dumped?;
             output::debug(format!(
                 "pg_dump streamed {} in {}",
@@ -168,9 +172,8 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
                 crate::util::human_duration(t0.elapsed())
             ));
             check_nonempty(&path, &written, b"PGDMP", "a pg_dump archive")?;
-            let entries =
-                interruptible(snapshot::postgres::list(engine, &ctr.id, compress::decoded_async(&path))).await?;
-            output::debug(format!("pg_restore --list read {entries} entries from {file}"));
+            let entries = listed?;
+            output::debug(format!("pg_restore --list read {entries} entries from the stream of {file}"));
             (written, "none".to_string())
         }
         plan::Item::Redis(t) => {
@@ -212,7 +215,7 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             // last chunks are compressed and synced, and the archive is read back.
             let store_and_check = async {
                 let written = sink.finish().await?;
-                if dumped.is_err() {
+                if dumped.is_err() || !read_back {
                     return Ok((written, None));
                 }
                 let path = path.clone();
@@ -227,8 +230,9 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             let (written, entries) = stored?;
             dumped?;
             restarted?;
-            let Some(entries) = entries else { bail!("the archive of volume `{}` was not written", v.name) };
-            output::debug(format!("{file}: {entries} entries"));
+            if let Some(entries) = entries {
+                output::debug(format!("{file}: {entries} entries"));
+            }
             (written, compress::word(c).to_string())
         }
     };
@@ -255,7 +259,7 @@ fn check_nonempty(path: &Path, w: &Written, magic: &[u8], what: &str) -> Result<
     }
     let mut head = vec![0u8; magic.len()];
     let n = if path.to_string_lossy().ends_with(".age") {
-        // Encrypted: the dump's own bytes were checked for emptiness by pg_restore --list.
+        // Encrypted: pg_restore --list read the dump's own bytes as they streamed.
         return Ok(());
     } else {
         std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0)

@@ -2,6 +2,7 @@
 
 pub mod postgres;
 pub mod redis;
+pub mod tee;
 pub mod volume;
 
 /// The value of `KEY` in a container's `KEY=value` environment list.

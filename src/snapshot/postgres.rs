@@ -44,6 +44,25 @@ pub async fn dump<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// [`dump`], with `pg_restore --list` reading the same stream as it passes: the archive's
+/// header and table of contents read whole. This needs no read-back of the file, so it
+/// also holds for a file encrypted to a key this host does not have. Returns the dump's
+/// outcome and, apart, the listing's entry count (the dump's failure is the one to report).
+pub async fn dump_listed<W: AsyncWrite + Unpin>(
+    engine: &Engine,
+    container: &str,
+    t: &PostgresTarget,
+    out: &mut W,
+) -> (Result<()>, Result<usize>) {
+    let (mut tee, copy) = super::tee::tee(out);
+    let dumped = async move {
+        let r = dump(engine, container, t, &mut tee).await;
+        drop(tee);
+        r
+    };
+    tokio::join!(dumped, list(engine, container, copy))
+}
+
 /// `pg_restore --list` over a dump: proves the archive reads whole. Returns its entry count.
 pub async fn list<R: AsyncRead + Unpin + Send + 'static>(engine: &Engine, container: &str, dump: R) -> Result<usize> {
     let mut out = Vec::new();

@@ -450,3 +450,81 @@ fn a_volume_with_driver_options_is_read_through_the_engine() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "bound data\n", "{}", String::from_utf8_lossy(&out.stderr));
     r.stderr_has("volume `files` is read through the engine");
 }
+
+#[test]
+fn postgres_dumps_are_listed_as_they_stream_even_without_the_private_key() {
+    let s = Stack::new("pubkey", Flavour::V2);
+    // pg_dump is swapped for fakes below: postgres gets a writable root file system.
+    s.edit(
+        "docker-compose.prod.yml",
+        "    read_only: true\n    tmpfs:\n      - /tmp\n      - /run/postgresql",
+        "    tmpfs:\n      - /tmp\n      - /run/postgresql",
+    );
+    s.start();
+    seed(&s);
+    let before = fingerprint(&s);
+
+    // A backup host with the public key only: it cannot read its files back, yet every
+    // component is backed up, and the dump's table of contents was still read.
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("key.txt");
+    let keygen = std::process::Command::new("age-keygen").arg("-o").arg(&key_file).output().unwrap();
+    assert!(keygen.status.success());
+    let public = String::from_utf8_lossy(&keygen.stderr).split_whitespace().last().unwrap().to_string();
+    let cfg = s.path().join("ccops.yaml");
+    let original = std::fs::read_to_string(&cfg).unwrap();
+    let with = |extra: &str| {
+        original.replacen(
+            "  compression: gzip",
+            &format!("  compression: gzip\n  encryption:\n    age_recipients: [\"{public}\"]{extra}"),
+            1,
+        )
+    };
+    std::fs::write(&cfg, with("")).unwrap();
+    s.ccops(&["-v", "backup"]).code(0).stderr_has("pg_restore --list read").stderr_has("entries from the stream");
+    let id = complete_sets(&s)[0].clone();
+    assert_eq!(
+        entries(&backup_dir(&s).join(&id)),
+        [
+            "manifest.json",
+            "postgres-postgres-commandcenter.dump.age",
+            "redis-redis.rdb.gz.age",
+            "volume-rag_storage.tar.gz.age"
+        ]
+    );
+    // Where the private key is, the set restores whole.
+    std::fs::write(&cfg, with(&format!("\n    age_identity_file: {}", key_file.display()))).unwrap();
+    destroy(&s);
+    s.ccops(&["restore", &id, "--yes", "--no-safety-backup"]).code(0);
+    assert_eq!(fingerprint(&s), before, "restored data differs");
+    std::fs::write(&cfg, &original).unwrap();
+
+    // The checks read what pg_dump wrote: a pg_dump that exits 0 after printing text, a
+    // cut-off archive or nothing at all leaves no set.
+    let ctr = s.container("postgres");
+    let fake = |body: &str| {
+        let script = format!(
+            "p=$(command -v pg_dump); [ -e \"$p.real\" ] || mv \"$p\" \"$p.real\"; printf '#!/bin/sh\\n%s\\n' '{body}' > \"$p\" && chmod 755 \"$p\""
+        );
+        s.docker(&["exec", "-u", "0", &ctr, "sh", "-c", &script]);
+    };
+    let sets = complete_sets(&s);
+    fake("echo this is not a dump");
+    s.ccops(&["backup", "--only", "postgres"])
+        .code(1)
+        .stderr_has("is not a pg_dump archive")
+        .stderr_has("nothing was kept");
+    // Encrypted, the file cannot be read here: only the check on the stream sees it.
+    std::fs::write(&cfg, with("")).unwrap();
+    s.ccops(&["backup", "--only", "postgres"]).code(1).stderr_has("pg_restore cannot read the dump");
+    std::fs::write(&cfg, &original).unwrap();
+    fake("\"$0.real\" \"$@\" | head -c 300");
+    s.ccops(&["backup", "--only", "postgres"]).code(1).stderr_has("pg_restore cannot read the dump");
+    fake("exit 0");
+    s.ccops(&["backup", "--only", "postgres"]).code(1).stderr_has("is empty");
+    assert_eq!(complete_sets(&s), sets);
+    assert!(!entries(&backup_dir(&s)).iter().any(|e| e.ends_with(".partial")), "{:?}", entries(&backup_dir(&s)));
+    fake("exec \"$0.real\" \"$@\"");
+    s.ccops(&["backup", "--only", "postgres"]).code(0);
+    assert_eq!(complete_sets(&s).len(), sets.len() + 1);
+}
