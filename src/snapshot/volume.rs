@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::docker::Engine;
 
@@ -80,13 +80,24 @@ async fn dump_dir<W: AsyncWrite + Unpin>(dir: &Path, volume: &str, out: &mut W) 
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| anyhow!("cannot run `tar` to read volume `{volume}`: {}", crate::util::io_reason(&e)))?;
-    let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+    let (Some(mut stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         bail!("`tar` for volume `{volume}` has no output pipes");
     };
     let errors = tokio::spawn(async move {
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).await.ok();
-        text
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let mut kept = Vec::new();
+        let mut more = 0usize;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if kept.len() < TAR_LINES {
+                kept.push(line);
+            } else {
+                more += 1;
+            }
+        }
+        summary(&kept, more)
     });
     let mut buf = vec![0u8; 256 << 10];
     loop {
@@ -105,7 +116,6 @@ async fn dump_dir<W: AsyncWrite + Unpin>(dir: &Path, volume: &str, out: &mut W) 
     out.flush().await.ok();
     let status = child.wait().await.map_err(|e| anyhow!("`tar` for volume `{volume}`: {e}"))?;
     let errors = errors.await.unwrap_or_default();
-    let errors = errors.trim();
     match status.code() {
         Some(0) => Ok(()),
         Some(1) => {
@@ -114,6 +124,21 @@ async fn dump_dir<W: AsyncWrite + Unpin>(dir: &Path, volume: &str, out: &mut W) 
         }
         _ => bail!("reading volume `{volume}` from `{}` failed: {errors}", dir.display()),
     }
+}
+
+/// Lines of tar's messages quoted; a volume where thousands of files change says so in
+/// a count, not in thousands of lines.
+const TAR_LINES: usize = 5;
+
+fn summary(kept: &[String], more: usize) -> String {
+    let mut s = kept.join(" / ");
+    if s.is_empty() {
+        s = "no message".into();
+    }
+    if more > 0 {
+        s += &format!(" (and {more} more line{})", if more == 1 { "" } else { "s" });
+    }
+    s
 }
 
 /// Check a stored volume archive before it touches anything: it reads whole, and no entry
@@ -214,6 +239,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tar_messages_are_quoted_up_to_a_few_lines() {
+        let lines: Vec<String> = (1..=3).map(|i| format!("tar: ./f{i}: file changed as we read it")).collect();
+        assert_eq!(summary(&[], 0), "no message");
+        assert_eq!(
+            summary(&lines, 0),
+            "tar: ./f1: file changed as we read it / tar: ./f2: file changed as we read it / tar: ./f3: file changed as we read it"
+        );
+        assert!(summary(&lines[..1], 1).ends_with("as we read it (and 1 more line)"));
+        assert!(summary(&lines, 4995).ends_with("(and 4995 more lines)"));
+    }
 
     fn archive(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());

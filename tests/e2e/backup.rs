@@ -452,6 +452,48 @@ fn a_volume_with_driver_options_is_read_through_the_engine() {
 }
 
 #[test]
+fn a_file_written_during_the_backup_is_named_in_a_warning() {
+    // The service is not in stop_services and keeps appending to a 64 MiB file: tar reads
+    // the folder, notices, and the backup completes with a warning naming the file.
+    let d = crate::support::Dir::new();
+    let project = format!("ccops-e2e-changing-{}", std::process::id());
+    let app = "head -c 67108864 /dev/urandom > /files/growing && touch /files/ready; trap 'exit 0' TERM; while :; do echo x >> /files/growing; done";
+    d.write(
+        "docker-compose.yml",
+        &format!("services:\n  app:\n    image: ccops-test/base:latest\n    command: [\"sh\", \"-c\", \"{app}\"]\n    volumes: [\"files:/files\"]\nvolumes:\n  files: {{}}\n"),
+    )
+    .write(
+        "ccops.yaml",
+        &format!("project: {project}\nenvironments:\n  prod:\n    compose_files: [docker-compose.yml]\nbackup:\n  volumes:\n    - name: files\n      stop_services: []\n"),
+    );
+    let _down = Down(d.path().to_path_buf(), project.clone());
+    let compose = |args: &[&str]| {
+        std::process::Command::new("docker")
+            .args(["compose", "-p", &project])
+            .args(args)
+            .current_dir(d.path())
+            .output()
+            .unwrap()
+    };
+    let up = compose(&["up", "-d"]);
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !compose(&["exec", "-T", "app", "test", "-e", "/files/ready"]).status.success() {
+        assert!(std::time::Instant::now() < deadline, "the app did not write its file");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    let r = d.run(&["backup"]);
+    r.code(0)
+        .stderr_has(&format!("volume `{project}_files` changed while it was read"))
+        .stderr_has("./growing: file changed as we read it");
+    let set = std::fs::read_dir(d.join("backups")).unwrap().flatten().next().unwrap().path();
+    let out = std::process::Command::new("tar").arg("-tzf").arg(set.join("volume-files.tar.gz")).output().unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains("./growing") && listing.contains("./ready"), "{listing}");
+}
+
+#[test]
 fn postgres_dumps_are_listed_as_they_stream_even_without_the_private_key() {
     let s = Stack::new("pubkey", Flavour::V2);
     // pg_dump is swapped for fakes below: postgres gets a writable root file system.
