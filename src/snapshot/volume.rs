@@ -83,22 +83,7 @@ async fn dump_dir<W: AsyncWrite + Unpin>(dir: &Path, volume: &str, out: &mut W) 
     let (Some(mut stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         bail!("`tar` for volume `{volume}` has no output pipes");
     };
-    let errors = tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(stderr).lines();
-        let mut kept = Vec::new();
-        let mut more = 0usize;
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.trim().is_empty() {
-                continue;
-            }
-            if kept.len() < TAR_LINES {
-                kept.push(line);
-            } else {
-                more += 1;
-            }
-        }
-        summary(&kept, more)
-    });
+    let errors = tokio::spawn(tar_messages(stderr));
     let mut buf = vec![0u8; 256 << 10];
     loop {
         // Dropping the child on an early return kills tar.
@@ -130,7 +115,28 @@ async fn dump_dir<W: AsyncWrite + Unpin>(dir: &Path, volume: &str, out: &mut W) 
 /// a count, not in thousands of lines.
 const TAR_LINES: usize = 5;
 
-fn summary(kept: &[String], more: usize) -> String {
+/// Read tar's stderr to its end (tar must never block on it), keeping the first
+/// [`TAR_LINES`] lines and counting the rest. File names need not be UTF-8.
+async fn tar_messages(stderr: impl tokio::io::AsyncRead + Unpin) -> String {
+    let mut reader = tokio::io::BufReader::new(stderr);
+    let (mut kept, mut more, mut line) = (Vec::new(), 0usize, Vec::new());
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if kept.len() < TAR_LINES {
+            kept.push(text.to_string());
+        } else {
+            more += 1;
+        }
+    }
     let mut s = kept.join(" / ");
     if s.is_empty() {
         s = "no message".into();
@@ -240,16 +246,23 @@ where
 mod tests {
     use super::*;
 
-    #[test]
-    fn tar_messages_are_quoted_up_to_a_few_lines() {
-        let lines: Vec<String> = (1..=3).map(|i| format!("tar: ./f{i}: file changed as we read it")).collect();
-        assert_eq!(summary(&[], 0), "no message");
+    #[tokio::test]
+    async fn tar_messages_are_quoted_up_to_a_few_lines() {
+        assert_eq!(tar_messages(&b""[..]).await, "no message");
+        let three = b"tar: ./f1: file changed as we read it\ntar: ./f2: file changed as we read it\n\ntar: ./f3: file changed as we read it\n";
         assert_eq!(
-            summary(&lines, 0),
+            tar_messages(&three[..]).await,
             "tar: ./f1: file changed as we read it / tar: ./f2: file changed as we read it / tar: ./f3: file changed as we read it"
         );
-        assert!(summary(&lines[..1], 1).ends_with("as we read it (and 1 more line)"));
-        assert!(summary(&lines, 4995).ends_with("(and 4995 more lines)"));
+        // A name that is not UTF-8 is quoted lossily, and reading goes on past it.
+        let mut many = b"tar: ./caf\xe9: file changed as we read it\n".to_vec();
+        for i in 0..5000 {
+            many.extend_from_slice(format!("tar: ./f{i}: file changed as we read it\n").as_bytes());
+        }
+        let m = tar_messages(&many[..]).await;
+        assert!(m.starts_with("tar: ./caf\u{fffd}: file changed"), "{m}");
+        assert!(m.ends_with("(and 4996 more lines)"), "{m}");
+        assert_eq!(m.matches(" / ").count(), TAR_LINES - 1);
     }
 
     fn archive(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
