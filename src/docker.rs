@@ -18,6 +18,9 @@ pub const LABEL_SERVICE: &str = "com.docker.compose.service";
 pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
 pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
 
+/// Bytes of an exec's output gathered before they are written on.
+const BATCH: usize = 256 << 10;
+
 /// A connection to the Docker engine.
 #[derive(Clone)]
 pub struct Engine {
@@ -196,14 +199,19 @@ impl Engine {
             })
         });
         let mut stderr = Vec::new();
+        // Frames are a few KiB each; handing each one on woke the writer's thread a
+        // thousand times a second, on a machine whose other core runs the dump itself.
+        let mut batch = Vec::with_capacity(BATCH);
+        let write_failed = |e: std::io::Error| anyhow!("cannot write exec output: {}", crate::util::io_reason(&e));
         while let Some(frame) = output.next().await {
             use bollard::container::LogOutput;
             match frame.map_err(|e| anyhow!("exec stream broke: {}", short_err(&e)))? {
                 LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                    stdout
-                        .write_all(&message)
-                        .await
-                        .map_err(|e| anyhow!("cannot write exec output: {}", crate::util::io_reason(&e)))?;
+                    batch.extend_from_slice(&message);
+                    if batch.len() >= BATCH {
+                        stdout.write_all(&batch).await.map_err(write_failed)?;
+                        batch.clear();
+                    }
                 }
                 LogOutput::StdErr { message } => {
                     stderr.extend_from_slice(&message);
@@ -214,6 +222,7 @@ impl Engine {
                 LogOutput::StdIn { .. } => {}
             }
         }
+        stdout.write_all(&batch).await.map_err(write_failed)?;
         stdout.flush().await.ok();
         if let Some(f) = feeder {
             // The command is done with its output: input it did not read (`pg_restore
