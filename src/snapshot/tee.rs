@@ -10,8 +10,8 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::PollSender;
 
-/// Chunks (one per write, as the exec stream delivers them) the copy may hold before the
-/// main writer waits for its reader.
+/// Chunks (one per write: a batch of an exec's output, up to 256 KiB) the copy may hold
+/// before the main writer waits for its reader.
 const CHUNKS: usize = 16;
 
 pub struct Tee<'a, W: ?Sized> {

@@ -259,9 +259,7 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     // identity changes nothing.
     let keys = tempfile::tempdir().unwrap();
     let key_file = keys.path().join("key.txt");
-    let keygen = Command::new("age-keygen").arg("-o").arg(&key_file).output().unwrap();
-    assert!(keygen.status.success());
-    let public = String::from_utf8_lossy(&keygen.stderr).split_whitespace().last().unwrap().to_string();
+    let public = crate::support::age_identity(&key_file);
     let cfg = stack.path().join("ccops.yaml");
     let original = std::fs::read_to_string(&cfg).unwrap();
     // Without `checksum`, a custom endpoint gets no checksum headers at all.
@@ -296,7 +294,7 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     std::fs::remove_dir_all(stack.path().join("backups").join(&enc_id)).unwrap();
     let live = rows(&stack);
     let wrong = keys.path().join("wrong.txt");
-    assert!(Command::new("age-keygen").arg("-o").arg(&wrong).output().unwrap().status.success());
+    crate::support::age_identity(&wrong);
     std::fs::write(&cfg, encrypted.replace(&key_file.display().to_string(), &wrong.display().to_string())).unwrap();
     run(&stack, &s3, &["restore", &enc_id, "--from", "s3", "--yes"]).code(1).stderr_has("does not match the keys");
     assert_eq!(rows(&stack), live);

@@ -12,6 +12,14 @@ pub fn ccops() -> Command {
     c
 }
 
+/// A new age identity written to `file` (as `age-keygen -o` writes it); returns its
+/// public key.
+pub fn age_identity(file: &Path) -> String {
+    let keygen = Command::new("age-keygen").arg("-o").arg(file).output().unwrap();
+    assert!(keygen.status.success(), "{}", String::from_utf8_lossy(&keygen.stderr));
+    String::from_utf8_lossy(&keygen.stderr).split_whitespace().last().unwrap().to_string()
+}
+
 /// The outcome of one run, with helpers that print everything on failure.
 pub struct Run {
     pub code: i32,
