@@ -30,6 +30,18 @@ impl fmt::Display for Interrupted {
 }
 impl std::error::Error for Interrupted {}
 
+/// A deploy failed and the release before it was put back (auto-rollback). Exit 1 like
+/// any failure; monitoring counts it apart, so it is a type and not a phrase to look for
+/// (a failed migration's message says "rolled back" too, of its transaction).
+#[derive(Debug)]
+pub struct RolledBack(pub String);
+
+impl fmt::Display for RolledBack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Whether an error chain says "usage/config error" (exit 2) or "interrupted" (130).
 pub fn classify(err: &anyhow::Error) -> crate::status::ExitStatus {
     use crate::status::ExitStatus;

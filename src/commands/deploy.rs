@@ -47,11 +47,10 @@ pub(super) async fn observe(
         return;
     }
     let s = &project.settings;
-    let outcome = match result {
-        Ok(_) => crate::metrics::DeployOutcome::Success,
-        Err(e) if format!("{e:#}").contains("rolled back") => crate::metrics::DeployOutcome::RolledBack,
-        Err(_) => crate::metrics::DeployOutcome::Failure,
-    };
+    // The version the command settled on (the version variable's value for a bare
+    // `deploy ENV`, the release before for a bare `rollback ENV`), else the one asked for.
+    let version = crate::output::context("version").or(version);
+    let outcome = crate::metrics::DeployOutcome::of(result);
     crate::metrics::record_deploy(s, command, version.as_deref().unwrap_or_default(), outcome, started.elapsed());
     let event = crate::notify::Event { command, version, duration: started.elapsed(), ..Default::default() };
     crate::notify::after(s, &event, result).await;

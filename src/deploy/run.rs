@@ -16,7 +16,7 @@ use super::record::{Action, AutoRollback, ImageRecord, Outcome, Release};
 use super::steps::Steps;
 use super::{compose_for, hooks, images, model_of, preflight, revert, rollout, wait};
 use crate::compose::{Compose, Model};
-use crate::error::classify;
+use crate::error::{RolledBack, classify};
 use crate::lock::Lock;
 use crate::output;
 use crate::project::Project;
@@ -185,15 +185,15 @@ pub async fn deploy(p: &Project, o: &Options) -> Result<Option<Release>> {
     rel.finish(Outcome::Failed, Some(reason), started.elapsed());
     history.put(&rel)?;
     print_json(&rel);
-    let after = match &rel.auto_rollback {
+    let failed = format!("deploy of {} to `{}` failed at step `{at}`", plan.version, s.env_name);
+    Err(match &rel.auto_rollback {
         Some(a) if a.outcome == Outcome::Success => {
-            format!("; rolled back to {} (release #{})", a.to_version, a.to_release)
+            e.context(RolledBack(format!("{failed}; rolled back to {} (release #{})", a.to_version, a.to_release)))
         }
-        Some(a) => format!("; the rollback to {} failed too", a.to_version),
-        None if touched.is_empty() => format!("; {live} is still serving"),
-        None => String::new(),
-    };
-    Err(e.context(format!("deploy of {} to `{}` failed at step `{at}`{after}", plan.version, s.env_name)))
+        Some(a) => e.context(format!("{failed}; the rollback to {} failed too", a.to_version)),
+        None if touched.is_empty() => e.context(format!("{failed}; {live} is still serving")),
+        None => e.context(failed),
+    })
 }
 
 /// The cause of a failure in one line, for the record: the innermost error says what

@@ -64,6 +64,15 @@ pub enum DeployOutcome {
 }
 
 impl DeployOutcome {
+    /// How a `deploy` or `rollback` command's result ended.
+    pub fn of(result: &Result<ExitStatus>) -> DeployOutcome {
+        match result {
+            Ok(ExitStatus::Success | ExitStatus::Code(0)) => DeployOutcome::Success,
+            Err(e) if e.downcast_ref::<crate::error::RolledBack>().is_some() => DeployOutcome::RolledBack,
+            _ => DeployOutcome::Failure,
+        }
+    }
+
     pub fn word(self) -> &'static str {
         match self {
             DeployOutcome::Success => "success",
@@ -253,6 +262,20 @@ fn secs(d: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deploy_counts_as_rolled_back_only_when_the_previous_release_came_back() {
+        assert_eq!(DeployOutcome::of(&Ok(ExitStatus::Success)), DeployOutcome::Success);
+        // A failed migration's transaction "was rolled back": the release was not.
+        let migration = anyhow::anyhow!("migration `20240701_add_tags` failed and was rolled back (at 1 of 2)")
+            .context("deploy of v1.1.0 to `production` failed at step `migrate`; v1.0.0 (release #1) is still serving");
+        assert_eq!(DeployOutcome::of(&Err(migration)), DeployOutcome::Failure);
+        let back = anyhow::anyhow!("service `backend` is unhealthy")
+            .context(crate::error::RolledBack("deploy of v1.2.0 failed; rolled back to v1.0.0 (release #1)".into()))
+            .context("outer context a caller may add");
+        assert_eq!(DeployOutcome::of(&Err(back)), DeployOutcome::RolledBack);
+        assert_eq!(DeployOutcome::of(&Err(anyhow::anyhow!("lock held"))), DeployOutcome::Failure);
+    }
 
     #[test]
     fn updates_merge_into_the_file() {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::notify::{Hook, field, parse_prometheus, value};
 use crate::stack::{Flavour, Stack};
 use crate::support::{Background, Dir};
 
@@ -100,6 +101,23 @@ fn stack(tag: &str, flavour: Flavour) -> Stack {
     let s = Stack::new(tag, flavour);
     s.set_env("DB_PASSWORD", PASSWORD);
     s
+}
+
+/// Deploys and rollbacks of `s` report to a webhook listener (every outcome) and to a
+/// metrics textfile; the second value reads that file's series.
+fn observed(s: &Stack) -> (Hook, impl Fn() -> BTreeMap<String, f64>) {
+    let hook = Hook::start();
+    let prom = s.path().join("ccops.prom");
+    s.edit(
+        "ccops.yaml",
+        "state_directory: .ccops\n",
+        &format!(
+            "state_directory: .ccops\nnotify:\n  webhook_url: {}\n  on: [failure, success]\nmetrics:\n  textfile: {}\n",
+            hook.url("/hooks/deploys"),
+            prom.display()
+        ),
+    );
+    (hook, move || parse_prometheus(&std::fs::read_to_string(&prom).unwrap()).unwrap())
 }
 
 #[test]
@@ -200,17 +218,24 @@ fn deploy_scale_fail_and_roll_back_without_downtime_v2() {
 #[test]
 fn first_deploy_auto_rollback_lock_and_interrupt_v1() {
     let s = stack("deployv1", Flavour::V1);
+    let (hook, metrics) = observed(&s);
     // Nothing runs: the first deploy builds, starts the database for the migrations, then
     // everything else.
     let r = s.ccops(&["deploy", "production", "v1.0.0"]);
     r.code(0).stderr_has("nothing runs yet (first deploy)").stderr_has("starting postgres, redis first");
     assert_eq!(live(&s), "v1.0.0");
     assert_eq!(s.http("/health").0, 200, "BACKEND_PORT serves the API as before");
+    let ok = hook.wait_for(1)[0].body.clone();
+    assert!(ok["text"].as_str().unwrap().contains("ccops deploy succeeded (version v1.0.0)"), "{ok}");
+    assert_eq!(field(&ok, "environment").as_deref(), Some("production"));
 
     // A version that cannot be built changes nothing.
     let r = s.ccops(&["deploy", "production", "v9.9.9"]);
     r.code(1).stderr_has("cannot be built").stderr_has("unknown release").stderr_has("still serving");
     assert_eq!(live(&s), "v1.0.0");
+    let failed = hook.wait_for(2)[1].body.clone();
+    assert!(failed["text"].as_str().unwrap().contains("ccops deploy FAILED (version v9.9.9)"), "{failed}");
+    assert!(field(&failed, "error").unwrap().contains("cannot be built"), "{failed}");
 
     // One replica is replaced stop-first; when the new one never turns healthy, the
     // previous release comes back by its recorded image.
@@ -220,6 +245,18 @@ fn first_deploy_auto_rollback_lock_and_interrupt_v1() {
     assert_eq!(live(&s), "v1.0.0");
     let last = &releases(&s)["releases"].as_array().unwrap().clone()[2];
     assert_eq!(last["auto_rollback"]["outcome"], "success", "{last}");
+    // Monitoring tells the three apart: a success, a failure, a failure rolled back.
+    let back = hook.wait_for(3)[2].body.clone();
+    assert!(field(&back, "error").unwrap().contains("rolled back to v1.0.0"), "{back}");
+    assert_eq!(back["ccops"]["version"], "v1.2.0", "{back}");
+    let m = metrics();
+    for (outcome, n) in [("success", 1.0), ("failure", 1.0), ("rolled_back", 1.0)] {
+        let labels = [("command", "deploy"), ("outcome", outcome)];
+        assert_eq!(value(&m, "ccops_deploys_total", &labels), Some(n), "{outcome}: {m:?}");
+    }
+    assert_eq!(value(&m, "ccops_deploy_last_status", &[("environment", "production")]), Some(0.0));
+    let info = [("version", "v1.2.0"), ("outcome", "rolled_back")];
+    assert_eq!(value(&m, "ccops_deploy_last_info", &info), Some(1.0), "{m:?}");
 
     // Two deploys at once: the second names the first. Ctrl-C on the first (start-first,
     // waiting for its broken containers) removes them, records the release as
@@ -268,6 +305,7 @@ fn sql_migrations_transactions_checksums_and_advisory_lock_v2() {
         "  auto_rollback: true\n",
         "  auto_rollback: true\n  hooks:\n    pre_deploy: ['echo \"pre $$CCOPS_ENV $$CCOPS_VERSION\" >> hooks.log']\n    post_deploy: ['echo \"post $$CCOPS_VERSION\" >> hooks.log']\n",
     );
+    let (hook, metrics) = observed(&s);
     s.start();
     s.ccops(&["migrate", "production", "status"]).code(1).stdout_has("20240101000000").stdout_has("pending");
     s.ccops(&["migrate", "production", "--dry-run"]).code(0).stderr_has("2 pending");
@@ -295,15 +333,28 @@ fn sql_migrations_transactions_checksums_and_advisory_lock_v2() {
     assert_eq!(live(&s), "v1.0.0");
     let last = releases(&s)["releases"].as_array().unwrap().last().unwrap().clone();
     assert!(last["outcome"] == "failed" && last["reason"].as_str().unwrap().starts_with("migrate:"), "{last}");
+    // The migration's transaction was rolled back, the release was not: a plain failure.
+    let m = metrics();
+    assert_eq!(value(&m, "ccops_deploys_total", &[("outcome", "failure")]), Some(1.0), "{m:?}");
+    assert_eq!(value(&m, "ccops_deploys_total", &[("outcome", "rolled_back")]), None, "{m:?}");
 
     // Fixed, it goes through; a second run waits for the advisory lock another holds.
+    // No VERSION given: the version variable's value is deployed, and reported.
     std::fs::write(
         s.path().join(bad),
         "-- migrate:up\nCREATE TABLE tags (id serial PRIMARY KEY, name text);\n-- migrate:down\nDROP TABLE tags;\n",
     )
     .unwrap();
-    s.ccops(&["deploy", "production", "v1.1.0"]).code(0).stderr_has("applied 20240701000000_add_tags");
+    s.set_env("APP_VERSION", "v1.1.0");
+    s.ccops(&["deploy", "production"])
+        .code(0)
+        .stderr_has("no VERSION given: deploying v1.1.0")
+        .stderr_has("applied 20240701000000_add_tags");
     assert_eq!(live(&s), "v1.1.0");
+    let ok = hook.wait_for(2)[1].body.clone();
+    assert!(ok["text"].as_str().unwrap().contains("ccops deploy succeeded (version v1.1.0)"), "{ok}");
+    let info = [("command", "deploy"), ("version", "v1.1.0"), ("outcome", "success")];
+    assert_eq!(value(&metrics(), "ccops_deploy_last_info", &info), Some(1.0));
     let hooks = std::fs::read_to_string(s.path().join("hooks.log")).unwrap();
     assert_eq!(
         hooks, "pre production v1.1.0\npre production v1.1.0\npost v1.1.0\n",
