@@ -10,6 +10,19 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use super::manifest::{FILE as MANIFEST, Manifest};
 
 pub const PARTIAL: &str = ".partial";
+/// A remote set being downloaded (`backup restore --from`): renamed to its ID when every
+/// file matched; one left behind by a killed ccops is listed as incomplete and pruned.
+pub const DOWNLOAD: &str = ".download";
+/// How far ahead of this host's clock a set may be dated and still count: a few minutes
+/// of skew between the hosts that write and read a bucket. A set dated later is never
+/// `latest`, never fresh enough for `backup_max_age`, and never anchors retention: a
+/// planted (or mis-clocked) set must not shadow the real newest one.
+pub const CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// True when a set dated `created` lies in the future of `now`, beyond the clock skew.
+pub fn is_future(created: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    (created - now).num_seconds() > CLOCK_SKEW_SECONDS
+}
 
 /// The time an ID names, or None if `id` is not a backup ID.
 pub fn parse_id(id: &str) -> Option<DateTime<Utc>> {
@@ -44,6 +57,8 @@ pub struct LocalSet {
     /// Why the manifest is unreadable, when it exists but cannot be used (damaged, or
     /// written by a newer ccops). Such a set is never pruned.
     pub damaged: Option<String>,
+    /// A `<ID>.download` folder: a download from a remote that never finished.
+    pub download: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -72,6 +87,23 @@ impl LocalSet {
         self.complete && !self.manifest.as_ref().is_some_and(|m| m.partial)
     }
 
+    /// Dated later than this host's clock allows (see [`CLOCK_SKEW_SECONDS`]).
+    pub fn future(&self) -> bool {
+        is_future(self.created, Utc::now())
+    }
+
+    /// One word for listings: legacy, complete, partial, future, damaged, download, incomplete.
+    pub fn state(&self) -> &'static str {
+        match self {
+            s if s.damaged.is_some() => "damaged",
+            s if s.download => "download",
+            s if s.legacy.is_some() => "legacy",
+            s if s.complete && s.future() => "future",
+            s if s.complete => "complete",
+            _ => "incomplete",
+        }
+    }
+
     pub fn bytes(&self) -> u64 {
         match (&self.manifest, &self.legacy) {
             (Some(m), _) => m.total_bytes(),
@@ -85,7 +117,9 @@ fn dir_size(p: &Path) -> u64 {
     std::fs::read_dir(p).map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
 }
 
-/// Every set in `dir`, complete or not, legacy included, newest first.
+/// Every set in `dir`, complete or not, legacy included, newest first. Nothing in the
+/// folder is trusted: a set folder that is a symbolic link, or whose manifest fails
+/// [`Manifest::read`], is listed as damaged and never used or pruned.
 pub fn list(dir: &Path) -> Result<Vec<LocalSet>> {
     let mut sets = Vec::new();
     let entries = match std::fs::read_dir(dir) {
@@ -95,27 +129,67 @@ pub fn list(dir: &Path) -> Result<Vec<LocalSet>> {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let (id, partial) = match name.strip_suffix(PARTIAL) {
-            Some(id) => (id.to_string(), true),
-            None => (name.clone(), false),
+        let (id, partial, download) = match (name.strip_suffix(PARTIAL), name.strip_suffix(DOWNLOAD)) {
+            (Some(id), _) => (id.to_string(), true, false),
+            (_, Some(id)) => (id.to_string(), false, true),
+            _ => (name.clone(), false, false),
         };
         let Some(created) = parse_id(&id) else { continue };
-        if !e.path().is_dir() {
+        let Ok(ft) = e.file_type() else { continue };
+        let path = e.path();
+        let (manifest, damaged) = if ft.is_symlink() {
+            (None, Some("the set's folder is a symbolic link; ccops does not follow links in the backup folder".into()))
+        } else if !ft.is_dir() {
             continue;
-        }
-        let (manifest, damaged) = match (partial, e.path().join(MANIFEST).is_file()) {
-            (false, true) => match Manifest::read(&e.path()) {
+        } else if partial || download || std::fs::symlink_metadata(path.join(MANIFEST)).is_err() {
+            (None, None)
+        } else {
+            match Manifest::read(&path, &id) {
                 Ok(m) => (Some(m), None),
                 Err(err) => (None, Some(format!("{err:#}"))),
-            },
-            _ => (None, None),
+            }
         };
         let complete = manifest.is_some();
-        sets.push(LocalSet { id, created, path: e.path(), complete, manifest, legacy: None, damaged });
+        sets.push(LocalSet { id, created, path, complete, manifest, legacy: None, damaged, download });
     }
     sets.extend(list_legacy(dir));
     sets.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
     Ok(sets)
+}
+
+/// Open a file of a backup set for reading, as untrusted input: a symbolic link is not
+/// followed (a planted `volume-x.tar.gz -> /etc/shadow` is refused), and only a regular
+/// file is read (a FIFO or a device would block or never end). Opening does not block on
+/// a FIFO, since the check comes after the open.
+pub fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                std::io::Error::other("it is a symbolic link, which ccops does not follow in a backup set")
+            } else {
+                e
+            }
+        })?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    Ok(f)
+}
+
+/// A small file of a set read whole, refused past `max` bytes without reading them.
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = open_file(path)?;
+    let mut out = Vec::new();
+    f.take(max + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(std::io::Error::other(format!("it is larger than {max} bytes")));
+    }
+    Ok(out)
 }
 
 /// Sets in the scripts' layout: backups/postgres/<db>_<TS>.sql.gz, backups/rag/<vol>_<TS>.tar.gz,
@@ -157,13 +231,14 @@ pub fn list_legacy(dir: &Path) -> Vec<LocalSet> {
             manifest: None,
             legacy: Some(legacy),
             damaged: None,
+            download: false,
         })
         .collect()
 }
 
-/// The newest full set (legacy included): (id, time).
+/// The newest full set (legacy included) that is not dated in the future: (id, time).
 pub fn newest_complete(dir: &Path) -> Result<Option<(String, DateTime<Utc>)>> {
-    Ok(list(dir)?.into_iter().find(LocalSet::full).map(|s| (s.id, s.created)))
+    Ok(list(dir)?.into_iter().find(|s| s.full() && !s.future()).map(|s| (s.id, s.created)))
 }
 
 /// Resolve `latest` or an ID among `sets`; an unknown ID is a usage error naming the
@@ -172,12 +247,15 @@ pub fn resolve<'a>(sets: &'a [LocalSet], wanted: &str) -> Result<&'a LocalSet> {
     let complete: Vec<&LocalSet> = sets.iter().filter(|s| s.complete).collect();
     if wanted == "latest" {
         // `latest` is the newest full set: after a restore, the pre-restore safety backup
-        // (partial, of the state just replaced) must not be what `restore latest` picks.
-        if let Some(s) = sets.iter().find(|s| s.full()) {
+        // (partial, of the state just replaced) must not be what `restore latest` picks;
+        // nor may a set dated in the future, which would shadow every real one.
+        let now = Utc::now();
+        if let Some(s) = sets.iter().find(|s| s.full() && !is_future(s.created, now)) {
             return Ok(s);
         }
         return complete
-            .first()
+            .iter()
+            .find(|s| !is_future(s.created, now))
             .copied()
             .ok_or_else(|| crate::usage!("there is no complete backup yet; take one with `ccops backup`"));
     }
@@ -185,7 +263,8 @@ pub fn resolve<'a>(sets: &'a [LocalSet], wanted: &str) -> Result<&'a LocalSet> {
         return Ok(s);
     }
     if let Some(d) = sets.iter().find(|s| s.id == wanted).and_then(|s| s.damaged.as_ref()) {
-        return Err(crate::usage!("backup `{wanted}` has a manifest ccops cannot use: {d}"));
+        // Not a usage error: the operator named a set that exists, and it failed a check.
+        anyhow::bail!("backup `{wanted}` cannot be used: {d}");
     }
     if sets.iter().any(|s| s.id == wanted) {
         return Err(crate::usage!(
@@ -224,6 +303,58 @@ mod tests {
         assert!(parse_id("20240101_020000-").is_none());
         assert!(parse_id("2024").is_none());
         assert!(parse_id("20241301_020000").is_none());
+    }
+
+    fn write_manifest(dir: &Path, id: &str, body_id: &str) {
+        std::fs::create_dir_all(dir.join(id)).unwrap();
+        std::fs::write(
+            dir.join(id).join(MANIFEST),
+            format!(r#"{{"format":1,"id":"{body_id}","created_at":"x","project":"p","environment":"e","ccops_version":"0","components":[]}}"#),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn untrusted_folders_are_listed_but_never_used() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        write_manifest(p, "20240101_000000", "20240101_000000");
+        // A manifest copied from another set, a symlinked set, a leftover download, and a
+        // set dated decades ahead.
+        write_manifest(p, "20240102_000000", "20240101_000000");
+        std::os::unix::fs::symlink(p.join("20240101_000000"), p.join("20240103_000000")).unwrap();
+        std::fs::create_dir_all(p.join("20240104_000000.download")).unwrap();
+        write_manifest(p, "20990101_000000", "20990101_000000");
+        let sets = list(p).unwrap();
+        let state = |id: &str| sets.iter().find(|s| s.id == id).map(LocalSet::state).unwrap();
+        assert_eq!(state("20240102_000000"), "damaged");
+        assert_eq!(state("20240103_000000"), "damaged");
+        assert_eq!(state("20240104_000000"), "download");
+        assert_eq!(state("20990101_000000"), "future");
+        assert_eq!(resolve(&sets, "latest").unwrap().id, "20240101_000000");
+        assert_eq!(newest_complete(p).unwrap().unwrap().0, "20240101_000000");
+        let e = resolve(&sets, "20240102_000000").unwrap_err().to_string();
+        assert!(e.contains("20240102_000000") && e.contains("`id`"), "{e}");
+        // Named explicitly, a future set is the operator's choice.
+        assert_eq!(resolve(&sets, "20990101_000000").unwrap().id, "20990101_000000");
+    }
+
+    #[test]
+    fn set_files_are_opened_only_as_regular_files_without_links() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        std::fs::write(p.join("real"), b"x").unwrap();
+        std::os::unix::fs::symlink(p.join("real"), p.join("link")).unwrap();
+        assert!(open_file(&p.join("real")).is_ok());
+        assert!(open_file(&p.join("link")).unwrap_err().to_string().contains("symbolic link"));
+        assert!(open_file(p).unwrap_err().to_string().contains("not a regular file"));
+        let fifo = std::ffi::CString::new(p.join("fifo").to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(open_file(&p.join("fifo")).unwrap_err().to_string().contains("not a regular file"));
+        std::fs::write(p.join("big"), vec![b'x'; 100]).unwrap();
+        assert!(read_capped(&p.join("big"), 99).is_err());
+        assert_eq!(read_capped(&p.join("big"), 100).unwrap().len(), 100);
     }
 
     #[test]

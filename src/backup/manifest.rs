@@ -3,11 +3,17 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 pub const FILE: &str = "manifest.json";
 pub const FORMAT: u32 = 1;
+/// The largest manifest read, local or remote. ccops writes about 300 bytes a
+/// component; a manifest a thousand times larger than any real one is hostile or broken,
+/// and must not be read whole into memory.
+pub const MAX_BYTES: u64 = 1 << 20;
+/// More components than any project has: a set with more is refused before any is read.
+const MAX_COMPONENTS: usize = 1000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -65,19 +71,77 @@ pub struct Component {
 }
 
 impl Manifest {
-    pub fn read(dir: &Path) -> Result<Manifest> {
+    /// Read and check `dir/manifest.json` for the set `id`: opened without following a
+    /// symbolic link, at most [`MAX_BYTES`], then [`Manifest::parse`].
+    pub fn read(dir: &Path, id: &str) -> Result<Manifest> {
         let p = dir.join(FILE);
-        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read `{}`", p.display()))?;
-        let m: Manifest =
-            serde_json::from_str(&text).with_context(|| format!("`{}` is not a valid manifest", p.display()))?;
+        let bytes =
+            super::layout::read_capped(&p, MAX_BYTES).with_context(|| format!("cannot read `{}`", p.display()))?;
+        Manifest::parse(&bytes, id)
+    }
+
+    /// The one gate every manifest passes, local or remote: a manifest is input that an
+    /// attacker with write access to the backup folder or the bucket may have written,
+    /// and ccops acts on it as root. Size-capped, parsed, then [`Manifest::validate`]d.
+    pub fn parse(bytes: &[u8], id: &str) -> Result<Manifest> {
+        if bytes.len() as u64 > MAX_BYTES {
+            bail!(
+                "the manifest of backup `{id}` is {} bytes, more than the {MAX_BYTES} a manifest can be",
+                bytes.len()
+            );
+        }
+        let m: Manifest = serde_json::from_slice(bytes)
+            .map_err(|e| anyhow!("the manifest of backup `{id}` is not valid JSON for a manifest: {e}"))?;
         if m.format != FORMAT {
-            anyhow::bail!(
-                "`{}` has format {}, this ccops reads format {FORMAT}; use a newer ccops",
-                p.display(),
+            bail!(
+                "the manifest of backup `{id}` has format {}, this ccops reads format {FORMAT}; use a newer ccops",
                 m.format
             );
         }
+        m.validate(id)?;
         Ok(m)
+    }
+
+    /// Every field ccops later turns into a path, a name or a comparison is well-formed:
+    /// the ID is the set's own, each `file` one plain file name that no other component
+    /// uses, each `sha256` 64 hex digits. The error names the set and the field.
+    pub fn validate(&self, id: &str) -> Result<()> {
+        let bad = |field: String, value: &str, why: &str| {
+            anyhow!("backup `{id}` has an invalid manifest: `{field}` is {}: {why}", quoted(value))
+        };
+        if self.id != id {
+            return Err(bad("id".into(), &self.id, "it must be the ID of the folder or key it was read from"));
+        }
+        if self.components.len() > MAX_COMPONENTS {
+            bail!(
+                "backup `{id}` has an invalid manifest: {} components, more than {MAX_COMPONENTS}",
+                self.components.len()
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.components.iter().enumerate() {
+            let field = |name: &str| format!("components[{i}].{name}");
+            if let Err(why) = check_file_name(&c.file) {
+                return Err(bad(field("file"), &c.file, why));
+            }
+            if !seen.insert(c.file.as_str()) {
+                return Err(bad(field("file"), &c.file, "another component has the same file"));
+            }
+            if c.sha256.len() != 64 || !c.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(bad(field("sha256"), &c.sha256, "it must be 64 lowercase hex digits"));
+            }
+            if !matches!(c.compression.as_str(), "none" | "gzip" | "zstd") {
+                return Err(bad(field("compression"), &c.compression, "it must be none, gzip or zstd"));
+            }
+            for (name, value) in
+                [("name", Some(&c.name)), ("service", c.service.as_ref()), ("database", c.database.as_ref())]
+            {
+                if let Some(v) = value.filter(|v| !plain_name(v)) {
+                    return Err(bad(field(name), v, "it must be 1 to 255 printable characters"));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn to_json(&self) -> String {
@@ -86,5 +150,129 @@ impl Manifest {
 
     pub fn total_bytes(&self) -> u64 {
         self.components.iter().map(|c| c.bytes).sum()
+    }
+}
+
+/// Why `name` cannot be a component's file, if it cannot: one path component of
+/// `[A-Za-z0-9._-]` (so never `/`, `..` or an absolute path), not starting with a dot
+/// (`.`, `..`, hidden files), and not one of the set's own files.
+pub fn check_file_name(name: &str) -> std::result::Result<(), &'static str> {
+    if name.is_empty() || name.len() > 255 {
+        return Err("a file name must be 1 to 255 characters");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        return Err("a file name may hold only letters, digits, `.`, `_` and `-` (no `/`)");
+    }
+    if name.starts_with('.') {
+        return Err("a file name may not start with `.`");
+    }
+    if name == FILE || name.starts_with("manifest.") {
+        return Err("the manifest's own name is not a component's file");
+    }
+    Ok(())
+}
+
+/// A name shown to the operator and matched against ccops.yaml: no control characters
+/// (which could rewrite a terminal line), not empty, not huge.
+fn plain_name(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 255 && !v.chars().any(char::is_control)
+}
+
+/// A value for an error message: quoted, control characters escaped, cut at 80 characters.
+fn quoted(v: &str) -> String {
+    let cut: String = v.chars().take(80).collect();
+    let more = if cut.len() < v.len() { "…" } else { "" };
+    format!("{:?}{more}", cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(id: &str, files: &[(&str, &str)]) -> String {
+        let comps: Vec<String> = files
+            .iter()
+            .map(|(f, h)| {
+                format!(
+                    r#"{{"kind":"volume","name":"data","file":"{f}","bytes":3,"sha256":"{h}","compression":"gzip","encrypted":false}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"format":1,"id":"{id}","created_at":"x","project":"p","environment":"e","ccops_version":"0","components":[{}]}}"#,
+            comps.join(",")
+        )
+    }
+
+    const H: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_well_formed_manifest_passes() {
+        let m =
+            Manifest::parse(manifest("20240101_000000", &[("volume-data.tar.gz", H)]).as_bytes(), "20240101_000000");
+        assert_eq!(m.unwrap().components[0].file, "volume-data.tar.gz");
+    }
+
+    #[test]
+    fn hostile_file_names_are_refused_naming_the_field() {
+        for name in [
+            "/tmp/x",
+            "../../../../tmp/x",
+            "a/b",
+            "..",
+            ".",
+            ".hidden",
+            "",
+            "manifest.json",
+            "manifest.json.minisig",
+            "x\\u0000y",
+            "é",
+        ] {
+            let e = Manifest::parse(manifest("20240101_000000", &[(name, H)]).as_bytes(), "20240101_000000")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("backup `20240101_000000`") && e.contains("components[0].file"), "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn duplicate_files_bad_hashes_and_a_foreign_id_are_refused() {
+        let id = "20240101_000000";
+        let dup = Manifest::parse(manifest(id, &[("a", H), ("a", H)]).as_bytes(), id).unwrap_err().to_string();
+        assert!(dup.contains("components[1].file") && dup.contains("same file"), "{dup}");
+        for h in ["abc", &H.to_uppercase(), &format!("{}zz", &H[..62]), &format!("{H}00")] {
+            let e = Manifest::parse(manifest(id, &[("a", h)]).as_bytes(), id).unwrap_err().to_string();
+            assert!(e.contains("components[0].sha256"), "{e}");
+        }
+        let other = Manifest::parse(manifest("20230101_000000", &[("a", H)]).as_bytes(), id).unwrap_err().to_string();
+        assert!(other.contains("`id`"), "{other}");
+    }
+
+    #[test]
+    fn an_oversized_manifest_is_refused_before_parsing() {
+        let big = vec![b' '; MAX_BYTES as usize + 1];
+        assert!(Manifest::parse(&big, "20240101_000000").unwrap_err().to_string().contains("more than"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_without_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            let _ = Manifest::parse(&bytes, "20240101_000000");
+        }
+
+        #[test]
+        fn an_accepted_file_name_is_one_plain_component(name in "\\PC{0,40}") {
+            let id = "20240101_000000";
+            let json = serde_json::json!({"format":1,"id":id,"created_at":"x","project":"p","environment":"e",
+                "ccops_version":"0","components":[{"kind":"redis","name":"r","file":name,"bytes":1,"sha256":H,
+                "compression":"gzip","encrypted":false}]});
+            if let Ok(m) = Manifest::parse(json.to_string().as_bytes(), id) {
+                let f = &m.components[0].file;
+                let p = std::path::Path::new(f);
+                proptest::prop_assert_eq!(p.components().count(), 1);
+                proptest::prop_assert!(matches!(p.components().next(), Some(std::path::Component::Normal(_))));
+                proptest::prop_assert!(!f.starts_with('.') && f != FILE);
+            }
+        }
     }
 }

@@ -32,6 +32,30 @@ impl RemoteSet {
     pub fn full(&self) -> bool {
         self.manifest.as_ref().is_some_and(|m| !m.partial)
     }
+
+    /// One word for listings: damaged, future, complete, incomplete.
+    pub fn state(&self) -> &'static str {
+        match self {
+            s if s.damaged.is_some() => "damaged",
+            s if s.complete() && layout::is_future(s.created, Utc::now()) => "future",
+            s if s.complete() => "complete",
+            _ => "incomplete",
+        }
+    }
+}
+
+/// Say, once per listing, which sets cannot be used and why: a damaged manifest (which
+/// may be a planted one) or a date in the future.
+pub fn report_untrusted<'a>(sets: impl Iterator<Item = (&'a str, &'static str, Option<&'a str>)>, place: &str) {
+    for (id, state, damaged) in sets {
+        match state {
+            "damaged" => output::warn(format!("backup {id}{place} cannot be used: {}", damaged.unwrap_or(""))),
+            "future" => output::warn(format!(
+                "backup {id}{place} is dated in the future; it is never `latest`, never counts as fresh and anchors no retention rule (check the clock of the host that wrote it)"
+            )),
+            _ => {}
+        }
+    }
 }
 
 /// Upload a complete local set. Each file is hashed while it is read and checked against
@@ -47,7 +71,10 @@ pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
     for c in &m.components {
         crate::util::check_interrupt()?;
         let key = store.key(&set.id, &c.file);
-        let got = store.upload_file(&set.path.join(&c.file), &key, &bar).await?;
+        let path = set.path.join(&c.file);
+        let file = layout::open_file(&path)
+            .map_err(|e| anyhow!("cannot read `{}` of backup {}: {}", c.file, set.id, crate::util::io_reason(&e)))?;
+        let got = store.upload_file(file, &path, &key, &bar).await?;
         if got.bytes != c.bytes || got.sha256 != c.sha256 {
             bar.finish_and_clear();
             bail!(
@@ -64,18 +91,22 @@ pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
     Ok(total)
 }
 
-/// Every set on the remote, newest first, with its manifest when complete.
+/// Every set on the remote, newest first, with its manifest when complete. Each manifest
+/// passes [`Manifest::parse`] (size cap, file names, hashes, its own ID); one that does
+/// not makes its set damaged: listed, never used, never pruned.
 pub async fn list(store: &S3Store) -> Result<Vec<RemoteSet>> {
     let mut out = Vec::new();
     for id in store.list_ids().await? {
         let Some(created) = layout::parse_id(&id) else { continue };
-        let (manifest, damaged) = match store.get_small(&store.key(&id, manifest::FILE)).await? {
-            Some(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
-                Ok(m) if m.format == manifest::FORMAT => (Some(m), None),
-                Ok(m) => (None, Some(format!("manifest format {} (this ccops reads {})", m.format, manifest::FORMAT))),
-                Err(e) => (None, Some(format!("unreadable manifest: {e}"))),
+        let key = store.key(&id, manifest::FILE);
+        let (manifest, damaged) = match store.get_small(&key, manifest::MAX_BYTES).await {
+            Ok(Some(bytes)) => match Manifest::parse(&bytes, &id) {
+                Ok(m) => (Some(m), None),
+                Err(e) => (None, Some(format!("{e:#}"))),
             },
-            None => (None, None),
+            Ok(None) => (None, None),
+            Err(e) if e.is::<crate::storage::s3::TooLarge>() => (None, Some(format!("{e:#}"))),
+            Err(e) => return Err(e),
         };
         out.push(RemoteSet { id, created, manifest, damaged });
     }
@@ -87,14 +118,22 @@ pub async fn list(store: &S3Store) -> Result<Vec<RemoteSet>> {
 pub fn resolve<'a>(sets: &'a [RemoteSet], wanted: &str, remote: &str) -> Result<&'a RemoteSet> {
     let complete: Vec<&RemoteSet> = sets.iter().filter(|s| s.complete()).collect();
     if wanted == "latest" {
-        // As locally: the newest full set, not a partial one.
-        if let Some(s) = sets.iter().find(|s| s.full()) {
+        // As locally: the newest full set, not a partial one, not one dated in the future.
+        let now = Utc::now();
+        if let Some(s) = sets.iter().find(|s| s.full() && !layout::is_future(s.created, now)) {
             return Ok(s);
         }
-        return complete.first().copied().ok_or_else(|| crate::usage!("remote `{remote}` holds no complete backup"));
+        return complete
+            .iter()
+            .find(|s| !layout::is_future(s.created, now))
+            .copied()
+            .ok_or_else(|| crate::usage!("remote `{remote}` holds no complete backup"));
     }
     if let Some(s) = complete.iter().find(|s| s.id == wanted) {
         return Ok(s);
+    }
+    if let Some(d) = sets.iter().find(|s| s.id == wanted).and_then(|s| s.damaged.as_ref()) {
+        bail!("backup `{wanted}` on remote `{remote}` cannot be used: {d}");
     }
     if sets.iter().any(|s| s.id == wanted) {
         return Err(crate::usage!(
@@ -115,13 +154,15 @@ pub async fn verify(store: &S3Store, set: &RemoteSet) -> Result<Vec<FileCheck>> 
     let mut out = Vec::new();
     for c in &m.components {
         let key = store.key(&set.id, &c.file);
-        let res = match store.download(&key, std::io::sink(), &bar).await {
+        let res = match store.download(&key, std::io::sink(), c.bytes, &bar).await {
             Ok((_, got)) if got.bytes != c.bytes => {
                 Err(format!("size mismatch: {} bytes on the remote, the manifest says {}", got.bytes, c.bytes))
             }
-            Ok((_, got)) if got.sha256 != c.sha256 => {
-                Err(format!("checksum mismatch: sha256 {}…, the manifest says {}…", &got.sha256[..12], &c.sha256[..12]))
-            }
+            Ok((_, got)) if got.sha256 != c.sha256 => Err(format!(
+                "checksum mismatch: sha256 {}…, the manifest says {}…",
+                short(&got.sha256),
+                short(&c.sha256)
+            )),
             Ok(_) => Ok("size and sha256 ok".to_string()),
             Err(e) if e.chain().any(|x| x.is::<crate::error::Interrupted>()) => return Err(e),
             Err(e) => Err(format!("{e:#}")),
@@ -147,21 +188,25 @@ pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<Local
         bail!("backup {} already exists locally in `{}`", set.id, dir.display());
     }
     crate::util::create_private_dir(dir)?;
-    let staging = dir.join(format!("{}.download", set.id));
-    let _ = std::fs::remove_dir_all(&staging);
+    let staging = dir.join(format!("{}{}", set.id, layout::DOWNLOAD));
+    // A leftover of a killed download (or anything planted under that name): removed,
+    // never followed, before the new one starts.
+    remove_leftover(&staging)?;
+    check_space(dir, &set.id, m.total_bytes())?;
     crate::util::create_private_dir(&staging)?;
     let res = async {
         let bar = output::progress_bytes(Some(m.total_bytes()), &format!("download {} from {}", set.id, store.name));
         for c in &m.components {
             let path = staging.join(&c.file);
             let file = super::sink::open_private(&path)?;
-            let (file, got) = store.download(&store.key(&set.id, &c.file), std::io::BufWriter::with_capacity(1 << 20, file), &bar).await?;
+            let out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let (file, got) = store.download(&store.key(&set.id, &c.file), out, c.bytes, &bar).await?;
             let file = file.into_inner().map_err(|e| anyhow!("cannot write `{}`: {}", path.display(), crate::util::io_reason(e.error())))?;
             file.sync_all().map_err(|e| anyhow!("cannot write `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
             if got.bytes != c.bytes || got.sha256 != c.sha256 {
                 bail!(
                     "`{}` of backup {} on remote `{}` does not match its manifest ({} bytes, sha256 {}…; expected {} bytes, {}…); nothing was restored",
-                    c.file, set.id, store.name, got.bytes, &got.sha256[..12], c.bytes, &c.sha256[..12]
+                    c.file, set.id, store.name, got.bytes, short(&got.sha256), c.bytes, short(&c.sha256)
                 );
             }
         }
@@ -183,7 +228,39 @@ pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<Local
         manifest: Some(m),
         legacy: None,
         damaged: None,
+        download: false,
     })
+}
+
+/// The first 12 characters of a hash, for messages (any string: never slices mid-character).
+fn short(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
+/// Remove a `<ID>.download` left by a killed ccops. A symbolic link in its place is
+/// removed as a link: `remove_dir_all` would not follow it, but say so in the message.
+fn remove_leftover(staging: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(staging) else { return Ok(()) };
+    let res = if meta.is_dir() { std::fs::remove_dir_all(staging) } else { std::fs::remove_file(staging) };
+    res.map_err(|e| anyhow!("cannot remove the leftover `{}`: {}", staging.display(), crate::util::io_reason(&e)))?;
+    output::warn(format!("removed `{}`, left by an interrupted download", staging.display()));
+    Ok(())
+}
+
+/// Room for the whole set, and some to spare, before the first byte is written: a
+/// download that fills the disk would stop the database beside it, not only itself.
+fn check_space(dir: &Path, id: &str, need: u64) -> Result<()> {
+    const SPARE: u64 = 64 << 20;
+    let Ok(free) = crate::doctor::space::free_bytes(dir) else { return Ok(()) };
+    if free < need.saturating_add(SPARE) {
+        bail!(
+            "backup {id} needs {} and `{}` has {} free; nothing was downloaded (free some space or set `backup.directory` elsewhere)",
+            crate::util::human_bytes(need),
+            dir.display(),
+            crate::util::human_bytes(free)
+        );
+    }
+    Ok(())
 }
 
 /// Apply the retention rules to a remote; same safety rules as local pruning.

@@ -89,7 +89,10 @@ pub fn decide(sets: &[Candidate], rules: &Retention, now: DateTime<Utc>) -> Vec<
     let mut reasons: Vec<Vec<String>> = vec![Vec::new(); sets.len()];
 
     // Complete sets, newest first; equal times fall back to the ID (`-2` after its twin).
-    let mut complete: Vec<usize> = (0..sets.len()).filter(|&i| sets[i].complete).collect();
+    // A set dated in the future (a wrong clock, or planted) anchors nothing: counted as
+    // the newest it would push every real set out of keep_last and the calendar rules.
+    let future = |i: usize| super::layout::is_future(sets[i].created, now);
+    let mut complete: Vec<usize> = (0..sets.len()).filter(|&i| sets[i].complete && !future(i)).collect();
     complete.sort_by(|&a, &b| (sets[b].created, &sets[b].id).cmp(&(sets[a].created, &sets[a].id)));
 
     // Reasons are pushed in the order they read best: the guarantee, the count rules,
@@ -120,7 +123,15 @@ pub fn decide(sets: &[Candidate], rules: &Retention, now: DateTime<Utc>) -> Vec<
     sets.iter()
         .zip(reasons)
         .map(|(set, reasons)| {
-            let (keep, reasons) = if !set.complete {
+            let (keep, reasons) = if super::layout::is_future(set.created, now) {
+                (
+                    true,
+                    vec![
+                        "dated in the future (check the clock of the host that wrote it); kept, counted by no rule"
+                            .into(),
+                    ],
+                )
+            } else if !set.complete {
                 if set.created >= grace {
                     (true, vec!["incomplete, younger than 24 hours (may still be in progress)".to_string()])
                 } else {
@@ -169,6 +180,18 @@ mod tests {
 
     fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_set_dated_in_the_future_anchors_nothing_and_is_kept() {
+        let now = at(2024, 6, 10, 12);
+        let sets = vec![set(at(2030, 1, 1, 0)), set(at(2024, 6, 10, 2)), set(at(2024, 6, 9, 2))];
+        let rules = Retention { keep_last: Some(1), days: Some(0), ..Default::default() };
+        let d = decide(&sets, &rules, now);
+        assert!(d[0].keep && d[0].reasons[0].contains("future"), "{d:?}");
+        // The real newest set is still the newest complete backup, kept by keep_last.
+        assert!(d[1].keep && d[1].reasons.iter().any(|r| r == "newest complete backup"), "{d:?}");
+        assert!(!d[2].keep, "{d:?}");
     }
 
     fn set(t: DateTime<Utc>) -> Candidate {

@@ -64,8 +64,9 @@ async fn take(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let _lock = Lock::acquire(&s.state_dir, "backup", Duration::ZERO).await?;
+    // What a killed run left half done is put right before anything is read.
     if let Ok(engine) = project.engine() {
-        crate::state::recover_stopped(engine, &s.state_dir).await;
+        crate::state::recover(engine, &s.state_dir).await?;
     }
     // Sets whose upload failed before go first.
     let store = match &a.upload {
@@ -202,10 +203,12 @@ async fn list_remote(ctx: &Ctx, r: &str) -> Result<ExitStatus> {
             m.map(|m| m.environment.clone()).unwrap_or_default(),
             m.map(|m| m.tags.join(",")).unwrap_or_default(),
             crate::util::human_bytes(m.map_or(0, |m| m.total_bytes())),
-            if x.complete() { "complete" } else { "incomplete" }.to_string(),
+            x.state().to_string(),
             r.to_string(),
         ]);
     }
+    let place = format!(" on remote `{r}`");
+    remote::report_untrusted(sets.iter().map(|x| (x.id.as_str(), x.state(), x.damaged.as_deref())), &place);
     if sets.is_empty() {
         output::status(format!("no backups on remote `{r}`"));
     } else {
@@ -271,6 +274,10 @@ async fn list(ctx: &Ctx) -> Result<ExitStatus> {
                 );
                 row.insert("layout".into(), if x.legacy.is_some() { "legacy" } else { "ccops" }.into());
                 row.insert("partial".into(), (x.complete && !x.full()).into());
+                row.insert("state".into(), x.state().into());
+                if let Some(d) = &x.damaged {
+                    row.insert("damaged".into(), d.as_str().into());
+                }
                 serde_json::Value::Object(row)
             })
             .chain(at.iter().filter(|(id, _)| !sets.iter().any(|x| &x.id == *id)).map(|(id, w)| {
@@ -282,13 +289,10 @@ async fn list(ctx: &Ctx) -> Result<ExitStatus> {
         output::json(&serde_json::Value::Array(rows));
         return Ok(ExitStatus::Success);
     }
+    remote::report_untrusted(sets.iter().map(|x| (x.id.as_str(), x.state(), x.damaged.as_deref())), "");
     let mut t = output::table(&["ID", "CREATED (UTC)", "ENV", "TAGS", "SIZE", "COMPONENTS", "STATE", "WHERE"]);
     for x in &sets {
-        let state = match (x.complete, x.legacy.is_some()) {
-            (_, true) => "legacy",
-            (true, false) => "complete",
-            (false, false) => "incomplete",
-        };
+        let state = x.state();
         t.add_row(vec![
             x.id.clone(),
             x.created.format("%Y-%m-%d %H:%M:%S").to_string(),

@@ -7,7 +7,7 @@
 
 mod cron;
 mod host;
-mod space;
+pub mod space;
 mod stack;
 
 use std::future::Future;

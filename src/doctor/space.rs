@@ -91,7 +91,7 @@ fn existing_ancestor(p: &Path) -> PathBuf {
 }
 
 /// Bytes available to unprivileged users on the filesystem of `path`.
-fn free_bytes(path: &Path) -> Result<u64, String> {
+pub fn free_bytes(path: &Path) -> Result<u64, String> {
     use std::os::unix::ffi::OsStrExt;
     let c =
         std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| "the path contains a NUL byte".to_string())?;

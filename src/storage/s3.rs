@@ -123,16 +123,23 @@ impl S3Store {
     /// Upload a local file to `key`, in parts when it is larger than one part. Returns the
     /// size and SHA-256 of what was read, so the caller can check it against the manifest
     /// before it uploads the manifest.
-    pub async fn upload_file(&self, path: &Path, key: &str, bar: &indicatif::ProgressBar) -> Result<Written> {
-        let len = tokio::fs::metadata(path)
-            .await
-            .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?
-            .len();
+    /// `file` is opened by the caller, which decides what may be read; `path` names it in
+    /// messages.
+    pub async fn upload_file(
+        &self,
+        file: std::fs::File,
+        path: &Path,
+        key: &str,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<Written> {
+        let unreadable =
+            |e: &std::io::Error| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(e));
+        let len = file.metadata().map_err(|e| unreadable(&e))?.len();
+        let mut file = tokio::fs::File::from_std(file);
         let part = self.part_size(len);
         if len <= part {
-            let data = tokio::fs::read(path)
-                .await
-                .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+            let mut data = Vec::with_capacity(len as usize);
+            tokio::io::AsyncReadExt::read_to_end(&mut file, &mut data).await.map_err(|e| unreadable(&e))?;
             let written = hash_bytes(&data);
             self.put_small(key, data).await?;
             bar.inc(len);
@@ -153,7 +160,7 @@ impl S3Store {
         let created = req.send().await.map_err(|e| self.explain(&format!("starting the upload of `{key}`"), &e))?;
         let upload_id =
             created.upload_id().ok_or_else(|| anyhow!("the store returned no upload id for `{key}`"))?.to_string();
-        match self.upload_parts(path, key, &upload_id, part, bar).await {
+        match self.upload_parts(file, key, &upload_id, part, bar).await {
             Ok((parts, written)) => {
                 let done = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
                 let res = self
@@ -191,7 +198,7 @@ impl S3Store {
 
     async fn upload_parts(
         &self,
-        path: &Path,
+        mut file: tokio::fs::File,
         key: &str,
         upload_id: &str,
         part: u64,
@@ -200,9 +207,6 @@ impl S3Store {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
         let mut total = 0u64;
-        let mut file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
         let mut tasks = tokio::task::JoinSet::new();
         let mut parts = Vec::new();
         let client = Arc::new(self.client.clone());
@@ -214,7 +218,7 @@ impl S3Store {
                 .take(part)
                 .read_to_end(&mut buf)
                 .await
-                .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
+                .map_err(|e| anyhow!("cannot read the file for `{key}`: {}", crate::util::io_reason(&e)))?;
             if n == 0 {
                 break;
             }
@@ -272,10 +276,13 @@ impl S3Store {
     }
 
     /// Stream an object through `out` (hashing what passes); returns size and SHA-256.
+    /// At most `limit` bytes are read: an object larger than its manifest says is cut off
+    /// with an error rather than filling the disk.
     pub async fn download<W: std::io::Write + Send + 'static>(
         &self,
         key: &str,
         out: W,
+        limit: u64,
         bar: &indicatif::ProgressBar,
     ) -> Result<(W, Written)> {
         let obj = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
@@ -296,6 +303,7 @@ impl S3Store {
             Ok((inner, written))
         });
         let mut failure = None;
+        let mut seen: u64 = 0;
         loop {
             let next = tokio::select! {
                 n = body.next() => n,
@@ -303,6 +311,14 @@ impl S3Store {
             };
             match next {
                 Some(Ok(chunk)) => {
+                    seen = seen.saturating_add(chunk.len() as u64);
+                    if seen > limit {
+                        failure = Some(anyhow!(
+                            "`{key}` on remote `{}` is larger than the {limit} bytes its manifest says; stopped reading it",
+                            self.name
+                        ));
+                        break;
+                    }
                     bar.inc(chunk.len() as u64);
                     if tx.send(chunk).is_err() {
                         break;
@@ -323,12 +339,30 @@ impl S3Store {
         written.map_err(|e| anyhow!("cannot write what `{key}` holds: {}", crate::util::io_reason(&e)))
     }
 
-    /// A small object (a manifest) whole, or None when it does not exist.
-    pub async fn get_small(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    /// A small object (a manifest) whole, or None when it does not exist. An object of
+    /// more than `max` bytes is refused, by its declared length or as it streams.
+    pub async fn get_small(&self, key: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        let too_big = || {
+            anyhow::Error::new(TooLarge(format!(
+                "`{key}` on remote `{}` is larger than {max} bytes; not reading it",
+                self.name
+            )))
+        };
         match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(o) => {
-                let data = o.body.collect().await.map_err(|e| anyhow!("reading `{key}` failed: {e}"))?;
-                Ok(Some(data.into_bytes().to_vec()))
+                if o.content_length().is_some_and(|n| u64::try_from(n).unwrap_or(u64::MAX) > max) {
+                    return Err(too_big());
+                }
+                let mut body = o.body;
+                let mut data = Vec::new();
+                while let Some(chunk) = body.next().await {
+                    let chunk = chunk.map_err(|e| anyhow!("reading `{key}` failed: {}", DisplayErrorContext(&e)))?;
+                    if (data.len() + chunk.len()) as u64 > max {
+                        return Err(too_big());
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+                Ok(Some(data))
             }
             Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
             Err(e) => Err(self.explain(&format!("reading `{key}`"), &e)),
@@ -444,6 +478,12 @@ fn hash_bytes(data: &[u8]) -> Written {
     use sha2::Digest;
     Written { bytes: data.len() as u64, sha256: hex::encode(sha2::Sha256::digest(data)) }
 }
+
+/// An object larger than the caller allowed: the listing reports that set as damaged
+/// instead of failing as a whole.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TooLarge(String);
 
 /// At least 8 MiB; grows (in whole MiB) so `len` fits in `max_parts` parts.
 pub fn part_size(len: u64, max_parts: u64) -> u64 {
