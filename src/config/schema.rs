@@ -61,6 +61,8 @@ pub struct Backup {
     pub compression: Compression,
     #[serde(default)]
     pub encryption: Encryption,
+    #[serde(default)]
+    pub signing: Signing,
 }
 
 impl Default for Backup {
@@ -73,6 +75,7 @@ impl Default for Backup {
             volumes: vec![],
             compression: Compression::default(),
             encryption: Encryption::default(),
+            signing: Signing::default(),
         }
     }
 }
@@ -127,6 +130,29 @@ pub struct Encryption {
     #[serde(default)]
     pub age_recipients: Vec<String>,
     pub age_identity_file: Option<String>,
+}
+
+/// `backup.signing`: minisign signatures of each set's manifest (backup/signing.rs). Empty
+/// strings (e.g. `${CCOPS_SIGNING_KEY:-}` unset) count as not set, so one config serves the
+/// host that signs and the hosts that only check.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// Secret key file from `minisign -G`; absent on hosts that only verify and restore.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub key_file: Option<String>,
+    /// The public key itself (`RWQ...`).
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub public_key: Option<String>,
+    /// Or the `.pub` file that holds it.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub public_key_file: Option<String>,
+    /// Refuse unsigned or altered sets on verify and restore.
+    #[serde(default)]
+    pub require_signature: bool,
+    /// The variable holding the password of a password-protected `key_file`.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub password_variable: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
