@@ -250,11 +250,11 @@ impl fmt::Debug for PublicKey {
 
 impl PublicKey {
     /// A public key from the text of a `.pub` file (`minisign -G -p`) or the bare base64
-    /// string (`RWQ...`). `origin` says where it came from, for the message.
+    /// string (`RW...`). `origin` says where it came from, for the message.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let bad = |why: &str| {
             anyhow!(
-                "{origin} is not a minisign public key ({why}); give the `RWQ...` line of the `.pub` file that `minisign -G` wrote"
+                "{origin} is not a minisign public key ({why}); give the `RW...` line of the `.pub` file that `minisign -G` wrote"
             )
         };
         let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).peekable();
@@ -485,7 +485,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // The bare `RWQ...` line is the same key.
+        // The bare `RW...` line is the same key.
         let bare = pub_text.lines().nth(1).unwrap();
         assert!(bare.starts_with("RW"));
         assert_eq!(PublicKey::parse(bare, "public_key").unwrap().0.to_base64(), bare);

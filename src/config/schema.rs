@@ -141,7 +141,7 @@ pub struct Signing {
     /// Secret key file from `minisign -G`; absent on hosts that only verify and restore.
     #[serde(default, deserialize_with = "empty_is_none")]
     pub key_file: Option<String>,
-    /// The public key itself (`RWQ...`).
+    /// The public key itself (`RW...`).
     #[serde(default, deserialize_with = "empty_is_none")]
     pub public_key: Option<String>,
     /// Or the `.pub` file that holds it.

@@ -49,7 +49,7 @@ pub(super) fn resolve_signing(
     if s.require_signature && public_key.is_none() {
         return Err(at(
             "require_signature",
-            "backup.signing.require_signature needs the key to check with; set public_key (`RWQ...`) or public_key_file"
+            "backup.signing.require_signature needs the key to check with; set public_key (`RW...`) or public_key_file"
                 .to_string(),
         ));
     }
@@ -144,7 +144,7 @@ mod tests {
             ("key_file: junk", ":3:5: backup.signing.key_file:", "is not a minisign secret key"),
             ("key_file: ccops.pub", ":3:5: backup.signing.key_file:", "minisign -G -W"),
             ("public_key_file: junk", ":3:5: backup.signing.public_key_file:", "is not a minisign public key"),
-            ("public_key: RWQxyz", ":3:5: backup.signing.public_key is not", "RWQ..."),
+            ("public_key: RWQxyz", ":3:5: backup.signing.public_key is not", "the `RW...` line"),
             ("require_signature: true", ":3:5: backup.signing.require_signature needs", "public_key_file"),
             ("key_fil: ccops.key", "unknown key `key_fil`", "did you mean `key_file`?"),
         ];
