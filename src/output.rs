@@ -69,7 +69,8 @@ pub fn add_secrets<I: IntoIterator<Item = String>>(values: I) {
     s.sort_by_key(|v| std::cmp::Reverse(v.len()));
 }
 
-/// `text` with every registered secret replaced by `********`.
+/// `text` with every registered secret replaced by `********`, and the credentials of
+/// every URL in it masked (see [`mask_urls`]).
 pub fn redact(text: &str) -> String {
     let s = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let mut out = text.to_string();
@@ -78,7 +79,69 @@ pub fn redact(text: &str) -> String {
             out = out.replace(secret.as_str(), "********");
         }
     }
+    if out.contains("://") { mask_urls(&out) } else { out }
+}
+
+/// Mask what a URL carries as credentials: the password of `scheme://user:password@host`
+/// (`user:***@host`) and the values of query parameters with a secret's name
+/// (`?token=***`, `&password=***`, a presigned URL's `X-Amz-Signature=***`). A URL in a
+/// health check, a webhook or a remote may hold them, and they reach messages through
+/// error texts ccops does not write itself (an HTTP client's `... for url (...)`).
+pub fn mask_urls(text: &str) -> String {
+    // Where a URL ends in running text, a JSON string or a quoted message.
+    let ends_url = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | '\\');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        let after = &rest[i + 3..];
+        let end = after.find(ends_url).unwrap_or(after.len());
+        out.push_str(&mask_one(&after[..end]));
+        rest = &after[end..];
+    }
+    out.push_str(rest);
     out
+}
+
+/// One URL after its `://`: authority, path, query and fragment.
+fn mask_one(url: &str) -> String {
+    let auth_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+    let (auth, tail) = url.split_at(auth_end);
+    let mut out = String::with_capacity(url.len());
+    match auth.rfind('@').and_then(|at| auth[..at].find(':').map(|colon| (colon, at))) {
+        Some((colon, at)) => {
+            out.push_str(&auth[..=colon]);
+            out.push_str("***");
+            out.push_str(&auth[at..]);
+        }
+        None => out.push_str(auth),
+    }
+    let Some(q) = tail.find('?') else {
+        out.push_str(tail);
+        return out;
+    };
+    out.push_str(&tail[..=q]);
+    let query = &tail[q + 1..];
+    let (query, fragment) = query.split_at(query.find('#').unwrap_or(query.len()));
+    let params: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if secret_param(k) && !v.is_empty() => {
+                // Keep what closes the URL in text: `(url ...?token=abc)`.
+                let keep = v.find([')', ']']).map_or("", |i| &v[i..]);
+                format!("{k}=***{keep}")
+            }
+            _ => kv.to_string(),
+        })
+        .collect();
+    out.push_str(&params.join("&"));
+    out.push_str(fragment);
+    out
+}
+
+fn secret_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    crate::config::is_secret_name(name) || lower == "sig" || lower.ends_with("signature") || lower == "auth"
 }
 
 /// Context added to every JSON log line from now on (command, environment, backup_id...).
@@ -133,9 +196,47 @@ fn log(level: Level, message: &str) {
                 format!("{} {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"), text_line(level, &message, false))
             }
         };
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-            let _ = writeln!(f, "{file_line}");
+        match open_log(path) {
+            Ok(mut f) => {
+                let _ = writeln!(f, "{file_line}");
+            }
+            Err(e) => {
+                // Said once: the log file is what the operator reads later, its loss must show.
+                static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+                if !TOLD.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "{}",
+                        text_line(
+                            Level::Error,
+                            &format!("cannot write the log file `{}`: {}", path.display(), log_open_reason(&e)),
+                            p.color
+                        )
+                    );
+                }
+            }
         }
+    }
+}
+
+/// The `--log-file`, for appending: created private (0600), since it holds every message
+/// of a root-run tool, and never opened through a symlink, which whoever can write its
+/// folder could plant to make root append to another file.
+fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+fn log_open_reason(e: &std::io::Error) -> String {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        "it is a symbolic link; ccops does not write through links, give the real path".into()
+    } else {
+        crate::util::io_reason(e)
     }
 }
 
@@ -246,5 +347,54 @@ mod tests {
     fn redacts_registered_secrets_longest_first() {
         add_secrets(["hunter2-long".to_string(), "hunter2".to_string(), "ab".to_string()]);
         assert_eq!(redact("pw=hunter2-long x=hunter2 ab"), "pw=******** x=******** ab");
+    }
+
+    #[test]
+    fn masks_url_passwords_and_secret_query_values() {
+        let cases = [
+            ("http://user:s3cret@127.0.0.1:8080/health", "http://user:***@127.0.0.1:8080/health"),
+            (
+                "error sending request for url (https://u:p%40ss@h.example/x?a=1&token=abc)",
+                "error sending request for url (https://u:***@h.example/x?a=1&token=***)",
+            ),
+            (
+                "\"http\": \"postgres://app:pw:with:colons@db:5432/app\",",
+                "\"http\": \"postgres://app:***@db:5432/app\",",
+            ),
+            ("redis://:onlypass@cache:6379", "redis://:***@cache:6379"),
+            (
+                "s3://bucket/k?X-Amz-Signature=deadbeef&X-Amz-Expires=60",
+                "s3://bucket/k?X-Amz-Signature=***&X-Amz-Expires=60",
+            ),
+            ("https://h/cb?password=pw&api_key=k#frag", "https://h/cb?password=***&api_key=***#frag"),
+            // No credentials: left as written.
+            (
+                "ssh://git@github.com:22/x and http://host:8080/a@b",
+                "ssh://git@github.com:22/x and http://host:8080/a@b",
+            ),
+            ("https://h/?page=2&q=token", "https://h/?page=2&q=token"),
+            ("no url here: a@b:c", "no url here: a@b:c"),
+            ("two http://a:1@h http://b:2@h", "two http://a:***@h http://b:***@h"),
+            ("odd ://:@ and :// end", "odd ://:***@ and :// end"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_log_file_is_private_and_never_a_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("ccops.log");
+        drop(open_log(&log).unwrap());
+        assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let link = d.path().join("link.log");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let e = open_log(&link).unwrap_err();
+        assert!(log_open_reason(&e).contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     }
 }

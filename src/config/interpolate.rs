@@ -78,6 +78,17 @@ pub struct Interpolated {
 /// Interpolate `text`. The error is the message of a `${VAR:?message}` that fired, or a
 /// syntax problem, with the byte offset of the expression in `text`.
 pub fn interpolate(text: &str, vars: &Vars) -> Result<Interpolated, (usize, String)> {
+    interpolate_at(text, vars, 0)
+}
+
+/// How deep `${A:-${B:-...}}` may nest: far past any real config, well short of the
+/// stack (each level is a few calls deep).
+const MAX_NESTING: usize = 32;
+
+fn interpolate_at(text: &str, vars: &Vars, depth: usize) -> Result<Interpolated, (usize, String)> {
+    if depth > MAX_NESTING {
+        return Err((0, format!("`${{` is nested more than {MAX_NESTING} deep")));
+    }
     let mut out = String::with_capacity(text.len());
     let mut uses_secret = false;
     let mut expanded = false;
@@ -99,7 +110,7 @@ pub fn interpolate(text: &str, vars: &Vars) -> Result<Interpolated, (usize, Stri
             Some(b'{') => {
                 let close = matching_brace(text, i + 1).ok_or((start, "unclosed `${` in value".to_string()))?;
                 let inner = &text[i + 2..close];
-                let (v, s) = expand(inner, vars).map_err(|m| (start, m))?;
+                let (v, s) = expand(inner, vars, depth).map_err(|m| (start, m))?;
                 out.push_str(&v);
                 uses_secret |= s;
                 expanded = true;
@@ -142,7 +153,7 @@ fn matching_brace(text: &str, open: usize) -> Option<usize> {
     None
 }
 
-fn expand(inner: &str, vars: &Vars) -> Result<(String, bool), String> {
+fn expand(inner: &str, vars: &Vars, depth: usize) -> Result<(String, bool), String> {
     let name_end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
     let (name, op) = inner.split_at(name_end);
     if name.is_empty() {
@@ -152,7 +163,7 @@ fn expand(inner: &str, vars: &Vars) -> Result<(String, bool), String> {
     let secret = vars.is_secret(name);
     let set = value.is_some();
     let nonempty = value.is_some_and(|v| !v.is_empty());
-    let nested = |s: &str| interpolate(s, vars).map(|r| (r.value, r.uses_secret)).map_err(|(_, m)| m);
+    let nested = |s: &str| interpolate_at(s, vars, depth + 1).map(|r| (r.value, r.uses_secret)).map_err(|(_, m)| m);
     let own = || (value.unwrap_or("").to_string(), secret);
     match op {
         "" => Ok(own()),
@@ -265,6 +276,81 @@ mod tests {
         let masked: Vec<&String> = v.secret_values().collect();
         assert_eq!(masked, ["k", "/run/cert", "postgres://u:hunter2@db/x", "pw", "a8f3k2m9q7w1z5x4"]);
         assert!(v.is_secret("POSTGRES_DB"), "still masked field by field in config show");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text made mostly of the characters interpolation reacts to.
+        fn template() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("$".to_string()),
+                Just("{".to_string()),
+                Just("}".to_string()),
+                Just(":-".to_string()),
+                Just(":?".to_string()),
+                Just("?".to_string()),
+                Just("-".to_string()),
+                Just(":+".to_string()),
+                Just("+".to_string()),
+                Just("HOST".to_string()),
+                Just("NOPE".to_string()),
+                Just("EMPTY".to_string()),
+                Just("DB_PASSWORD".to_string()),
+                Just("_".to_string()),
+                Just("é".to_string()),
+                Just(" ".to_string()),
+                "[a-z0-9]{0,3}",
+            ];
+            prop::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn never_panics_on_any_template(text in template()) {
+                if let Err((at, _)) = interpolate(&text, &vars()) {
+                    prop_assert!(at < text.len() && text.is_char_boundary(at), "{text:?} {at}");
+                    prop_assert_eq!(&text[at..at + 1], "$");
+                }
+            }
+
+            #[test]
+            fn never_panics_on_any_string(text in any::<String>()) {
+                let _ = interpolate(&text, &vars());
+            }
+
+            /// Text without `$` comes back as written, and `$$` is one `$`.
+            #[test]
+            fn plain_text_is_left_alone(text in "[^$]{0,40}") {
+                let r = interpolate(&text, &vars()).unwrap();
+                prop_assert_eq!(&r.value, &text);
+                prop_assert!(!r.expanded && !r.uses_secret);
+                let doubled = format!("$${text}$$");
+                prop_assert_eq!(interpolate(&doubled, &vars()).unwrap().value, format!("${text}$"));
+            }
+
+            /// A secret's value only ever reaches a result that says it used a secret.
+            #[test]
+            fn a_secret_value_is_always_flagged(text in template()) {
+                if let Ok(r) = interpolate(&text, &vars()) {
+                    if r.value.contains("s3cret") && !text.contains("s3cret") {
+                        prop_assert!(r.uses_secret, "{text:?} -> {:?}", r.value);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        // Each `${X:-` nests one call deeper: 2000 of them once overflowed the stack.
+        let nest = |n: usize| format!("a {}x{}", "${NOPE:-".repeat(n), "}".repeat(n));
+        assert_eq!(run(&nest(MAX_NESTING)), "a x");
+        let e = interpolate(&nest(2000), &vars()).unwrap_err();
+        assert_eq!(e, (2, format!("`${{` is nested more than {MAX_NESTING} deep")));
     }
 
     #[test]

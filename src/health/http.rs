@@ -13,7 +13,8 @@ pub async fn check(url: &str, expect: Option<u16>, timeout: Duration) -> Outcome
     let t = std::time::Instant::now();
     let resp = match client.get(url).send().await {
         Ok(r) => r,
-        Err(e) => return Outcome::new(Status::Fail, describe(&e, timeout)),
+        // Without the URL: the check's name says which, and the URL may hold a password.
+        Err(e) => return Outcome::new(Status::Fail, describe(&e.without_url(), timeout)),
     };
     let code = resp.status().as_u16();
     let body = resp.bytes().await.unwrap_or_default();

@@ -31,7 +31,15 @@ pub struct Written {
 }
 
 pub fn init(opts: &Options, penv: &ProcessEnv) -> Result<Written> {
-    if opts.target.exists() && !opts.force {
+    // lstat: a link at the name counts as a file there, even when it dangles.
+    let existing = std::fs::symlink_metadata(opts.target).ok();
+    if existing.as_ref().is_some_and(|m| m.file_type().is_symlink()) {
+        return Err(crate::usage!(
+            "`{}` is a symbolic link; ccops init does not write through links, even with --force. Remove the link, or pass --config with the real file",
+            opts.target.display()
+        ));
+    }
+    if existing.is_some() && !opts.force {
         return Err(crate::usage!(
             "`{}` already exists; ccops init leaves it as it is. Pass --force to replace it (the old file is kept as `{}`)",
             opts.target.display(),
@@ -44,13 +52,27 @@ pub fn init(opts: &Options, penv: &ProcessEnv) -> Result<Written> {
     crate::config::load_str(opts.target, &text, None, penv)
         .context("ccops init produced a config that does not load; this is a bug in ccops, please report it with the compose files")?;
     let mut backup_of_old = None;
-    if opts.target.exists() {
+    if existing.is_some() {
         let b = bak(opts.target);
-        std::fs::copy(opts.target, &b).with_context(|| format!("cannot keep the old config as `{}`", b.display()))?;
+        let (old, mode) = read_no_follow(opts.target)
+            .with_context(|| format!("cannot read the old config `{}`", opts.target.display()))?;
+        // Like the new file, the copy replaces whatever is at its name and keeps the old mode.
+        crate::util::write_atomic(&b, &old, mode & 0o777)
+            .with_context(|| format!("cannot keep the old config as `{}`", b.display()))?;
         backup_of_old = Some(b);
     }
     crate::util::write_atomic(opts.target, text.as_bytes(), 0o644)?;
     Ok(Written { path: opts.target.to_path_buf(), detected, backup_of_old })
+}
+
+/// The bytes and mode of a plain file; a symlink put there since the check is an error.
+fn read_no_follow(p: &Path) -> std::io::Result<(Vec<u8>, u32)> {
+    use std::io::Read;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(p)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok((bytes, f.metadata()?.permissions().mode()))
 }
 
 fn bak(p: &Path) -> PathBuf {
@@ -92,5 +114,33 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "# mine\n");
         let w = init(&Options { force: true, ..opts }, &penv(d.path())).unwrap();
         assert_eq!(std::fs::read_to_string(w.backup_of_old.unwrap()).unwrap(), "# mine\n");
+    }
+
+    #[test]
+    fn never_writes_through_a_symlink_at_the_config_or_its_backup() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("compose.yaml"), "services:\n  web:\n    image: nginx\n").unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        let target = d.path().join("ccops.yaml");
+        for force in [false, true] {
+            for points_at in [victim.clone(), d.path().join("dangling")] {
+                let _ = std::fs::remove_file(&target);
+                std::os::unix::fs::symlink(&points_at, &target).unwrap();
+                let e = init(&Options { dir: d.path(), target: &target, force }, &penv(d.path())).err().unwrap();
+                assert!(e.to_string().contains("is a symbolic link"), "{e}");
+                assert!(!d.path().join("dangling").exists());
+            }
+        }
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+
+        // --force keeps the old file as `.bak`: a link planted there is replaced, not followed.
+        std::fs::remove_file(&target).unwrap();
+        std::fs::write(&target, "# mine\n").unwrap();
+        std::os::unix::fs::symlink(&victim, d.path().join("ccops.yaml.bak")).unwrap();
+        init(&Options { dir: d.path(), target: &target, force: true }, &penv(d.path())).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(std::fs::read_to_string(d.path().join("ccops.yaml.bak")).unwrap(), "# mine\n");
+        assert!(std::fs::symlink_metadata(&target).unwrap().is_file());
     }
 }

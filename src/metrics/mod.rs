@@ -207,14 +207,29 @@ pub fn update_file(path: &Path, change: impl FnOnce(&mut Textfile)) -> Result<()
     }
     let _lock =
         FileLock::take(&lock_path(path)).with_context(|| format!("cannot lock metrics file `{}`", path.display()))?;
-    let mut t = match std::fs::read_to_string(path) {
+    let mut t = match read_no_follow(path) {
         Ok(text) => Textfile::parse(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Textfile::default(),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => anyhow::bail!(
+            "metrics file `{}` is a symbolic link; ccops neither reads nor writes through links there. Remove the link, or point `metrics.textfile` at a plain file",
+            path.display()
+        ),
         Err(e) => anyhow::bail!("cannot read metrics file `{}`: {}", path.display(), crate::util::io_reason(&e)),
     };
     change(&mut t);
     // node_exporter runs as its own user: the file must be readable by others.
     crate::util::write_atomic(path, t.render().as_bytes(), 0o644)
+}
+
+/// The textfile folder is often writable by more than root (node_exporter's group): a
+/// link planted at the file's name must not make root read another file into a
+/// world-readable one. The write itself replaces whatever is at the name (write_atomic).
+fn read_no_follow(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut text = String::new();
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)?.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// `.<name>.lock` beside the file: node_exporter reads only `*.prom`.
@@ -229,7 +244,15 @@ struct FileLock(std::fs::File);
 impl FileLock {
     fn take(path: &Path) -> std::io::Result<FileLock> {
         use std::os::fd::AsRawFd;
-        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never through a link: a dangling one would make root create a file wherever it points.
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)?;
         // SAFETY: flock on a file descriptor this function owns.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(std::io::Error::last_os_error());
@@ -297,7 +320,36 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ccops_backup_last_status{project=\"cc\",environment=\"production\"} 1"), "{text}");
-        assert!(!d.path().join("ccops.prom.tmp").exists());
+        let names: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    }
+
+    #[test]
+    fn a_symlink_at_the_textfile_is_neither_read_nor_written_through() {
+        let d = tempfile::tempdir().unwrap();
+        let secret = d.path().join("secret");
+        std::fs::write(&secret, "root_only_metric 42\n").unwrap();
+        let p = d.path().join("ccops.prom");
+        std::os::unix::fs::symlink(&secret, &p).unwrap();
+        let e = update_file(&p, |t| t.set("ccops_x", "h", "gauge", &[], 1.0)).unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root_only_metric 42\n");
+        assert!(std::fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn a_dangling_link_at_the_lock_creates_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("ccops.prom");
+        let elsewhere = d.path().join("nologin");
+        std::os::unix::fs::symlink(&elsewhere, d.path().join(".ccops.prom.lock")).unwrap();
+        let e = update_file(&p, |_| {}).unwrap_err();
+        assert!(format!("{e:#}").contains("cannot lock metrics file"), "{e:#}");
+        assert!(!elsewhere.exists());
+        assert!(!p.exists());
     }
 
     #[test]

@@ -167,3 +167,103 @@ fn tls_expiry_is_judged_by_warn_and_critical_days() {
     assert_eq!(check("closed")["status"], "fail", "{doc}");
     assert!(check("closed")["detail"].as_str().unwrap().contains("cannot connect"), "{doc}");
 }
+
+/// A loopback server for `http:` checks: `answer` the first request on each connection,
+/// or close it at once when `answer` is None (an HTTP client error that names the URL).
+fn http_server(answer: Option<&'static str>) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().map_while(Result::ok) {
+            let Some(body) = answer else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn a_password_in_a_check_url_is_never_shown() {
+    let up = http_server(Some(r#"{"status":"pass"}"#));
+    let hangs_up = http_server(None);
+    let d = crate::support::Dir::new();
+    d.write(
+        "docker-compose.yml",
+        "services:\n  idle:\n    image: ccops-test/base:latest\n    command: sleep infinity\n",
+    );
+    d.write(
+        "ccops.yaml",
+        &format!(
+            "project: ccurl{}\nhealth:\n  checks:\n    - {{name: api, http: \"http://monitor:s3cret-pw@127.0.0.1:{up}/health?token=tok-77aa\"}}\n    - {{name: broken, http: \"http://monitor:s3cret-pw@127.0.0.1:{hangs_up}/health\", timeout: 2s}}\n",
+            std::process::id()
+        ),
+    );
+    let log = d.join("ccops.log");
+    let log_arg = log.to_str().unwrap();
+    let runs = [
+        &["health"][..],
+        &["health", "--json"][..],
+        &["health", "--format", "nagios"][..],
+        &["health", "--format", "prometheus"][..],
+        &["-vv", "--log-file", log_arg, "health"][..],
+        &["--log-format", "json", "--log-file", log_arg, "health"][..],
+        &["config", "show"][..],
+        &["--json", "config", "show"][..],
+    ];
+    for args in runs {
+        let r = d.run(args);
+        for secret in ["s3cret-pw", "tok-77aa"] {
+            assert!(
+                !r.stdout.contains(secret) && !r.stderr.contains(secret),
+                "{args:?} printed {secret}:\n--- stdout\n{}\n--- stderr\n{}",
+                r.stdout,
+                r.stderr
+            );
+        }
+    }
+    // The checks ran (one passes, one fails on the server hanging up), and the URL is
+    // still readable where it is shown, its password masked.
+    let doc = d.run(&["health", "--json"]).json();
+    let check = |n: &str| doc["checks"].as_array().unwrap().iter().find(|c| c["name"] == n).unwrap().clone();
+    assert_eq!(check("api")["status"], "ok", "{doc}");
+    assert_eq!(check("broken")["status"], "fail", "{doc}");
+    d.run(&["config", "show"]).stdout_has(&format!("http://monitor:***@127.0.0.1:{up}/health?token=***"));
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.is_empty() && !logged.contains("s3cret-pw"), "{logged}");
+}
+
+#[test]
+fn a_symlink_at_the_metrics_textfile_is_not_written_through() {
+    let d = crate::support::Dir::new();
+    d.write(
+        "docker-compose.yml",
+        "services:\n  idle:\n    image: ccops-test/base:latest\n    command: sleep infinity\n",
+    );
+    d.write(
+        "ccops.yaml",
+        &format!(
+            "project: ccprom{}\nhealth:\n  checks:\n    - {{name: closed, tcp: \"127.0.0.1:9\", timeout: 1s}}\nmetrics:\n  textfile: textfile/ccops.prom\n",
+            std::process::id()
+        ),
+    );
+    std::fs::create_dir(d.join("textfile")).unwrap();
+    d.run(&["health"]).code(1);
+    let text = std::fs::read_to_string(d.join("textfile/ccops.prom")).unwrap();
+    assert!(text.contains("ccops_health_check_up{") && text.contains("check=\"closed\""), "{text}");
+
+    // Someone who can write the textfile folder links the file's name to a file of root's.
+    let victim = d.join("shadow");
+    std::fs::write(&victim, "root_secret_total 42\n").unwrap();
+    std::fs::remove_file(d.join("textfile/ccops.prom")).unwrap();
+    std::os::unix::fs::symlink(&victim, d.join("textfile/ccops.prom")).unwrap();
+    d.run(&["health"]).code(1).stderr_has("is a symbolic link").stderr_has("the operation itself is not affected");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root_secret_total 42\n");
+    assert!(std::fs::symlink_metadata(d.join("textfile/ccops.prom")).unwrap().file_type().is_symlink());
+}

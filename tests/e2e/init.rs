@@ -93,3 +93,31 @@ volumes:
     let empty = Dir::new();
     empty.run(&["init"]).code(2).stderr_has("no compose file");
 }
+
+#[test]
+fn init_never_writes_through_a_symlink_at_ccops_yaml() {
+    let d = Dir::new();
+    d.write("compose.yaml", "services:\n  web:\n    image: ccops-test/base:latest\n");
+    let victim = d.join("victim.yaml");
+    std::fs::write(&victim, "keep: me\n").unwrap();
+    std::os::unix::fs::symlink(&victim, d.join("ccops.yaml")).unwrap();
+    d.run(&["init"]).code(2).stderr_has("is a symbolic link");
+    d.run(&["init", "--force"]).code(2).stderr_has("is a symbolic link");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep: me\n");
+
+    // A dangling link: following it would create the file it names.
+    std::fs::remove_file(d.join("ccops.yaml")).unwrap();
+    std::os::unix::fs::symlink(d.join("made-by-root.yaml"), d.join("ccops.yaml")).unwrap();
+    d.run(&["init", "--force"]).code(2);
+    assert!(!d.join("made-by-root.yaml").exists());
+
+    // A plain file: --force replaces it with a regular file and keeps the old one, a link
+    // planted at the `.bak` name is replaced rather than written through.
+    std::fs::remove_file(d.join("ccops.yaml")).unwrap();
+    std::fs::write(d.join("ccops.yaml"), "# old\n").unwrap();
+    std::os::unix::fs::symlink(&victim, d.join("ccops.yaml.bak")).unwrap();
+    d.run(&["init", "--force"]).code(0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep: me\n");
+    assert_eq!(std::fs::read_to_string(d.join("ccops.yaml.bak")).unwrap(), "# old\n");
+    assert!(std::fs::symlink_metadata(d.join("ccops.yaml")).unwrap().is_file());
+}
