@@ -24,3 +24,6 @@ pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 pub const HOME: &str = "HOME";
 /// Where the Docker CLI is looked for.
 pub const PATH: &str = "PATH";
+/// For tests only: the name of a point in a restore (e.g. `volume-moved-aside`) where
+/// ccops kills itself with SIGKILL, to prove the next run puts a killed restore right.
+pub const CCOPS_FAILPOINT: &str = "CCOPS_FAILPOINT";

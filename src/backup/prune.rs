@@ -82,10 +82,22 @@ pub fn prune(s: &Settings, dry_run: bool) -> Result<Outcome> {
     Ok(out)
 }
 
+/// Delete a set so that no interruption leaves a manifest naming missing files: the
+/// manifest goes first (durably), and what remains is an incomplete set the next prune
+/// deletes. A legacy set has no manifest: its files go one by one, the database last.
 fn delete(set: &LocalSet) -> Result<()> {
-    let res = match &set.legacy {
-        Some(l) => l.files().into_iter().try_for_each(std::fs::remove_file),
-        None => std::fs::remove_dir_all(&set.path),
-    };
-    res.map_err(|e| anyhow::anyhow!("cannot delete backup {}: {}", set.id, crate::util::io_reason(&e)))
+    let failed = |e: std::io::Error| anyhow::anyhow!("cannot delete backup {}: {}", set.id, crate::util::io_reason(&e));
+    if let Some(l) = &set.legacy {
+        let mut files = l.files();
+        // files() lists the database first; what is left of a set cut short keeps it.
+        let databases = l.postgres.len().min(files.len());
+        files.rotate_left(databases);
+        return files.into_iter().try_for_each(std::fs::remove_file).map_err(failed);
+    }
+    match std::fs::remove_file(set.path.join(super::manifest::FILE)) {
+        Ok(()) => crate::util::fsync_dir(&set.path).map_err(failed)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed(e)),
+    }
+    std::fs::remove_dir_all(&set.path).map_err(failed)
 }

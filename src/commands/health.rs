@@ -33,6 +33,21 @@ pub async fn run(ctx: &Ctx, args: HealthArgs) -> Result<ExitStatus> {
         output::status(format!("waiting: {}", format::summary(&report)));
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     };
+    let mut report = report;
+    // A restore killed half way leaves data no check of a service would notice; health only
+    // reports it (it holds no lock), naming the command that puts it right.
+    if let Some(detail) = crate::state::unfinished(&project.settings.state_dir) {
+        output::error(&detail);
+        report.checks.push(health::CheckResult {
+            name: "ccops-journal".into(),
+            kind: "journal",
+            status: Status::Fail,
+            detail,
+            duration: std::time::Duration::ZERO,
+            metrics: vec![],
+        });
+        report.status = Status::Fail;
+    }
     let exit = if report.status == Status::Fail { ExitStatus::Failure } else { ExitStatus::Success };
     crate::metrics::record_health(&project.settings, &report);
     match format {

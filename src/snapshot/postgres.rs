@@ -8,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::env_value;
 use crate::config::PostgresTarget;
 use crate::docker::Engine;
+use crate::state::{self, Entry, PgSide};
 
 /// Connection environment for commands run in the postgres container: the container's
 /// own POSTGRES_PASSWORD serves as PGPASSWORD when the server asks for one.
@@ -81,32 +82,53 @@ pub enum Source<R> {
     Sql(R),
 }
 
-/// Restore into `<db>_ccops_restore`, then swap it with the live database.
+/// Restore into `<db>_ccops_restore`, then swap it with the live database. Each phase is
+/// in the journal of `state_dir` first, so a killed ccops is put right by the next run
+/// ([`recover`]); `project` finds the service's container then.
 pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(
     engine: &Engine,
     container: &str,
     t: &PostgresTarget,
     src: Source<R>,
+    project: &str,
+    state_dir: &std::path::Path,
 ) -> Result<()> {
     let env = exec_env(engine, container).await?;
     let db = &t.database;
-    let staging = side_name(db, "restore");
-    let old = side_name(db, "old");
+    let side = PgSide {
+        project: project.to_string(),
+        service: t.service.clone(),
+        user: t.user.clone(),
+        database: db.clone(),
+        staging: side_name(db, "restore"),
+        old: side_name(db, "old"),
+    };
+    let (staging, old) = (&side.staging, &side.old);
     let admin = |sql: String| {
         let env = env.clone();
         let user = t.user.clone();
         async move { psql(engine, container, &env, &user, "postgres", &sql).await }
     };
-    admin(format!("DROP DATABASE IF EXISTS {}", ident(&staging))).await?;
-    admin(format!("CREATE DATABASE {} OWNER {} TEMPLATE template0", ident(&staging), ident(&t.user))).await?;
+    let loading = Entry::PostgresStaging(side.clone());
+    state::journal_add(state_dir, std::slice::from_ref(&loading))?;
+    let forget = |e: Entry| state::journal_remove(state_dir, &[e]);
+    let created = async {
+        admin(format!("DROP DATABASE IF EXISTS {}", ident(staging))).await?;
+        admin(format!("CREATE DATABASE {} OWNER {} TEMPLATE template0", ident(staging), ident(&t.user))).await
+    }
+    .await;
+    if let Err(e) = created {
+        forget(loading)?;
+        return Err(e);
+    }
 
     let loaded = match src {
         Source::Custom(r) => {
-            let cmd = ["pg_restore", "--exit-on-error", "--no-owner", "--username", &t.user, "--dbname", &staging];
+            let cmd = ["pg_restore", "--exit-on-error", "--no-owner", "--username", &t.user, "--dbname", staging];
             engine.exec_stream(container, &cmd, &env, &mut tokio::io::sink(), Some(r)).await
         }
         Source::Sql(r) => {
-            let cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--username", &t.user, "--dbname", &staging];
+            let cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--username", &t.user, "--dbname", staging];
             engine.exec_stream(container, &cmd, &env, &mut tokio::io::sink(), Some(r)).await
         }
     };
@@ -116,26 +138,35 @@ pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(
         Err(e) => Some(format!("{e:#}")),
     };
     if crate::util::interrupted() || failure.is_some() {
-        let _ = admin(format!("DROP DATABASE IF EXISTS {}", ident(&staging))).await;
+        if admin(format!("DROP DATABASE IF EXISTS {}", ident(staging))).await.is_ok() {
+            forget(loading)?;
+        }
         crate::util::check_interrupt()?;
         bail!("restoring database `{db}` failed ({}); the live database was not touched", failure.unwrap_or_default());
     }
+    state::failpoint("postgres-loaded");
 
     // The copy is complete: swap. Clients of the live database are disconnected first.
-    let terminate = format!(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
-        literal(db)
-    );
-    let drop_staging = || admin(format!("DROP DATABASE IF EXISTS {}", ident(&staging)));
+    let swapping = Entry::PostgresSwap(side.clone());
+    state::journal_replace(state_dir, &loading, swapping.clone())?;
+    let terminate = |name: &str| {
+        format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
+            literal(name)
+        )
+    };
+    let drop_staging = || admin(format!("DROP DATABASE IF EXISTS {}", ident(staging)));
     for attempt in 0..5 {
-        let renamed = match admin(terminate.clone()).await {
-            Ok(_) => admin(format!("ALTER DATABASE {} RENAME TO {}", ident(db), ident(&old))).await,
+        let renamed = match admin(terminate(db)).await {
+            Ok(_) => admin(format!("ALTER DATABASE {} RENAME TO {}", ident(db), ident(old))).await,
             Err(e) => Err(e),
         };
         match renamed {
             Ok(_) => break,
             Err(e) if attempt == 4 => {
-                let _ = drop_staging().await;
+                if drop_staging().await.is_ok() {
+                    forget(swapping)?;
+                }
                 return Err(e.context(format!(
                     "cannot take database `{db}` offline to replace it; the live database is untouched"
                 )));
@@ -143,22 +174,81 @@ pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
         }
     }
-    if let Err(e) = admin(format!("ALTER DATABASE {} RENAME TO {}", ident(&staging), ident(db))).await {
+    state::failpoint("postgres-old-renamed");
+    if let Err(e) = admin(format!("ALTER DATABASE {} RENAME TO {}", ident(staging), ident(db))).await {
         // Put the live database back under its name before reporting.
-        let back = admin(format!("ALTER DATABASE {} RENAME TO {}", ident(&old), ident(db))).await;
-        let _ = drop_staging().await;
+        let back = admin(format!("ALTER DATABASE {} RENAME TO {}", ident(old), ident(db))).await;
+        if back.is_ok() && drop_staging().await.is_ok() {
+            forget(swapping)?;
+        }
         return Err(match back {
             Ok(_) => e.context(format!("cannot put the restored copy in place of `{db}`; the live database is untouched")),
-            Err(_) => e.context(format!("cannot put the restored copy in place of `{db}`; the live database is now named `{old}`: rename it back by hand")),
+            Err(_) => e.context(format!("cannot put the restored copy in place of `{db}`; the live database is now named `{old}`: the next ccops run renames it back")),
         });
     }
-    admin(terminate.replace(&literal(db), &literal(&old))).await.ok();
-    if let Err(e) = admin(format!("DROP DATABASE IF EXISTS {}", ident(&old))).await {
+    let swapped = Entry::PostgresSwapped(side.clone());
+    state::journal_replace(state_dir, &swapping, swapped.clone())?;
+    state::failpoint("postgres-swapped");
+    admin(terminate(old)).await.ok();
+    if let Err(e) = admin(format!("DROP DATABASE IF EXISTS {}", ident(old))).await {
         crate::output::warn(format!(
             "the previous database was kept as `{old}` (cannot drop it: {e:#}); drop it by hand when done"
         ));
     }
-    Ok(())
+    forget(swapped)
+}
+
+/// Put right a database restore a killed ccops left. Before the swap was complete the
+/// previous database gets its name back and the staging copy is dropped; after it
+/// (`finish`), the previous copy is dropped. Returns what was done.
+pub async fn recover(engine: &Engine, side: &PgSide, finish: bool) -> Result<String> {
+    let ctr = engine.running_container(&side.project, &side.service).await.map_err(|e| {
+        e.context(format!("database `{}` needs its service `{}` running to be put right", side.database, side.service))
+    })?;
+    let env = exec_env(engine, &ctr.id).await?;
+    let admin = |sql: String| {
+        let env = env.clone();
+        let ctr = ctr.id.clone();
+        async move { psql(engine, &ctr, &env, &side.user, "postgres", &sql).await }
+    };
+    let (db, staging, old) = (&side.database, &side.staging, &side.old);
+    let names = [db, staging, old].map(|n| literal(n)).join(", ");
+    let present = admin(format!("SELECT datname FROM pg_database WHERE datname IN ({names})")).await?;
+    let exists = |n: &str| present.lines().any(|l| l.trim() == n);
+    let terminate = |name: &str| {
+        admin(format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
+            literal(name)
+        ))
+    };
+    let drop = |name: &str| {
+        let (terminated, name) = (terminate(name), name.to_string());
+        async move {
+            terminated.await?;
+            admin(format!("DROP DATABASE IF EXISTS {}", ident(&name))).await
+        }
+    };
+    if finish {
+        drop(old).await?;
+        return Ok(format!(
+            "database `{db}` keeps its restored data (it was complete); the previous copy `{old}` was dropped"
+        ));
+    }
+    if exists(old) {
+        if exists(db) {
+            if exists(staging) {
+                bail!(
+                    "databases `{db}`, `{staging}` and `{old}` all exist; decide by hand which one to keep as `{db}`"
+                );
+            }
+            // The restored copy was already in place: move it out of the way again.
+            terminate(db).await?;
+            admin(format!("ALTER DATABASE {} RENAME TO {}", ident(db), ident(staging))).await?;
+        }
+        admin(format!("ALTER DATABASE {} RENAME TO {}", ident(old), ident(db))).await?;
+    }
+    drop(staging).await?;
+    Ok(format!("database `{db}` has its previous data back (the restore into it was killed)"))
 }
 
 /// Rows in every user table, as `table=count` lines sorted by name (for verification).

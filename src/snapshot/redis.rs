@@ -8,6 +8,7 @@ use tokio::io::AsyncWrite;
 
 use super::env_value;
 use crate::docker::Engine;
+use crate::state::{self, Entry, RdbSide};
 
 /// redis-cli environment: the container's REDIS_PASSWORD, if any, as REDISCLI_AUTH.
 async fn cli_env(engine: &Engine, container: &str) -> Result<Vec<String>> {
@@ -134,13 +135,16 @@ pub async fn preflight(engine: &Engine, container: &str, service: &str) -> Resul
     rdb_path(engine, container, &env).await
 }
 
-/// Put `rdb` (a tar stream holding the file, gzip allowed) in place while Redis is
-/// stopped, start it, wait until it has loaded, and return DBSIZE.
+/// Put `rdb` (a tar stream holding the file `file`, gzip allowed) in place while Redis is
+/// stopped, start it, wait until it has loaded, and return DBSIZE. The previous file is
+/// kept in `state_dir` meanwhile, and each phase is in its journal first, so a failed
+/// copy or a killed ccops (put right by the next run, [`recover`]) leaves the old data.
 pub async fn replace_and_start<S>(
     engine: &Engine,
     container: &str,
     name: &str,
     dir: &str,
+    file: &str,
     tar: S,
     state_dir: &std::path::Path,
 ) -> Result<u64>
@@ -148,13 +152,51 @@ where
     S: futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
 {
     // Journaled like every stop, so a killed ccops does not leave Redis down.
-    crate::state::record_stopped(state_dir, &[(container.to_string(), name.to_string())])?;
-    engine.stop(container, 30).await?;
+    let stopped = [(container.to_string(), name.to_string())];
+    state::record_stopped(state_dir, &stopped)?;
+    if let Err(e) = engine.stop(container, 30).await {
+        state::clear_stopped(state_dir, &stopped);
+        return Err(e);
+    }
+    // Redis wrote its data on the way down: this file is the data to keep.
+    let saved = match keep_rdb(engine, container, dir, file, state_dir).await {
+        Ok(saved) => saved,
+        Err(e) => {
+            let start = engine.start(container).await;
+            state::clear_stopped(state_dir, &stopped);
+            start?;
+            return Err(e.context("nothing was changed"));
+        }
+    };
+    let side = RdbSide {
+        container: container.to_string(),
+        name: name.to_string(),
+        dir: dir.to_string(),
+        file: file.to_string(),
+        saved: saved.clone(),
+    };
+    let replacing = Entry::RedisRdbReplaced(side.clone());
+    state::journal_add(state_dir, std::slice::from_ref(&replacing))?;
     let upload = engine.upload(container, dir, tar).await;
-    // Start again whatever happened: a failed copy leaves the old file in place.
+    state::failpoint("redis-rdb-replaced");
+    // A copy that failed part way may have cut the file short: the kept one goes back.
+    let kept = if upload.is_err() { put_back(engine, &side).await } else { Ok(()) };
     let start = engine.start(container).await;
-    crate::state::clear_stopped(state_dir);
-    upload?;
+    if kept.is_ok() {
+        state::journal_remove(state_dir, &[replacing])?;
+        if let Some(p) = &saved {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    if start.is_ok() {
+        state::clear_stopped(state_dir, &stopped);
+    }
+    if let Err(e) = kept {
+        return Err(upload.err().unwrap_or(e).context(format!(
+            "restoring redis `{name}` failed, and putting its previous RDB file back failed too; the next ccops run tries again"
+        )));
+    }
+    upload.map_err(|e| e.context(format!("restoring redis `{name}` failed; its previous RDB file was put back")))?;
     start?;
     let env = cli_env(engine, container).await?;
     let started = Instant::now();
@@ -170,6 +212,77 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     number(engine, container, &env, &["DBSIZE"]).await
+}
+
+/// Copy the (stopped) container's RDB file, as the tar the engine hands out, into the
+/// state directory, durably. `None` when there is no such file.
+async fn keep_rdb(
+    engine: &Engine,
+    container: &str,
+    dir: &str,
+    file: &str,
+    state_dir: &std::path::Path,
+) -> Result<Option<std::path::PathBuf>> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    crate::util::create_private_dir(state_dir)?;
+    let path = state_dir.join(format!("redis-{}-before-restore.tar", crate::docker::short_id(container)));
+    let partial = path.with_extension("tar.partial");
+    let mut stream = engine.download(container, &format!("{}/{file}", dir.trim_end_matches('/')));
+    let mut out: Option<tokio::fs::File> = None;
+    let failed = |e: std::io::Error| {
+        anyhow!("cannot keep a copy of `{dir}/{file}` in `{}`: {}", partial.display(), crate::util::io_reason(&e))
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) if out.is_none() => {
+                return Ok(None);
+            }
+            Err(e) => bail!("cannot read `{dir}/{file}` of redis: {}", crate::docker::short_err(&e)),
+        };
+        if out.is_none() {
+            use std::os::unix::fs::OpenOptionsExt;
+            let f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&partial);
+            out = Some(tokio::fs::File::from_std(f.map_err(failed)?));
+        }
+        if let Some(f) = out.as_mut() {
+            f.write_all(&chunk).await.map_err(failed)?;
+        }
+    }
+    let Some(f) = out else { return Ok(None) };
+    f.sync_all().await.map_err(failed)?;
+    std::fs::rename(&partial, &path).map_err(failed)?;
+    crate::util::fsync_dir(state_dir).map_err(failed)?;
+    Ok(Some(path))
+}
+
+/// Upload the RDB file kept by [`keep_rdb`] into the (stopped) container again.
+async fn put_back(engine: &Engine, side: &RdbSide) -> Result<()> {
+    use futures_util::StreamExt;
+    let Some(saved) = &side.saved else { return Ok(()) };
+    let f = tokio::fs::File::open(saved)
+        .await
+        .map_err(|e| anyhow!("cannot read the kept RDB file `{}`: {}", saved.display(), crate::util::io_reason(&e)))?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(f, 1 << 20).filter_map(|r| async move { r.ok() });
+    engine.upload(&side.container, &side.dir, stream).await
+}
+
+/// Put right an RDB replacement a killed ccops left: Redis is stopped, gets its previous
+/// file back and is started again. Returns what was done.
+pub async fn recover(engine: &Engine, side: &RdbSide) -> Result<String> {
+    engine.stop(&side.container, 30).await.ok();
+    put_back(engine, side).await?;
+    state::start_if_stopped(engine, &side.container).await?;
+    if let Some(p) = &side.saved {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(match side.saved {
+        Some(_) => format!("redis `{}` has its previous RDB file back (the restore into it was killed)", side.name),
+        None => {
+            format!("redis `{}` had no RDB file before the restore; it starts from what the restore wrote", side.name)
+        }
+    })
 }
 
 #[cfg(test)]
