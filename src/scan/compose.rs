@@ -2,28 +2,54 @@
 //! and merged as Compose merges them (later files override keys of earlier ones, lists
 //! such as ports are appended, `!reset`/`!override` honoured), then `extends` resolved.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::Result;
 
+use super::finding::Finding;
+use super::read::Tree;
 use super::yaml::{self, Kind, Node, Pos};
 use crate::config::ConfigError;
 
-/// Every file the scan read, so a position's file index names a path.
+/// Every file the scan read, so a position's file index names a path; and the tree
+/// files may be read from.
 #[derive(Debug, Default)]
 pub struct Files {
     paths: Vec<PathBuf>,
-    parsed: Vec<Option<Node>>,
+    index: HashMap<PathBuf, usize>,
+    /// Shared, not copied: a file that 1000 services extend is parsed and held once.
+    parsed: Vec<Option<Rc<Node>>>,
+    /// Each parsed file's service names, built when `extends.file` first names the file.
+    services: Vec<Option<Rc<HashMap<String, usize>>>>,
+    /// `Tree::default()` (anywhere) is for unit tests; a scan passes the scanned tree.
+    pub tree: Tree,
+}
+
+/// Why a compose file was not loaded; `rule` is set when the file was refused as hostile
+/// (SCN001, SCN002): an extends file refused so is a finding, not a warning.
+struct Failure {
+    error: anyhow::Error,
+    rule: Option<&'static str>,
+    /// The reason alone (no path), for the finding's message.
+    reason: String,
 }
 
 impl Files {
+    pub fn new(tree: Tree) -> Files {
+        Files { tree, ..Files::default() }
+    }
+
     /// The index of `path`, added if new.
     pub fn add(&mut self, path: &Path) -> usize {
-        if let Some(i) = self.paths.iter().position(|p| p == path) {
+        if let Some(&i) = self.index.get(path) {
             return i;
         }
+        self.index.insert(path.to_path_buf(), self.paths.len());
         self.paths.push(path.to_path_buf());
         self.parsed.push(None);
+        self.services.push(None);
         self.paths.len() - 1
     }
 
@@ -35,24 +61,48 @@ impl Files {
         &self.paths
     }
 
-    /// Parse a compose file once; a file that is not YAML, or not a mapping, stops the
-    /// scan (exit 2) naming its line.
-    pub fn load(&mut self, path: &Path) -> Result<(usize, Node)> {
+    /// The service index of parsed file `i`.
+    fn services_index(&mut self, i: usize) -> Rc<HashMap<String, usize>> {
+        if let Some(ix) = &self.services[i] {
+            return ix.clone();
+        }
+        let ix = Rc::new(self.parsed[i].as_deref().map(index_services).unwrap_or_default());
+        self.services[i] = Some(ix.clone());
+        ix
+    }
+
+    /// Parse a compose file once; a file that cannot be read, is not YAML, is too big
+    /// to read or is not a mapping stops the scan (exit 2) naming its line.
+    pub fn load(&mut self, path: &Path) -> Result<(usize, Rc<Node>)> {
+        self.try_load(path).map_err(|f| f.error)
+    }
+
+    fn try_load(&mut self, path: &Path) -> Result<(usize, Rc<Node>), Failure> {
         let i = self.add(path);
         if let Some(n) = &self.parsed[i] {
             return Ok((i, n.clone()));
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::file(path, format!("cannot read: {}", crate::util::io_reason(&e))))?;
-        let node = yaml::parse(&text, i).map_err(|e| {
-            ConfigError::at(
-                path,
-                Some(e.line),
-                Some(e.col),
-                format!("invalid YAML: {}; fix the file and scan again", e.message),
-            )
+        let bytes = self.tree.read(path).map_err(|r| Failure {
+            error: ConfigError::file(path, format!("cannot read: {r}")).into(),
+            rule: r.rule(),
+            reason: r.to_string(),
         })?;
-        check_shape(path, &node)?;
+        let text = String::from_utf8(bytes).map_err(|_| Failure {
+            error: ConfigError::file(path, "cannot read: it is not UTF-8 text").into(),
+            rule: None,
+            reason: String::new(),
+        })?;
+        let node = yaml::parse(&text, i).map_err(|e| {
+            let what = if e.limit { "cannot be scanned" } else { "invalid YAML" };
+            let msg = format!("{what}: {}; fix the file and scan again", e.message);
+            Failure {
+                error: ConfigError::at(path, Some(e.line), Some(e.col), msg).into(),
+                rule: e.limit.then_some("SCN001"),
+                reason: format!("line {}: {}", e.line, e.message),
+            }
+        })?;
+        check_shape(path, &node).map_err(|error| Failure { error, rule: None, reason: String::new() })?;
+        let node = Rc::new(node);
         self.parsed[i] = Some(node.clone());
         Ok((i, node))
     }
@@ -87,6 +137,8 @@ pub struct Model {
     pub project_dir: PathBuf,
     /// File indices of the compose files themselves (not files pulled in by `extends`).
     pub files: Vec<usize>,
+    /// SCN findings of `extends` that was not followed because following it was unsafe.
+    pub refused: Vec<Finding>,
 }
 
 /// A service of the merged model.
@@ -98,6 +150,55 @@ pub struct Service<'a> {
     pub node: &'a Node,
 }
 
+/// Where `extends` of a service is looked up: a tree, the compose files of the model (or
+/// none, for a file pulled in by `extends.file`) and the folder relative paths start from.
+struct Scope<'a> {
+    services: Option<&'a Node>,
+    /// Service name to its entry in `services`: a lookup per `extends` must not walk the
+    /// mapping (10 000 services would make 10^8 comparisons).
+    index: Rc<HashMap<String, usize>>,
+    own: &'a [usize],
+    dir: &'a Path,
+}
+
+impl<'a> Scope<'a> {
+    fn new(root: &'a Node, index: Rc<HashMap<String, usize>>, own: &'a [usize], dir: &'a Path) -> Scope<'a> {
+        Scope { services: root.get("services"), index, own, dir }
+    }
+
+    fn dir_of(&self, file: usize, files: &Files) -> PathBuf {
+        if self.own.contains(&file) {
+            self.dir.to_path_buf()
+        } else {
+            files.path(file).parent().map(Path::to_path_buf).unwrap_or_default()
+        }
+    }
+
+    fn service(&self, name: &str) -> Option<&'a Node> {
+        let i = *self.index.get(name)?;
+        self.services?.as_map().get(i).map(|(_, v)| v)
+    }
+}
+
+/// The first entry of each service name in `root`'s `services`.
+fn index_services(root: &Node) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for (i, (k, _)) in root.get("services").map(Node::as_map).unwrap_or_default().iter().enumerate() {
+        if let Some(name) = k.as_str() {
+            out.entry(name.to_string()).or_insert(i);
+        }
+    }
+    out
+}
+
+/// What resolving `extends` may still make, and what it refused.
+struct Extending {
+    /// Nodes the copies of base services may still add. Without a budget, 50 000 services
+    /// extending one base of 200 000 nodes make 10^10 nodes of a 2 MiB file.
+    budget: usize,
+    refused: Vec<Finding>,
+}
+
 impl Model {
     /// Load and merge `paths` (at least one) as Compose would with `-f a -f b`.
     pub fn load(env: &str, paths: &[PathBuf], files: &mut Files) -> Result<Model> {
@@ -107,8 +208,8 @@ impl Model {
             let (i, node) = files.load(p)?;
             indices.push(i);
             match &mut root {
-                None => root = Some(node),
-                Some(r) => merge(r, node, ""),
+                None => root = Some(Node::clone(&node)),
+                Some(r) => merge(r, Node::clone(&node), ""),
             }
         }
         let project_dir = paths.first().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or_default();
@@ -117,6 +218,7 @@ impl Model {
             root: root.unwrap_or_else(|| Node::empty_map(Pos::default())),
             project_dir,
             files: indices,
+            refused: Vec::new(),
         };
         model.resolve_extends(files);
         Ok(model)
@@ -137,78 +239,108 @@ impl Model {
     }
 
     fn resolve_extends(&mut self, files: &mut Files) {
-        let names: Vec<String> = self.services().iter().map(|s| s.name.to_string()).collect();
-        let resolved: Vec<(String, Node)> =
-            names.into_iter().filter_map(|n| Some((n.clone(), self.extended(&n, files, 0)?))).collect();
+        let names: Vec<String> = self
+            .services()
+            .iter()
+            .filter(|s| s.node.get_some("extends").is_some())
+            .map(|s| s.name.to_string())
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let mut ext = Extending { budget: yaml::MAX_NODES, refused: Vec::new() };
+        let scope = Scope::new(&self.root, Rc::new(index_services(&self.root)), &self.files, &self.project_dir);
+        let mut resolved: HashMap<String, Node> = HashMap::new();
+        for n in names {
+            if let Some(node) = extended(&scope, &n, files, 0, &mut ext) {
+                resolved.insert(n, node);
+            }
+        }
         let services = match &mut self.root.kind {
             Kind::Map(entries) => entries.iter_mut().find(|(k, _)| k.as_str() == Some("services")),
             _ => None,
         };
         if let Some((_, Node { kind: Kind::Map(entries), .. })) = services {
             for (k, v) in entries.iter_mut() {
-                if let Some((_, n)) = resolved.iter().find(|(name, _)| k.as_str() == Some(name.as_str())) {
-                    *v = n.clone();
+                if let Some(n) = k.as_str().and_then(|name| resolved.remove(name)) {
+                    *v = n;
                 }
             }
         }
+        self.refused = ext.refused;
     }
+}
 
-    /// Service `name` with its `extends` chain applied, or None when it extends nothing.
-    /// A base that cannot be found is left out with a warning: Compose would say more.
-    fn extended(&self, name: &str, files: &mut Files, depth: usize) -> Option<Node> {
-        let svc = self.root.get("services")?.get(name)?;
-        let ext = svc.get_some("extends")?;
-        if depth > 8 {
-            crate::output::warn(format!("scan: `extends` of service `{name}` nests too deep; not followed"));
-            return None;
-        }
-        let (base_name, file) = match ext.as_str() {
-            Some(s) => (s.to_string(), None),
-            None => {
-                (ext.get("service")?.as_str()?.to_string(), ext.get("file").and_then(Node::as_str).map(str::to_string))
-            }
-        };
-        let base = match file {
-            None => self
-                .extended(&base_name, files, depth + 1)
-                .or_else(|| self.root.get("services")?.get(&base_name).cloned()),
-            Some(f) => {
-                let path = self.dir_of(ext.pos.file, files).join(f);
-                match files.load(&path) {
-                    Ok((_, other)) => {
-                        let sub = Model {
-                            env: self.env.clone(),
-                            root: other,
-                            project_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-                            files: Vec::new(),
-                        };
-                        sub.extended(&base_name, files, depth + 1)
-                            .or_else(|| sub.root.get("services")?.get(&base_name).cloned())
-                    }
-                    Err(e) => {
-                        crate::output::warn(format!("scan: `extends` of service `{name}`: {e:#}; not followed"));
-                        None
-                    }
+/// Service `name` with its `extends` chain applied, or None when it extends nothing.
+/// A base that cannot be found is left out with a warning: Compose would say more. A base
+/// that is unsafe to read (SCN001, SCN002) or too big to copy is left out with a finding.
+fn extended(scope: &Scope<'_>, name: &str, files: &mut Files, depth: usize, ext: &mut Extending) -> Option<Node> {
+    let svc = scope.service(name)?;
+    let ext_node = svc.get_some("extends")?;
+    if depth > 8 {
+        crate::output::warn(format!("scan: `extends` of service `{name}` nests too deep; not followed"));
+        return None;
+    }
+    let (base_name, file) = match ext_node.as_str() {
+        Some(s) => (s.to_string(), None),
+        None => (
+            ext_node.get("service")?.as_str()?.to_string(),
+            ext_node.get("file").and_then(Node::as_str).map(str::to_string),
+        ),
+    };
+    let at = |files: &Files| files.path(ext_node.pos.file).to_path_buf();
+    let base = match file {
+        None => extended(scope, &base_name, files, depth + 1, ext).or_else(|| scope.service(&base_name).cloned()),
+        Some(f) => {
+            let path = scope.dir_of(ext_node.pos.file, files).join(&f);
+            match files.try_load(&path) {
+                Ok((i, other)) => {
+                    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                    let sub = Scope::new(&other, files.services_index(i), &[], &dir);
+                    extended(&sub, &base_name, files, depth + 1, ext).or_else(|| sub.service(&base_name).cloned())
+                }
+                Err(Failure { rule: Some(rule), reason, .. }) => {
+                    let msg = format!("`extends.file` `{f}` of service `{name}` is not scanned: {reason}");
+                    let (line, col) = (ext_node.pos.line, ext_node.pos.col);
+                    ext.refused.push(Finding::new(rule, at(files), line, col, msg).service(name).key(f));
+                    return None;
+                }
+                Err(Failure { error, rule: None, .. }) => {
+                    crate::output::warn(format!("scan: `extends` of service `{name}`: {error:#}; not followed"));
+                    return None;
                 }
             }
-        };
-        let Some(mut base) = base else {
-            crate::output::warn(format!(
-                "scan: service `{name}` extends `{base_name}`, which is not defined; not followed"
-            ));
-            return None;
-        };
-        if base.is_null() {
-            base = Node::empty_map(base.pos);
         }
-        let mut own = svc.clone();
-        if let Kind::Map(entries) = &mut own.kind {
-            entries.retain(|(k, _)| k.as_str() != Some("extends"));
-        }
-        merge(&mut base, own, "");
-        // The service keeps its own key position; the merged settings keep theirs.
-        Some(base)
+    };
+    let Some(mut base) = base else {
+        crate::output::warn(format!(
+            "scan: service `{name}` extends `{base_name}`, which is not defined; not followed"
+        ));
+        return None;
+    };
+    let size = base.count() + svc.count();
+    if size > ext.budget {
+        let msg = format!(
+            "`extends` of service `{name}`: the copies of base services would pass {} nodes; not followed",
+            yaml::MAX_NODES
+        );
+        let (line, col) = (ext_node.pos.line, ext_node.pos.col);
+        ext.refused.push(Finding::new("SCN001", at(files), line, col, msg).service(name).key("extends"));
+        // Spent: one refusal says it; the services after it are not expanded either.
+        ext.budget = 0;
+        return None;
     }
+    ext.budget -= size;
+    if base.is_null() {
+        base = Node::empty_map(base.pos);
+    }
+    let mut own = svc.clone();
+    if let Kind::Map(entries) = &mut own.kind {
+        entries.retain(|(k, _)| k.as_str() != Some("extends"));
+    }
+    merge(&mut base, own, "");
+    // The service keeps its own key position; the merged settings keep theirs.
+    Some(base)
 }
 
 /// Lists whose later definition replaces the earlier one instead of appending to it.
@@ -231,20 +363,44 @@ pub fn merge(base: &mut Node, over: Node, key: &str) {
         return;
     }
     match (&mut base.kind, over.kind) {
+        // Indexed by key (and list items by id): two files of 100 000 keys each must not
+        // cost 10^10 comparisons.
         (Kind::Map(b), Kind::Map(o)) => {
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for (i, (bk, _)) in b.iter().enumerate() {
+                if let Some(name) = bk.as_str() {
+                    index.entry(name.to_string()).or_insert(i);
+                }
+            }
             for (k, v) in o {
                 let name = k.as_str().map(str::to_string);
-                match b.iter_mut().find(|(bk, _)| name.is_some() && bk.as_str() == name.as_deref()) {
-                    Some((_, bv)) => merge(bv, v, name.as_deref().unwrap_or("")),
-                    None => b.push((k, v)),
+                match name.as_ref().and_then(|n| index.get(n)) {
+                    Some(&i) => merge(&mut b[i].1, v, name.as_deref().unwrap_or("")),
+                    None => {
+                        if let Some(n) = name {
+                            index.insert(n, b.len());
+                        }
+                        b.push((k, v));
+                    }
                 }
             }
         }
         (Kind::Seq(b), Kind::Seq(o)) if !REPLACED_LISTS.contains(&key) => {
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for (i, x) in b.iter().enumerate() {
+                if let Some(id) = list_item_id(key, x) {
+                    index.entry(id).or_insert(i);
+                }
+            }
             for item in o {
-                let id = list_item_id(key, &item);
-                match b.iter().position(|x| id.is_some() && list_item_id(key, x) == id) {
-                    Some(i) => b[i] = item,
+                match list_item_id(key, &item) {
+                    Some(id) => match index.get(&id) {
+                        Some(&i) => b[i] = item,
+                        None => {
+                            index.insert(id, b.len());
+                            b.push(item);
+                        }
+                    },
                     None => b.push(item),
                 }
             }

@@ -49,42 +49,122 @@ fn prefixes(path: &str) -> impl Iterator<Item = &str> {
     path.match_indices('/').map(|(i, _)| &path[..i]).chain(std::iter::once(path))
 }
 
-/// Glob match where `*` and `?` stay within one path segment and `**` spans segments.
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    match p.first() {
-        None => s.is_empty(),
-        Some(b'*') if p.get(1) == Some(&b'*') => {
-            let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
-            (0..=s.len()).any(|i| (i == 0 || s[i - 1] == b'/') && glob(rest, &s[i..])) || rest.is_empty()
-        }
-        Some(b'*') => (0..=s.len()).take_while(|&i| i == 0 || s[i - 1] != b'/').any(|i| glob(&p[1..], &s[i..])),
-        Some(b'?') => s.first().is_some_and(|&c| c != b'/') && glob(&p[1..], &s[1..]),
-        Some(b'[') => {
-            let Some(end) = p.iter().position(|&c| c == b']') else {
-                return s.first() == Some(&b'[') && glob(&p[1..], &s[1..]);
-            };
-            let Some(&c) = s.first() else { return false };
-            let class = &p[1..end];
-            let (negate, class) = match class.first() {
-                Some(b'^' | b'!') => (true, &class[1..]),
-                _ => (false, class),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < class.len() {
-                if i + 2 < class.len() && class[i + 1] == b'-' {
-                    hit |= class[i] <= c && c <= class[i + 2];
-                    i += 3;
-                } else {
-                    hit |= class[i] == c;
+/// One piece of a pattern.
+enum Token<'a> {
+    Byte(u8),
+    /// `?`: one byte, not `/`.
+    One,
+    /// `*`: any run of bytes without `/`.
+    Star,
+    /// `**` (and a `/` after it): any run of whole segments; at the end, anything at all.
+    Stars,
+    /// `[...]`: the bytes inside the brackets, negated with `^` or `!`.
+    Class(&'a [u8], bool),
+}
+
+fn tokens(p: &[u8]) -> Vec<Token<'_>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            b'*' if p.get(i + 1) == Some(&b'*') => {
+                out.push(Token::Stars);
+                i += if p.get(i + 2) == Some(&b'/') { 3 } else { 2 };
+            }
+            b'*' => {
+                out.push(Token::Star);
+                i += 1;
+            }
+            b'?' => {
+                out.push(Token::One);
+                i += 1;
+            }
+            b'[' => match p[i..].iter().position(|&c| c == b']') {
+                Some(len) => {
+                    let class = &p[i + 1..i + len];
+                    let (negate, class) = match class.first() {
+                        Some(b'^' | b'!') => (true, &class[1..]),
+                        _ => (false, class),
+                    };
+                    out.push(Token::Class(class, negate));
+                    i += len + 1;
+                }
+                None => {
+                    out.push(Token::Byte(b'['));
                     i += 1;
                 }
+            },
+            b'\\' if i + 1 < p.len() => {
+                out.push(Token::Byte(p[i + 1]));
+                i += 2;
             }
-            hit != negate && glob(&p[end + 1..], &s[1..])
+            c => {
+                out.push(Token::Byte(c));
+                i += 1;
+            }
         }
-        Some(b'\\') if p.len() > 1 => s.first() == Some(&p[1]) && glob(&p[2..], &s[1..]),
-        Some(&c) => s.first() == Some(&c) && glob(&p[1..], &s[1..]),
     }
+    out
+}
+
+fn in_class(class: &[u8], c: u8) -> bool {
+    let mut i = 0;
+    while i < class.len() {
+        if i + 2 < class.len() && class[i + 1] == b'-' {
+            if class[i] <= c && c <= class[i + 2] {
+                return true;
+            }
+            i += 3;
+        } else {
+            if class[i] == c {
+                return true;
+            }
+            i += 1;
+        }
+    }
+    false
+}
+
+/// Glob match where `*` and `?` stay within one path segment and `**` spans segments.
+/// The pattern is untrusted: it is matched by walking the set of positions of `s` each
+/// token can reach, in O(tokens x len(s)^2), never by backtracking (`*a*a*a*a*...b` would
+/// take exponential time) nor by recursion (a pattern of a million bytes).
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    let toks = tokens(p);
+    let mut reach = vec![false; s.len() + 1];
+    reach[0] = true;
+    for (n, t) in toks.iter().enumerate() {
+        let mut next = vec![false; s.len() + 1];
+        for i in (0..=s.len()).filter(|&i| reach[i]) {
+            match t {
+                // One byte: nothing to take at the end of `s`.
+                Token::Byte(_) | Token::One | Token::Class(..) if i == s.len() => {}
+                Token::Byte(want) => next[i + 1] |= s[i] == *want,
+                Token::One => next[i + 1] |= s[i] != b'/',
+                Token::Class(class, negate) => next[i + 1] |= in_class(class, s[i]) != *negate,
+                Token::Star => {
+                    next[i] = true;
+                    for j in i..s.len() {
+                        if s[j] == b'/' {
+                            break;
+                        }
+                        next[j + 1] = true;
+                    }
+                }
+                Token::Stars if n + 1 == toks.len() => return true,
+                Token::Stars => {
+                    for j in i..=s.len() {
+                        next[j] |= j == i || s[j - 1] == b'/';
+                    }
+                }
+            }
+        }
+        if !next.contains(&true) {
+            return false;
+        }
+        reach = next;
+    }
+    reach[s.len()]
 }
 
 #[cfg(test)]

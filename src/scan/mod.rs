@@ -11,6 +11,7 @@ mod git;
 mod imageref;
 mod interp;
 mod paths;
+mod read;
 pub mod report;
 mod rules;
 mod suppress;
@@ -18,7 +19,7 @@ mod target;
 mod trivy;
 mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -30,6 +31,7 @@ pub use target::Target;
 use crate::cli::Severity;
 use compose::{Files, Model};
 use dockerfile::Dockerfile;
+use read::{Refusal, Tree};
 use rules::Cx;
 
 /// Choices of the scan itself (output choices belong to `report`).
@@ -64,7 +66,8 @@ impl Report {
 
 /// Run every rule over `target`.
 pub fn run(target: &Target, opts: &Options) -> Result<Report> {
-    let mut files = Files::default();
+    let git = git::Git::discover(&target.root);
+    let mut files = Files::new(tree(&target.root, git.as_ref()));
     let mut models = Vec::new();
     for env in &target.envs {
         if env.compose_files.is_empty() {
@@ -76,21 +79,30 @@ pub fn run(target: &Target, opts: &Options) -> Result<Report> {
     if models.is_empty() {
         return Err(crate::usage!("no compose file to scan in `{}`", target.root.display()));
     }
-    let dockerfiles = read_dockerfiles(&models, &files);
-    let git = git::Git::discover(&target.root);
+    let (dockerfiles, refused) = read_dockerfiles(&models, &files);
 
     let mut findings = Vec::new();
     let mut suppressed = Vec::new();
     let mut ignores = target.ignores.clone();
     let mut env_files: Vec<PathBuf> = target.envs.iter().filter_map(|e| e.env_file.clone()).collect();
+    // The Dockerfile rules' findings per build (file, line offset, target, args): run once
+    // however many services build the same way, then copied to each.
+    let mut built: HashMap<(PathBuf, usize, Option<String>, BTreeMap<String, String>), Vec<Finding>> = HashMap::new();
     for model in &models {
         let cx = Cx { model, files: &files, dockerfiles: &dockerfiles };
         let mut found = rules::compose_findings(&cx);
+        found.extend(model.refused.iter().cloned());
         let mut local = suppress::from_node(model.root.get("x-ccops-ignore"), None, &files);
         for svc in model.services() {
             local.extend(suppress::of_service(&svc, &files));
             env_files.extend(service_env_files(&cx, &svc));
             let Some(b) = cx.build(&svc) else { continue };
+            if let Some(r) = b.dockerfile.as_ref().and_then(|p| refused.get(p)) {
+                let written = b.node.get("dockerfile").and_then(yaml::Node::as_str).unwrap_or("Dockerfile");
+                let at = b.node.entry("dockerfile").map_or(b.key, |(k, _)| k);
+                let subject = format!("the Dockerfile `{written}`");
+                found.extend(r.finding(&subject, &cx.path(at), at.pos.line, at.pos.col).map(|f| f.service(svc.name)));
+            }
             let Some(df) = cx.dockerfile(&b) else { continue };
             // An inline Dockerfile's lines count from its key in the compose file.
             let (path, offset) = match (&b.dockerfile, &b.inline_at) {
@@ -98,8 +110,16 @@ pub fn run(target: &Target, opts: &Options) -> Result<Report> {
                 (None, Some((p, line))) => (p.clone(), *line),
                 (None, None) => continue,
             };
-            for mut f in rules::dockerfile_findings(&path, df, b.target.as_deref(), &b.args) {
-                f.line += offset;
+            let key = (path, offset, b.target.clone(), b.args.clone());
+            let of_build = built.entry(key).or_insert_with_key(|(path, offset, target, args)| {
+                let mut out = rules::dockerfile_findings(path, df, target.as_deref(), args);
+                for f in &mut out {
+                    f.line += offset;
+                }
+                out
+            });
+            for f in of_build.iter() {
+                let mut f = f.clone();
                 f.related = vec![svc.name.to_string()];
                 found.push(f);
             }
@@ -114,11 +134,12 @@ pub fn run(target: &Target, opts: &Options) -> Result<Report> {
         env_files.extend(dotenv_files(&model.project_dir));
     }
     env_files.extend(dotenv_files(&target.root));
-    let mut seen = Vec::new();
+    let mut seen = BTreeSet::new();
     for path in env_files.iter().map(|p| paths::normalize(p)) {
-        if !seen.contains(&path) && path.is_file() {
-            findings.extend(rules::env_file_findings(&path, git.as_ref()));
-            seen.push(path);
+        // `exists`, not `is_file`: an env file that is a device or a FIFO is reported.
+        if !seen.contains(&path) && path.exists() {
+            findings.extend(rules::env_file_findings(&path, git.as_ref(), &files.tree));
+            seen.insert(path);
         }
     }
     if opts.image {
@@ -154,33 +175,45 @@ pub fn run(target: &Target, opts: &Options) -> Result<Report> {
     })
 }
 
-/// Every Dockerfile a build of any environment uses, parsed once.
-fn read_dockerfiles(models: &[Model], files: &Files) -> BTreeMap<PathBuf, Dockerfile> {
+/// The tree scan reads files from: the git checkout the project is in (a monorepo's
+/// `../common.yml` is part of the repository), else the scanned folder.
+fn tree(root: &Path, git: Option<&git::Git>) -> Tree {
+    match git {
+        Some(g) if root.starts_with(&g.top) => Tree::under(&g.top),
+        _ => Tree::under(root),
+    }
+}
+
+/// Every Dockerfile a build of any environment uses, parsed once; and those refused as
+/// unsafe to read, which the rules report (SCN001, SCN002) at each build that uses them.
+fn read_dockerfiles(models: &[Model], files: &Files) -> (BTreeMap<PathBuf, Dockerfile>, BTreeMap<PathBuf, Refusal>) {
     let empty = BTreeMap::new();
     let mut out = BTreeMap::new();
-    let mut tried = Vec::new();
+    let mut refused = BTreeMap::new();
+    let mut tried = BTreeSet::new();
     for model in models {
         let cx = Cx { model, files, dockerfiles: &empty };
         for svc in model.services() {
             let Some(path) = cx.build(&svc).and_then(|b| b.dockerfile) else { continue };
-            if tried.contains(&path) {
+            if !tried.insert(path.clone()) {
                 continue;
             }
-            tried.push(path.clone());
-            match std::fs::read_to_string(&path) {
+            match files.tree.read_lossy(&path) {
                 Ok(text) => {
                     out.insert(path, Dockerfile::parse(&text));
                 }
-                Err(e) => crate::output::warn(format!(
-                    "scan: cannot read `{}` (the Dockerfile of service `{}`): {}",
+                Err(r) if r.rule().is_some() => {
+                    refused.insert(path, r);
+                }
+                Err(r) => crate::output::warn(format!(
+                    "scan: cannot read `{}` (the Dockerfile of service `{}`): {r}",
                     path.display(),
                     svc.name,
-                    crate::util::io_reason(&e)
                 )),
             }
         }
     }
-    out
+    (out, refused)
 }
 
 /// The files of a service's `env_file:` (a name, a list of names, or of `{path, required}`).
@@ -208,6 +241,10 @@ fn dotenv_files(dir: &Path) -> Vec<PathBuf> {
 /// The images `--image` hands to trivy: each once, at the first service that runs it.
 fn image_targets(models: &[Model], files: &Files) -> Vec<trivy::ImageTarget> {
     let mut out: Vec<trivy::ImageTarget> = Vec::new();
+    // Image -> index in `out`, and (image, service) pairs seen: 10 000 services of one
+    // image must not cost 10^8 comparisons.
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut pairs: BTreeSet<(usize, String)> = BTreeSet::new();
     for model in models {
         for svc in model.services() {
             let Some(node) = svc.node.get("image") else { continue };
@@ -216,19 +253,24 @@ fn image_targets(models: &[Model], files: &Files) -> Vec<trivy::ImageTarget> {
             if r.unknown || r.text.is_empty() {
                 continue;
             }
-            match out.iter_mut().find(|t| t.image == r.text) {
-                Some(t) if t.service != svc.name && !t.also.iter().any(|a| a == svc.name) => {
-                    t.also.push(svc.name.to_string())
+            match index.get(&r.text) {
+                Some(&i) => {
+                    if pairs.insert((i, svc.name.to_string())) {
+                        out[i].also.push(svc.name.to_string());
+                    }
                 }
-                Some(_) => {}
-                None => out.push(trivy::ImageTarget {
-                    image: r.text,
-                    service: svc.name.to_string(),
-                    also: Vec::new(),
-                    file: files.path(node.pos.file).to_path_buf(),
-                    line: node.pos.line,
-                    column: node.pos.col,
-                }),
+                None => {
+                    index.insert(r.text.clone(), out.len());
+                    pairs.insert((out.len(), svc.name.to_string()));
+                    out.push(trivy::ImageTarget {
+                        image: r.text,
+                        service: svc.name.to_string(),
+                        also: Vec::new(),
+                        file: files.path(node.pos.file).to_path_buf(),
+                        line: node.pos.line,
+                        column: node.pos.col,
+                    });
+                }
             }
         }
     }
@@ -272,12 +314,6 @@ fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
 /// One entry per suppressed place; a finding suppressed in one environment but reported
 /// from another is reported, not counted as suppressed.
 fn dedupe_suppressed(list: Vec<Suppressed>, reported: &[Finding]) -> Vec<Suppressed> {
-    let mut out: Vec<Suppressed> = Vec::new();
-    for s in list {
-        let id = identity(&s.finding);
-        if !out.iter().any(|o| identity(&o.finding) == id) && !reported.iter().any(|f| identity(f) == id) {
-            out.push(s);
-        }
-    }
-    out
+    let mut seen: BTreeSet<Identity> = reported.iter().map(identity).collect();
+    list.into_iter().filter(|s| seen.insert(identity(&s.finding))).collect()
 }

@@ -3,6 +3,7 @@
 //! listed; a suppression without a reason, or of a rule that does not exist, is a finding
 //! of its own (SUP001, SUP002), which nothing suppresses.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -13,6 +14,8 @@ use super::rules::catalog;
 use super::yaml::Node;
 use crate::config::ConfigError;
 
+/// An ignore covers the findings of `rule` (in any case) of `service`, or of the services
+/// a finding is `related` to; see [`apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ignore {
     pub rule: String,
@@ -23,13 +26,6 @@ pub struct Ignore {
     pub file: PathBuf,
     pub line: usize,
     pub col: usize,
-}
-
-impl Ignore {
-    pub fn matches(&self, f: &Finding) -> bool {
-        self.rule.eq_ignore_ascii_case(&f.rule)
-            && self.service.as_ref().is_none_or(|s| f.service.as_ref() == Some(s) || f.related.contains(s))
-    }
 }
 
 /// A finding left out of the report, and why.
@@ -143,13 +139,14 @@ fn unknown_rule(id: &str) -> bool {
 /// SUP001 and SUP002 for every suppression, each reported once.
 pub fn check(ignores: &[Ignore]) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
+    let mut seen: HashSet<(String, PathBuf, usize, String)> = HashSet::new();
     for i in ignores {
         let mut push = |f: Finding| {
             let f = match &i.service {
                 Some(s) => f.service(s),
                 None => f,
             };
-            if !out.iter().any(|o| o.rule == f.rule && o.file == f.file && o.line == f.line && o.key == f.key) {
+            if seen.insert((f.rule.clone(), f.file.clone(), f.line, f.key.clone())) {
                 out.push(f);
             }
         };
@@ -171,12 +168,23 @@ pub fn check(ignores: &[Ignore]) -> Vec<Finding> {
 
 /// Split findings into those reported and those an ignore covers.
 pub fn apply(findings: Vec<Finding>, ignores: &[Ignore]) -> (Vec<Finding>, Vec<Suppressed>) {
+    // The first ignore that matches, found by (rule, service) instead of by trying each:
+    // a compose file of 10 000 services, each with its `x-ccops-ignore`, must not compare
+    // every finding with every suppression.
+    let mut first: HashMap<(String, Option<&str>), usize> = HashMap::new();
+    for (n, i) in ignores.iter().enumerate() {
+        first.entry((i.rule.to_ascii_uppercase(), i.service.as_deref())).or_insert(n);
+    }
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
     for f in findings {
-        let by = if f.rule.starts_with("SUP") { None } else { ignores.iter().find(|i| i.matches(&f)) };
-        match by {
-            Some(i) => suppressed.push(Suppressed { finding: f, by: i.clone() }),
+        let rule = f.rule.to_ascii_uppercase();
+        let services = std::iter::once(None)
+            .chain(f.service.as_deref().map(Some))
+            .chain(f.related.iter().map(|r| Some(r.as_str())));
+        let by = services.filter_map(|s| first.get(&(rule.clone(), s)).copied()).min();
+        match by.filter(|_| !f.rule.starts_with("SUP")) {
+            Some(n) => suppressed.push(Suppressed { finding: f, by: ignores[n].clone() }),
             None => kept.push(f),
         }
     }

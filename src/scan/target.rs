@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::interp;
+use super::read::{Refusal, Tree};
 use super::suppress::{self, Ignore};
 use super::yaml;
 use crate::config::{ConfigError, ProcessEnv};
@@ -138,10 +139,14 @@ pub fn discover(dir: &Path) -> Result<Vec<EnvFiles>> {
 /// every command resolves it; when that fails for reasons of the machine (an env file or
 /// a variable not there), the compose files it names are scanned all the same.
 fn read_config(path: &Path, only: Option<&str>, penv: &ProcessEnv) -> Result<(Vec<EnvFiles>, Vec<Ignore>)> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::file(path, format!("cannot read: {}", crate::util::io_reason(&e))))?;
-    let root = yaml::parse(&text, usize::MAX)
-        .map_err(|e| ConfigError::at(path, Some(e.line), Some(e.col), format!("invalid YAML: {}", e.message)))?;
+    // The config was named or found by the operator: any place will do, but it must be a
+    // regular file of sane size (a repository's ccops.yaml is as untrusted as the rest).
+    let bytes = Tree::anywhere().read(path).map_err(|r| ConfigError::file(path, format!("cannot read: {r}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| ConfigError::file(path, "cannot read: it is not UTF-8 text"))?;
+    let root = yaml::parse(&text, usize::MAX).map_err(|e| {
+        let what = if e.limit { "cannot be scanned" } else { "invalid YAML" };
+        ConfigError::at(path, Some(e.line), Some(e.col), format!("{what}: {}", e.message))
+    })?;
     if !root.is_map() {
         return Err(ConfigError::at(
             path,
@@ -186,7 +191,13 @@ fn read_config(path: &Path, only: Option<&str>, penv: &ProcessEnv) -> Result<(Ve
     let mut envs = Vec::new();
     let mut warned = false;
     for name in names.iter().copied().filter(|n| only.is_none_or(|o| o == *n)) {
-        let env = match crate::config::load_str(path, &text, Some(name), penv) {
+        let node = envs_node.and_then(|n| n.get(name));
+        let loaded = match unsafe_to_load(&base_dir, node) {
+            // The config loader reads env files and `*_FILE`s without the scan's limits.
+            Some(why) => Err(anyhow::anyhow!("{why}")),
+            None => crate::config::load_str(path, &text, Some(name), penv),
+        };
+        let env = match loaded {
             Ok(s) => EnvFiles { name: name.to_string(), compose_files: s.compose_files, env_file: s.env_file },
             Err(e) => {
                 if !warned {
@@ -195,7 +206,7 @@ fn read_config(path: &Path, only: Option<&str>, penv: &ProcessEnv) -> Result<(Ve
                     ));
                     warned = true;
                 }
-                raw_env(path, &base_dir, name, envs_node.and_then(|n| n.get(name)))?
+                raw_env(path, &base_dir, name, node)?
             }
         };
         let env = if env.compose_files.is_empty() {
@@ -211,6 +222,36 @@ fn read_config(path: &Path, only: Option<&str>, penv: &ProcessEnv) -> Result<(Ve
         envs = discover(&base_dir)?;
     }
     Ok((envs, ignores))
+}
+
+/// Why the environment `node` must not be handed to the config loader, if it must not:
+/// the loader reads its env file, and each `*_FILE` the env file names, whole and with no
+/// check. A repository's `env_file: /dev/zero` would never finish; read as written here
+/// (`${VAR:-x}` as its default), each is checked the way the scan reads files.
+fn unsafe_to_load(base_dir: &Path, node: Option<&yaml::Node>) -> Option<String> {
+    let env_file = node?.get("env_file").and_then(yaml::Node::as_str)?;
+    let env_file = base_dir.join(interp::resolve(env_file).text);
+    let refuse = |p: &Path, r: Refusal| format!("`{}` is not read: {r}", p.display());
+    let text = match Tree::anywhere().read_lossy(&env_file) {
+        Ok(text) => text,
+        Err(r) if r.rule().is_some() => return Some(refuse(&env_file, r)),
+        // Missing or unreadable: the loader says so itself, without reading anything.
+        Err(_) => return None,
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else { continue };
+        if !k.trim().ends_with("_FILE") {
+            continue;
+        }
+        let file = base_dir.join(v.trim().trim_matches(|c| c == '"' || c == '\''));
+        match Tree::anywhere().check(&file) {
+            Err(r) if r.rule().is_some() => return Some(refuse(&file, r)),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// An environment read straight from the text: `${VAR:-default}` read as its default.

@@ -1,11 +1,22 @@
 //! A YAML tree that remembers where every node was written, so each finding can name its
 //! line. serde_yaml values carry no positions; saphyr-parser's events do (a small, pure
 //! YAML 1.2 parser with spans), and this module builds a tree from them, resolving anchors,
-//! aliases and `<<` merge keys the way Compose reads them.
+//! aliases and `<<` merge keys the way Compose reads them. The input is untrusted: the tree
+//! is bounded in depth and in nodes, aliases' copies included (a "billion laughs" of ten
+//! nested aliases would otherwise make 10^10 nodes of a 1 KiB file).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+/// The deepest nesting of mappings and sequences. Compose files nest about 6 deep
+/// (`services.web.deploy.resources.limits.cpus`); 64 leaves room for extension fields,
+/// and keeps the recursive walks of the tree (clone, drop, merge) far from the stack's end.
+pub const MAX_DEPTH: usize = 64;
+
+/// The most nodes one document may hold, every copy an alias makes counted. A compose
+/// file of 200 services holds some 10 000; a quarter million is a tree of about 30 MiB.
+pub const MAX_NODES: usize = 250_000;
 
 /// Where a node starts: an index into the scan's file table, a 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,12 +45,14 @@ pub enum Kind {
     Map(Vec<(Node, Node)>),
 }
 
-/// Why a file is not YAML, and where.
+/// Why a file is not YAML, or is YAML too big to read, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
     pub line: usize,
     pub col: usize,
     pub message: String,
+    /// A limit of this reader ([`MAX_DEPTH`], [`MAX_NODES`]), not a syntax error.
+    pub limit: bool,
 }
 
 impl Node {
@@ -95,6 +108,15 @@ impl Node {
         self.entry(key).map(|(_, v)| v)
     }
 
+    /// How many nodes the tree holds, this one included.
+    pub fn count(&self) -> usize {
+        1 + match &self.kind {
+            Kind::Scalar { .. } => 0,
+            Kind::Seq(items) => items.iter().map(Node::count).sum(),
+            Kind::Map(entries) => entries.iter().map(|(k, v)| k.count() + v.count()).sum(),
+        }
+    }
+
     /// `get(key)` unless the value is null (`healthcheck:` with nothing after it).
     pub fn get_some(&self, key: &str) -> Option<&Node> {
         self.get(key).filter(|v| !v.is_null())
@@ -104,12 +126,13 @@ impl Node {
 /// Parse the first document of `text`; `file` tags every position. An empty file is an
 /// empty mapping, as Compose reads it.
 pub fn parse(text: &str, file: usize) -> Result<Node, YamlError> {
-    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::new(), root: None };
+    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::new(), root: None, nodes: 0 };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| YamlError {
             line: e.marker().line(),
             col: e.marker().col() + 1,
             message: e.info().to_string(),
+            limit: false,
         })?;
         if b.event(event, span)? {
             break;
@@ -118,16 +141,21 @@ pub fn parse(text: &str, file: usize) -> Result<Node, YamlError> {
     Ok(b.root.unwrap_or_else(|| Node::empty_map(Pos { file, line: 1, col: 1 })))
 }
 
+/// An open collection; `first` is the node count when it opened, so that on closing the
+/// collection knows its own size (what an alias to it copies).
 enum Frame {
-    Seq { head: Node, anchor: usize, items: Vec<Node> },
-    Map { head: Node, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
+    Seq { head: Node, anchor: usize, first: usize, items: Vec<Node> },
+    Map { head: Node, anchor: usize, first: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
 }
 
 struct Builder {
     file: usize,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     root: Option<Node>,
+    /// Nodes made so far, copies made by aliases included.
+    nodes: usize,
 }
 
 impl Builder {
@@ -141,40 +169,77 @@ impl Builder {
         Node { pos: self.pos(span), tag, kind: Kind::Seq(Vec::new()) }
     }
 
+    /// Count `n` more nodes, refusing the document past [`MAX_NODES`].
+    fn grow(&mut self, n: usize, span: Span, alias: bool) -> Result<(), YamlError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes <= MAX_NODES {
+            return Ok(());
+        }
+        let what = if alias { "aliases expand it to" } else { "it holds" };
+        Err(YamlError {
+            line: span.start.line(),
+            col: span.start.col() + 1,
+            message: format!("{what} more than {MAX_NODES} nodes"),
+            limit: true,
+        })
+    }
+
+    fn open(&mut self, span: Span) -> Result<(), YamlError> {
+        self.grow(1, span, false)?;
+        if self.stack.len() < MAX_DEPTH {
+            return Ok(());
+        }
+        Err(YamlError {
+            line: span.start.line(),
+            col: span.start.col() + 1,
+            message: format!("mappings and lists nest more than {MAX_DEPTH} deep"),
+            limit: true,
+        })
+    }
+
     /// Feed one event; true once the first document is complete.
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<bool, YamlError> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                self.grow(1, span, false)?;
                 let mut node = self.head(span, tag.as_deref());
                 node.kind = Kind::Scalar { text: text.into_owned(), plain: style == ScalarStyle::Plain };
-                self.done(node, anchor);
+                self.done(node, 1, anchor);
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or_else(|| YamlError {
-                    line: span.start.line(),
-                    col: span.start.col() + 1,
-                    message: "alias to an unknown anchor".to_string(),
-                })?;
-                self.done(node, 0);
+                let Some(&(_, size)) = self.anchors.get(&id) else {
+                    return Err(YamlError {
+                        line: span.start.line(),
+                        col: span.start.col() + 1,
+                        message: "alias to an unknown anchor".to_string(),
+                        limit: false,
+                    });
+                };
+                // Counted before the copy is made: the copy is what must not happen.
+                self.grow(size, span, true)?;
+                let node = self.anchors[&id].0.clone();
+                self.done(node, size, 0);
             }
             Event::SequenceStart(anchor, tag) => {
+                self.open(span)?;
                 let head = self.head(span, tag.as_deref());
-                self.stack.push(Frame::Seq { head, anchor, items: Vec::new() });
+                self.stack.push(Frame::Seq { head, anchor, first: self.nodes - 1, items: Vec::new() });
             }
             Event::MappingStart(anchor, tag) => {
+                self.open(span)?;
                 let head = self.head(span, tag.as_deref());
-                self.stack.push(Frame::Map { head, anchor, entries: Vec::new(), key: None });
+                self.stack.push(Frame::Map { head, anchor, first: self.nodes - 1, entries: Vec::new(), key: None });
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { mut head, anchor, items }) = self.stack.pop() {
+                if let Some(Frame::Seq { mut head, anchor, first, items }) = self.stack.pop() {
                     head.kind = Kind::Seq(items);
-                    self.done(head, anchor);
+                    self.done(head, self.nodes - first, anchor);
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { mut head, anchor, entries, .. }) = self.stack.pop() {
+                if let Some(Frame::Map { mut head, anchor, first, entries, .. }) = self.stack.pop() {
                     head.kind = Kind::Map(merge_keys(entries)?);
-                    self.done(head, anchor);
+                    self.done(head, self.nodes - first, anchor);
                 }
             }
             Event::DocumentEnd => return Ok(self.root.is_some()),
@@ -184,9 +249,10 @@ impl Builder {
         Ok(false)
     }
 
-    fn done(&mut self, node: Node, anchor: usize) {
+    /// A complete node of `size` nodes (itself and all below it).
+    fn done(&mut self, node: Node, size: usize, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => {
@@ -208,9 +274,11 @@ fn is_merge_key(k: &Node) -> bool {
 }
 
 /// Apply `<<` merge keys (explicit keys win, then the first merged mapping that has the
-/// key), and reject duplicate keys as Compose does.
+/// key), and reject duplicate keys as Compose does. Keys are looked up in hash sets: a
+/// mapping of 100 000 keys must not cost 10^10 comparisons.
 fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
     let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+    let mut lines: HashMap<String, usize> = HashMap::new();
     let mut merged: Vec<(Node, Node)> = Vec::new();
     for (k, v) in entries {
         if is_merge_key(&k) {
@@ -224,6 +292,7 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError
                         line: src.pos.line,
                         col: src.pos.col,
                         message: "`<<` must merge a mapping or a list of mappings".to_string(),
+                        limit: false,
                     });
                 }
                 merged.extend(src.as_map().iter().cloned());
@@ -231,21 +300,26 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError
             continue;
         }
         if let Some(name) = k.as_str() {
-            if let Some((first, _)) = out.iter().find(|(o, _)| o.as_str() == Some(name)) {
+            if let Some(first) = lines.get(name) {
                 return Err(YamlError {
                     line: k.pos.line,
                     col: k.pos.col,
-                    message: format!("duplicate key `{name}` (first at line {})", first.pos.line),
+                    message: format!("duplicate key `{name}` (first at line {first})"),
+                    limit: false,
                 });
             }
+            lines.insert(name.to_string(), k.pos.line);
         }
         out.push((k, v));
     }
+    let mut present: HashSet<String> = lines.into_keys().collect();
     for (k, v) in merged {
-        let present = k.as_str().is_some_and(|name| out.iter().any(|(o, _)| o.as_str() == Some(name)));
-        if !present {
-            out.push((k, v));
+        if let Some(name) = k.as_str() {
+            if !present.insert(name.to_string()) {
+                continue;
+            }
         }
+        out.push((k, v));
     }
     Ok(out)
 }

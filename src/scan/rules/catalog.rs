@@ -24,6 +24,7 @@ const SEC_SECRETS: &[&str] = &["security", "secrets"];
 const SEC_DOCKERFILE: &[&str] = &["security", "dockerfile"];
 const SEC_CONTEXT: &[&str] = &["security", "build-context"];
 const SUPPRESSION: &[&str] = &["maintainability", "suppression"];
+const SCAN_INPUT: &[&str] = &["security", "scan-input"];
 
 use Severity::{Critical, High, Info, Low, Medium};
 
@@ -299,6 +300,22 @@ pub static RULES: &[Rule] = &[
         why: "A misspelt rule ID suppresses nothing: the finding it was meant for is still reported.",
         fix: "Use a rule ID listed in docs/commands/scan.md, or remove the suppression.",
         tags: SUPPRESSION,
+    },
+    Rule {
+        id: "SCN001",
+        severity: High,
+        title: "File not scanned: not a regular file, too large or too deeply expanded",
+        why: "What the scan cannot read it cannot judge: a Dockerfile, extends file or env file that is a device, a FIFO, over 2 MiB, or YAML whose aliases or extends blow up would hide whatever it holds.",
+        fix: "Point `build.dockerfile`, `extends.file` and `env_file` at regular files of the project under 2 MiB; write repeated settings once (an anchor or `extends`) instead of nesting aliases.",
+        tags: SCAN_INPUT,
+    },
+    Rule {
+        id: "SCN002",
+        severity: Low,
+        title: "File outside the scanned tree",
+        why: "A path that leaves the repository (absolute, `../..`, or a symlink out) makes the build depend on the machine it runs on; the scan does not read it, so a report never shows the machine's files.",
+        fix: "Keep Dockerfiles, extends files and env files inside the repository, or scan the folder that holds them; suppress with a reason for a host file such as `/etc/app/prod.env`.",
+        tags: SCAN_INPUT,
     },
 ];
 

@@ -34,7 +34,18 @@ pub fn check(cx: &Cx<'_>, svc: &Service<'_>, out: &mut Vec<Finding>) {
         out.push(cx.at("CTX001", at, svc, msg).key("dockerignore"));
         return;
     };
-    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let text = match cx.files.tree.read_lossy(&file) {
+        Ok(text) => text,
+        Err(r) => match r.finding("this .dockerignore", &file, 1, 1) {
+            Some(mut f) => {
+                f.related = vec![svc.name.to_string()];
+                out.push(f);
+                return;
+            }
+            // Unreadable for an ordinary reason: judged as empty, which lets everything in.
+            None => String::new(),
+        },
+    };
     let ignore = DockerIgnore::parse(&text);
     let missing: Vec<&str> = MUST_EXCLUDE.iter().copied().filter(|p| !ignore.excludes(p)).collect();
     if !missing.is_empty() {

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::secrets::is_secret_name;
 use crate::scan::finding::Finding;
 use crate::scan::git::Git;
+use crate::scan::read::Tree;
 
 /// Env-file names that are templates, meant to be committed.
 pub fn is_template(name: &str) -> bool {
@@ -40,10 +41,15 @@ fn names(list: &[(String, usize)]) -> String {
     shown.join(", ")
 }
 
-pub fn check(path: &Path, git: Option<&Git>) -> Vec<Finding> {
+/// The findings of one env file, read through `tree` (an env file that is a device, a
+/// FIFO, too large or outside the tree is SCN001/SCN002 and not read).
+pub fn check(path: &Path, git: Option<&Git>, tree: &Tree) -> Vec<Finding> {
     let mut out = Vec::new();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let Ok(text) = std::fs::read_to_string(path) else { return out };
+    let text = match tree.read_lossy(path) {
+        Ok(text) => text,
+        Err(r) => return r.finding(&format!("env file `{name}`"), path, 1, 1).into_iter().collect(),
+    };
     if is_template(&name) {
         return out;
     }
@@ -80,6 +86,8 @@ mod tests {
     use super::*;
     use std::process::Command;
 
+    const T: Tree = Tree::anywhere();
+
     fn write(dir: &Path, name: &str, text: &str, mode: u32) -> std::path::PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
@@ -95,14 +103,14 @@ mod tests {
     fn sec005_world_readable_and_templates() {
         let d = tempfile::tempdir().unwrap();
         let open = write(d.path(), ".env", "# x\nDB_PASSWORD=hunter2\n", 0o644);
-        assert_eq!(rules(&check(&open, None)), [("SEC005", 1)]);
+        assert_eq!(rules(&check(&open, None, &T)), [("SEC005", 1)]);
         let closed = write(d.path(), ".env.prod", "DB_PASSWORD=hunter2\n", 0o600);
-        assert!(check(&closed, None).is_empty());
+        assert!(check(&closed, None, &T).is_empty());
         let tpl = write(d.path(), ".env.example", "DB_PASSWORD=changeme\n", 0o644);
-        assert!(check(&tpl, None).is_empty());
+        assert!(check(&tpl, None, &T).is_empty());
         let plain = write(d.path(), "app.env", "LOG_LEVEL=debug\n", 0o644);
-        assert!(check(&plain, None).is_empty(), "no secret and not a dotenv file");
-        assert!(!check(&open, None)[0].message.contains("hunter2"));
+        assert!(check(&plain, None, &T).is_empty(), "no secret and not a dotenv file");
+        assert!(!check(&open, None, &T)[0].message.contains("hunter2"));
     }
 
     #[test]
@@ -127,11 +135,11 @@ mod tests {
                 .success()
         );
         let git = Git::discover(d.path()).unwrap();
-        let f = check(&tracked, Some(&git));
+        let f = check(&tracked, Some(&git), &T);
         assert_eq!(rules(&f), [("SEC003", 2)]);
         assert!(f[0].message.contains("`API_TOKEN`, `SECRET_KEY`"), "{}", f[0].message);
-        assert_eq!(rules(&check(&loose, Some(&git))), [("SEC004", 1)]);
-        assert!(check(&ignored, Some(&git)).is_empty());
-        assert!(check(&plain_tracked, Some(&git)).is_empty());
+        assert_eq!(rules(&check(&loose, Some(&git), &T)), [("SEC004", 1)]);
+        assert!(check(&ignored, Some(&git), &T).is_empty());
+        assert!(check(&plain_tracked, Some(&git), &T).is_empty());
     }
 }
