@@ -240,6 +240,7 @@ complete -c ccops -n "__fish_ccops_using_subcommand restore" -l log-format -d 'F
 json\t''"
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l log-file -d 'Also append log lines to FILE' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l no-safety-backup -d 'Do not take a backup of the current state first'
+complete -c ccops -n "__fish_ccops_using_subcommand restore" -l allow-unencrypted -d 'Restore a set with unencrypted files although `backup.encryption` is configured'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l dry-run -d 'Print the plan without acting'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l json -d 'Machine-readable output on stdout (one JSON document)'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s q -l quiet -d 'Errors only (for crontab)'

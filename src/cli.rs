@@ -285,6 +285,9 @@ pub struct RestoreArgs {
     /// Do not take a backup of the current state first
     #[arg(long)]
     pub no_safety_backup: bool,
+    /// Restore a set with unencrypted files although `backup.encryption` is configured
+    #[arg(long)]
+    pub allow_unencrypted: bool,
     #[command(flatten)]
     pub dry_run: DryRun,
 }

@@ -148,8 +148,10 @@ impl Manifest {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
 
+    /// The sum of the components' sizes; saturating, since a planted manifest may
+    /// claim sizes that overflow.
     pub fn total_bytes(&self) -> u64 {
-        self.components.iter().map(|c| c.bytes).sum()
+        self.components.iter().fold(0u64, |n, c| n.saturating_add(c.bytes))
     }
 }
 

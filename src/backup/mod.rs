@@ -13,7 +13,9 @@ pub mod remote;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
+pub mod signing;
 pub mod sink;
+pub mod trust;
 pub mod verify;
 
 pub use layout::newest_complete;

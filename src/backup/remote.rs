@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::layout::{self, LocalSet};
 use super::manifest::{self, Manifest};
+use super::signing::{MAX_SIGNATURE_BYTES, SIGNATURE_FILE};
 use super::verify::FileCheck;
 use crate::output;
 use crate::storage::s3::S3Store;
@@ -21,6 +22,9 @@ pub struct RemoteSet {
     pub manifest: Option<Manifest>,
     /// Why the manifest on the remote cannot be used, when it exists but does not parse.
     pub damaged: Option<String>,
+    /// The manifest's bytes as stored: what a signature covers, and what a download
+    /// writes (never re-serialized, which would break the signature).
+    pub raw: Option<Vec<u8>>,
 }
 
 impl RemoteSet {
@@ -86,9 +90,24 @@ pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
         }
     }
     crate::util::check_interrupt()?;
-    store.put_small(&store.key(&set.id, manifest::FILE), m.to_json().into_bytes()).await?;
+    // The manifest as it is on disk (what its signature covers), its signature first.
+    let read = |name: &str, max: u64| {
+        layout::read_capped(&set.path.join(name), max)
+            .map_err(|e| anyhow!("cannot read `{name}` of backup {}: {}", set.id, crate::util::io_reason(&e)))
+    };
+    let raw = read(manifest::FILE, manifest::MAX_BYTES)?;
+    if std::fs::symlink_metadata(set.path.join(SIGNATURE_FILE)).is_ok() {
+        let sig = read(SIGNATURE_FILE, MAX_SIGNATURE_BYTES as u64)?;
+        store.put_small(&store.key(&set.id, SIGNATURE_FILE), sig).await?;
+    }
+    store.put_small(&store.key(&set.id, manifest::FILE), raw).await?;
     bar.finish_and_clear();
     Ok(total)
+}
+
+/// The signature stored beside a remote set's manifest, if any (size-capped).
+pub async fn signature(store: &S3Store, set: &RemoteSet) -> Result<Option<Vec<u8>>> {
+    store.get_small(&store.key(&set.id, SIGNATURE_FILE), MAX_SIGNATURE_BYTES as u64).await
 }
 
 /// Every set on the remote, newest first, with its manifest when complete. Each manifest
@@ -99,16 +118,16 @@ pub async fn list(store: &S3Store) -> Result<Vec<RemoteSet>> {
     for id in store.list_ids().await? {
         let Some(created) = layout::parse_id(&id) else { continue };
         let key = store.key(&id, manifest::FILE);
-        let (manifest, damaged) = match store.get_small(&key, manifest::MAX_BYTES).await {
+        let (manifest, damaged, raw) = match store.get_small(&key, manifest::MAX_BYTES).await {
             Ok(Some(bytes)) => match Manifest::parse(&bytes, &id) {
-                Ok(m) => (Some(m), None),
-                Err(e) => (None, Some(format!("{e:#}"))),
+                Ok(m) => (Some(m), None, Some(bytes)),
+                Err(e) => (None, Some(format!("{e:#}")), None),
             },
-            Ok(None) => (None, None),
-            Err(e) if e.is::<crate::storage::s3::TooLarge>() => (None, Some(format!("{e:#}"))),
+            Ok(None) => (None, None, None),
+            Err(e) if e.is::<crate::storage::s3::TooLarge>() => (None, Some(format!("{e:#}")), None),
             Err(e) => return Err(e),
         };
-        out.push(RemoteSet { id, created, manifest, damaged });
+        out.push(RemoteSet { id, created, manifest, damaged, raw });
     }
     out.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
     Ok(out)
@@ -179,8 +198,10 @@ pub async fn verify(store: &S3Store, set: &RemoteSet) -> Result<Vec<FileCheck>> 
 }
 
 /// Download a remote set into the backup folder, each file checked against the manifest
-/// as it arrives; the folder becomes a local set only when every file matched.
-pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<LocalSet> {
+/// as it arrives; the folder becomes a local set only when every file matched. The
+/// manifest is written as the remote holds it, with `signature` (checked by the caller)
+/// beside it.
+pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path, signature: Option<&[u8]>) -> Result<LocalSet> {
     let m =
         set.manifest.clone().ok_or_else(|| anyhow!("backup {} on remote `{}` has no manifest", set.id, store.name))?;
     let fin = dir.join(&set.id);
@@ -211,7 +232,11 @@ pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<Local
             }
         }
         bar.finish_and_clear();
-        crate::util::write_atomic(&staging.join(manifest::FILE), m.to_json().as_bytes(), 0o600)?;
+        if let Some(sig) = signature {
+            crate::util::write_atomic(&staging.join(SIGNATURE_FILE), sig, 0o600)?;
+        }
+        let raw = set.raw.clone().unwrap_or_else(|| m.to_json().into_bytes());
+        crate::util::write_atomic(&staging.join(manifest::FILE), &raw, 0o600)?;
         std::fs::rename(&staging, &fin).map_err(|e| anyhow!("cannot rename `{}`: {}", staging.display(), crate::util::io_reason(&e)))?;
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::Ctx;
-use crate::backup::{create, layout, prune, remote, schedule, verify};
+use crate::backup::{create, layout, prune, remote, schedule, trust, verify};
 use crate::cli::{BackupArgs, BackupCommand, BackupCreateArgs};
 use crate::lock::Lock;
 use crate::output;
@@ -103,6 +103,8 @@ async fn take(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
 
 /// Upload one set; on failure it stays local and is marked pending for that remote.
 async fn upload(s: &crate::config::Settings, store: &S3Store, set: &layout::LocalSet) -> Result<()> {
+    // A set that fails its signature check here is not spread to the remote.
+    let set = &trust::signed_local(s, set)?;
     output::status(format!("uploading backup {} to remote `{}` ...", set.id, store.name));
     let t = std::time::Instant::now();
     match remote::push(store, set).await {
@@ -222,6 +224,10 @@ async fn verify_remote(ctx: &Ctx, id: &str, r: &str) -> Result<ExitStatus> {
     let store = S3Store::connect(r, crate::storage::remote(&s, r)?).await?;
     let sets = remote::list(&store).await?;
     let set = remote::resolve(&sets, id, r)?;
+    if let Some(raw) = &set.raw {
+        let sig = remote::signature(&store, set).await?;
+        trust::check_signature(&s, &set.id, &format!(" on remote `{r}`"), raw, sig.as_deref())?;
+    }
     let checks = remote::verify(&store, set).await?;
     report_checks(&set.id, &checks, &format!(" on remote `{r}`"))
 }
@@ -364,7 +370,7 @@ fn components(x: &layout::LocalSet) -> Vec<String> {
 async fn verify(ctx: &Ctx, id: &str) -> Result<ExitStatus> {
     let s = ctx.settings(None)?;
     let sets = layout::list(&s.backup_dir)?;
-    let set = layout::resolve(&sets, id)?.clone();
+    let set = trust::signed_local(&s, layout::resolve(&sets, id)?)?;
     // pg_restore --list runs in the postgres service when it is up here; on a machine
     // that only keeps backups (no engine, no compose) the checksums are still verified.
     let engine = crate::docker::Engine::connect(s.docker_host.as_deref()).await.ok();

@@ -7,6 +7,7 @@ mod envfile;
 mod error;
 mod interpolate;
 pub mod schema;
+mod signing;
 mod suggest;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,9 @@ pub struct Settings {
     pub compose_plugin: Option<PathBuf>,
     /// CCOPS_VOLUME_READ=engine: read volumes through the engine's archive API only.
     pub volume_read_engine: bool,
+    /// `backup.signing` resolved: the key files read and checked, the password taken from
+    /// the variable it names.
+    pub signing: crate::backup::signing::SigningSettings,
     /// The config as `config show` prints it, secrets masked.
     pub display: serde_json::Value,
 }
@@ -92,6 +96,7 @@ pub fn load(config: Option<&Path>, env: Option<&str>, penv: &ProcessEnv) -> Resu
         .map_err(|e| ConfigError::file(&path, format!("cannot read: {}", crate::util::io_reason(&e))))?;
     let settings = load_str(&path, &text, env, penv)?;
     crate::output::add_secrets(settings.vars.secret_values().cloned());
+    crate::output::add_secrets(settings.signing.password.iter().map(|p| p.0.clone()));
     Ok(settings)
 }
 
@@ -233,6 +238,7 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
         }
     };
     validate(path, text, &file)?;
+    let signing = signing::resolve_signing(path, text, &base_dir, &file.backup.signing, &vars)?;
 
     let env = file.environments.get(&env_name).cloned().unwrap_or_default();
     let compose_files: Vec<PathBuf> = env.compose_files.iter().map(|f| resolve(&base_dir, f)).collect();
@@ -299,6 +305,7 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
             penv.get(env_vars::DOCKER_CONFIG),
         ),
         volume_read_engine,
+        signing,
         display,
     })
 }

@@ -12,14 +12,14 @@ fn rig() -> PathBuf {
 }
 
 /// A moto S3 server of this test's own.
-struct S3 {
+pub(crate) struct S3 {
     child: Option<Child>,
     port: u16,
     auth: bool,
 }
 
 impl S3 {
-    fn start(auth: bool) -> S3 {
+    pub(crate) fn start(auth: bool) -> S3 {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut s = S3 { child: None, port, auth };
         s.restart();
@@ -57,7 +57,7 @@ impl S3 {
     }
 
     /// awscli against this server.
-    fn aws(&self, args: &[&str]) -> (bool, String) {
+    pub(crate) fn aws(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new(rig().join("bin/aws"))
             .args(["--endpoint-url", &self.endpoint()])
             .args(args)
@@ -71,7 +71,7 @@ impl S3 {
         )
     }
 
-    fn objects(&self) -> Vec<String> {
+    pub(crate) fn objects(&self) -> Vec<String> {
         let (ok, out) = self.aws(&[
             "s3api",
             "list-objects-v2",
@@ -106,13 +106,13 @@ fn with_s3<'a>(s3: &'a S3, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, String
     env
 }
 
-fn run(stack: &Stack, s3: &S3, args: &[&str]) -> crate::support::Run {
+pub(crate) fn run(stack: &Stack, s3: &S3, args: &[&str]) -> crate::support::Run {
     let env = with_s3(s3, &[]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     stack.ccops_env(args, &env)
 }
 
-fn rows(stack: &Stack) -> String {
+pub(crate) fn rows(stack: &Stack) -> String {
     stack.try_exec(
         "postgres",
         &[
@@ -128,7 +128,7 @@ fn rows(stack: &Stack) -> String {
     )
 }
 
-fn sha256(path: &std::path::Path) -> String {
+pub(crate) fn sha256(path: &std::path::Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
 }
@@ -179,7 +179,7 @@ impl S3 {
     }
 }
 
-fn newest_id(stack: &Stack) -> String {
+pub(crate) fn newest_id(stack: &Stack) -> String {
     let r = stack.ccops(&["--json", "backup", "list"]);
     r.json()[0]["id"].as_str().unwrap().to_string()
 }
