@@ -196,6 +196,8 @@ struct Extending {
     /// Nodes the copies of base services may still add. Without a budget, 50 000 services
     /// extending one base of 200 000 nodes make 10^10 nodes of a 2 MiB file.
     budget: usize,
+    /// The budget ran out once (and said so).
+    spent: bool,
     refused: Vec<Finding>,
 }
 
@@ -248,7 +250,7 @@ impl Model {
         if names.is_empty() {
             return;
         }
-        let mut ext = Extending { budget: yaml::MAX_NODES, refused: Vec::new() };
+        let mut ext = Extending { budget: yaml::MAX_NODES, spent: false, refused: Vec::new() };
         let scope = Scope::new(&self.root, Rc::new(index_services(&self.root)), &self.files, &self.project_dir);
         let mut resolved: HashMap<String, Node> = HashMap::new();
         for n in names {
@@ -319,6 +321,9 @@ fn extended(scope: &Scope<'_>, name: &str, files: &mut Files, depth: usize, ext:
         return None;
     };
     let size = base.count() + svc.count();
+    if size > ext.budget && ext.spent {
+        return None;
+    }
     if size > ext.budget {
         let msg = format!(
             "`extends` of service `{name}`: the copies of base services would pass {} nodes; not followed",
@@ -326,8 +331,8 @@ fn extended(scope: &Scope<'_>, name: &str, files: &mut Files, depth: usize, ext:
         );
         let (line, col) = (ext_node.pos.line, ext_node.pos.col);
         ext.refused.push(Finding::new("SCN001", at(files), line, col, msg).service(name).key("extends"));
-        // Spent: one refusal says it; the services after it are not expanded either.
-        ext.budget = 0;
+        // One finding says it; the services after it are left as written, quietly.
+        ext.spent = true;
         return None;
     }
     ext.budget -= size;
@@ -517,5 +522,67 @@ mod tests {
         std::fs::write(&p, "services:\n  - web\n").unwrap();
         let e = Files::default().load(&p).unwrap_err().to_string();
         assert!(e.contains("compose.yaml:2:3: `services` must be a mapping"), "{e}");
+    }
+
+    fn load_in(d: &Path, compose: &str) -> Result<(Model, Files)> {
+        let p = d.join("compose.yaml");
+        std::fs::write(&p, compose).unwrap();
+        let mut f = Files::new(Tree::under(d));
+        Model::load("e", &[p], &mut f).map(|m| (m, f))
+    }
+
+    #[test]
+    fn extends_of_a_device_or_a_file_outside_is_a_finding_not_a_read() {
+        let outer = tempfile::tempdir().unwrap();
+        let d = outer.path().join("repo");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(outer.path().join("base.yml"), "services:\n  b:\n    privileged: true\n").unwrap();
+        let text = "services:\n  z:\n    extends: {file: /dev/zero, service: b}\n  o:\n    extends: {file: ../base.yml, service: b}\n";
+        let (m, _) = load_in(&d, text).unwrap();
+        let got: Vec<_> = m.refused.iter().map(|f| (f.rule.as_str(), f.service.as_deref(), f.line)).collect();
+        assert_eq!(got, [("SCN001", Some("z"), 3), ("SCN002", Some("o"), 5)]);
+        assert!(m.refused[0].message.contains("`/dev/zero` of service `z` is not scanned: it is a character device"));
+        assert!(m.services().iter().all(|s| s.node.get("privileged").is_none()), "nothing of them was read");
+    }
+
+    #[test]
+    fn a_compose_file_that_is_too_big_or_not_a_file_stops_the_scan() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("compose.yaml");
+        std::fs::File::create(&p).unwrap().set_len(crate::scan::read::MAX_FILE_BYTES + 1).unwrap();
+        let e = Files::new(Tree::under(d.path())).load(&p).unwrap_err().to_string();
+        assert!(e.contains("compose.yaml: cannot read: it is larger than 2 MiB"), "{e}");
+        let e = Files::default().load(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("/dev/zero: cannot read: it is a character device"), "{e}");
+    }
+
+    #[test]
+    fn extends_copies_stop_at_the_budget() {
+        let d = tempfile::tempdir().unwrap();
+        // One base of 30 000 nodes, extended by 20 services: 600 000 nodes of copies.
+        let mut text = format!("services:\n  base:\n    labels: [{}]\n", vec!["x=1"; 30_000].join(", "));
+        for i in 0..20 {
+            text.push_str(&format!("  s{i}: {{extends: base}}\n"));
+        }
+        let (m, _) = load_in(d.path(), &text).unwrap();
+        assert_eq!(m.refused.len(), 1, "{:?}", m.refused);
+        assert!(m.refused[0].rule == "SCN001" && m.refused[0].message.contains("would pass 250000 nodes"));
+        let copied = m.services().iter().filter(|s| s.name != "base" && s.node.get("labels").is_some()).count();
+        assert_eq!(copied, 8, "those within the budget are still expanded");
+    }
+
+    #[test]
+    fn merging_many_keys_and_list_items_is_indexed() {
+        let keys: String = (0..50_000).map(|i| format!("      K{i}: v\n")).collect();
+        let ports: String = (0..50_000).map(|i| format!("\"{i}\", ")).collect();
+        let a = format!("services:\n  web:\n    environment:\n{keys}    ports: [{ports}]\n");
+        let b =
+            format!("services:\n  web:\n    environment:\n{}    ports: [\"1\", \"x\"]\n", keys.replace(": v", ": w"));
+        let started = std::time::Instant::now();
+        let (m, _, _) = model(&[("a.yml", &a), ("b.yml", &b)]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+        let web = m.services()[0].node;
+        assert_eq!(web.get("environment").unwrap().get("K7").unwrap().as_str(), Some("w"));
+        assert_eq!(web.get("ports").unwrap().as_seq().len(), 50_001);
     }
 }

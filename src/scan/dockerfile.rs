@@ -29,6 +29,9 @@ pub struct Stage {
     last_of: HashMap<String, usize>,
 }
 
+/// An instruction's place: (stage, index in the stage).
+type At = (usize, usize);
+
 #[derive(Debug, Clone, Default)]
 pub struct Dockerfile {
     /// ARGs declared before the first FROM: they may be used in FROM lines.
@@ -37,7 +40,7 @@ pub struct Dockerfile {
     /// Stage names (lower case) to the first stage of that name.
     names: HashMap<String, usize>,
     /// `last` answers along parent chains: (stage, command) to (stage, instruction).
-    inherited: RefCell<HashMap<(usize, String), Option<(usize, usize)>>>,
+    inherited: RefCell<HashMap<(usize, String), Option<At>>>,
 }
 
 impl Dockerfile {
@@ -358,5 +361,40 @@ mod tests {
         assert_eq!(pairs("ENV", "LEGACY some value"), vec![("LEGACY".into(), Some("some value".into()))]);
         assert_eq!(pairs("ARG", "TOKEN"), vec![("TOKEN".into(), None)]);
         assert_eq!(split_words("[\"a\", \"b c\"]"), ["a", "b c"]);
+    }
+
+    #[test]
+    fn non_ascii_never_splits_a_character() {
+        assert_eq!(pairs("ENV", "\"é"), vec![("é".into(), Some(String::new()))]);
+        assert_eq!(pairs("ENV", "\"é\" ünïcode välue"), vec![("é".into(), Some("ünïcode välue".into()))]);
+        assert_eq!(pairs("ENV", "'naïve' x"), vec![("naïve".into(), Some("x".into()))]);
+        for text in ["ENV \"é\n", "FROM ä AS ö\nUSER ü\nENV 日本 語\n", "RUN <<é\né\n", "# escape=`\nENV é`\n x\n"]
+        {
+            let df = Dockerfile::parse(text);
+            for ins in df.stages.iter().flat_map(|s| &s.instructions).chain(&df.global_args) {
+                let _ = pairs(&ins.cmd, &ins.args);
+            }
+        }
+        assert_eq!(substitute("${é:-ü}$ä", &BTreeMap::new()), None);
+        assert_eq!(substitute("${é:-ü}", &BTreeMap::new()).as_deref(), Some("ü"));
+    }
+
+    #[test]
+    fn long_stage_chains_and_heredoc_runs_stay_linear() {
+        // Each stage built from the one before: a recursive walk would overflow the stack.
+        let mut text = "FROM a:1 AS s0\n".to_string();
+        for i in 1..100_000 {
+            text.push_str(&format!("FROM s{} AS s{i}\n", i - 1));
+        }
+        let df = Dockerfile::parse(&text);
+        let last = df.stages.len() - 1;
+        assert!(df.last(last, "USER").is_none());
+        assert!(df.base_is_internal(last) && !df.base_is_internal(0));
+        assert_eq!(df.target(Some("s5")), Some(5));
+        let started = std::time::Instant::now();
+        let run = format!("FROM a:1\nRUN {}\nUSER app\n", "<<".repeat(500_000));
+        assert_eq!(Dockerfile::parse(&run).last(0, "USER").map(|u| u.line), Some(3));
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+        assert_eq!(heredocs("cat <<EOF <<-\"EOT\" <<EOF; <<<<x"), ["EOF", "EOT", "x"]);
     }
 }

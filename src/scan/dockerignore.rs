@@ -194,4 +194,18 @@ mod tests {
         assert!(d.excludes(".git") && d.excludes(".env") && d.excludes(".env.prod"));
         assert!(!DockerIgnore::parse(".env\n").excludes(".env.prod"));
     }
+
+    #[test]
+    fn hostile_patterns_match_in_bounded_time() {
+        // Backtracking would try every way to split `.env.production` among 200 stars.
+        let stars = format!("{}z", "*.".repeat(200));
+        let started = std::time::Instant::now();
+        let d = DockerIgnore::parse(&format!("{stars}\n{}\n{}\n", "a".repeat(1 << 20), "?".repeat(1 << 20)));
+        assert!(!d.excludes(".env.production"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+        assert!(glob(b"**", b"a/b") && glob(b"a/**/c", b"a/x/y/c") && glob(b"a/**", b"a/b"));
+        assert!(glob(b"[a-c]x", b"bx") && !glob(b"[!a-c]x", b"bx") && glob(b"[x", b"[x"));
+        assert!(glob(b"\\*", b"*") && !glob(b"\\*", b"a") && !glob(b"a?", b"a/"));
+        assert!(!glob(b"x", b"") && glob(b"*", b"") && !glob(b"*", b"a/b"));
+    }
 }

@@ -11,6 +11,8 @@ mod git;
 mod imageref;
 mod interp;
 mod paths;
+#[cfg(test)]
+mod proptests;
 mod read;
 pub mod report;
 mod rules;
@@ -87,7 +89,7 @@ pub fn run(target: &Target, opts: &Options) -> Result<Report> {
     let mut env_files: Vec<PathBuf> = target.envs.iter().filter_map(|e| e.env_file.clone()).collect();
     // The Dockerfile rules' findings per build (file, line offset, target, args): run once
     // however many services build the same way, then copied to each.
-    let mut built: HashMap<(PathBuf, usize, Option<String>, BTreeMap<String, String>), Vec<Finding>> = HashMap::new();
+    let mut built: HashMap<BuildKey, Vec<Finding>> = HashMap::new();
     for model in &models {
         let cx = Cx { model, files: &files, dockerfiles: &dockerfiles };
         let mut found = rules::compose_findings(&cx);
@@ -184,6 +186,10 @@ fn tree(root: &Path, git: Option<&git::Git>) -> Tree {
     }
 }
 
+/// What the Dockerfile rules' findings depend on: the file (a Dockerfile, or the compose
+/// file of an inline one), the line offset of an inline one, the target and the args.
+type BuildKey = (PathBuf, usize, Option<String>, BTreeMap<String, String>);
+
 /// Every Dockerfile a build of any environment uses, parsed once; and those refused as
 /// unsafe to read, which the rules report (SCN001, SCN002) at each build that uses them.
 fn read_dockerfiles(models: &[Model], files: &Files) -> (BTreeMap<PathBuf, Dockerfile>, BTreeMap<PathBuf, Refusal>) {
@@ -231,8 +237,9 @@ fn service_env_files(cx: &Cx<'_>, svc: &compose::Service<'_>) -> Vec<PathBuf> {
 fn dotenv_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> =
         std::fs::read_dir(dir).map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
+    // Not `is_file`: a `.env` that is a FIFO or a device is reported, not passed over.
     out.retain(|p| {
-        p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n == ".env" || n.starts_with(".env."))
+        !p.is_dir() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n == ".env" || n.starts_with(".env."))
     });
     out.sort();
     out

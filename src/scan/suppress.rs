@@ -249,4 +249,26 @@ mod tests {
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[0].service.as_deref(), Some("web"));
     }
+
+    #[test]
+    fn apply_takes_the_first_matching_ignore_by_service_or_related() {
+        let ig = |rule: &str, service: Option<&str>, reason: &str| Ignore {
+            rule: rule.into(),
+            service: service.map(str::to_string),
+            reason: Some(reason.into()),
+            file: PathBuf::from("c"),
+            line: 1,
+            col: 1,
+        };
+        let ignores = [ig("cmp012", Some("b"), "first"), ig("CMP012", None, "all"), ig("CMP013", Some("a"), "a")];
+        let mut shared = Finding::new("CMP012", "Dockerfile", 1, 1, "m");
+        shared.related = vec!["a".into(), "b".into()];
+        let own = Finding::new("CMP013", "c", 2, 1, "m").service("a");
+        let other = Finding::new("CMP013", "c", 3, 1, "m").service("z");
+        let (kept, sup) = apply(vec![shared, own, other], &ignores);
+        let reasons: Vec<_> = sup.iter().map(|s| s.by.reason.as_deref().unwrap()).collect();
+        assert_eq!(reasons, ["first", "a"]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].service.as_deref(), Some("z"));
+    }
 }

@@ -380,4 +380,64 @@ mod tests {
         assert!(parse("", 0).unwrap().as_map().is_empty());
         assert!(parse("# only a comment\n", 0).unwrap().is_map());
     }
+
+    /// Ten nested aliases, each ten times the one before: 10^10 nodes if expanded.
+    fn laughs(levels: usize) -> String {
+        let mut t = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n".to_string();
+        for i in 1..levels {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            t.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        t
+    }
+
+    #[test]
+    fn nested_aliases_stop_at_the_node_budget() {
+        assert!(parse(&laughs(3), 0).is_ok(), "a thousand nodes are fine");
+        let e = parse(&laughs(10), 0).unwrap_err();
+        assert!(e.limit && e.message.contains("aliases expand it to more than 250000 nodes"), "{e:?}");
+        assert_eq!(e.line, 6, "the alias that passed the budget: {e:?}");
+    }
+
+    #[test]
+    fn nesting_stops_at_the_depth_limit() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok, 0).is_ok());
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let e = parse(&deep, 0).unwrap_err();
+        assert!(e.limit && e.message.contains("nest more than 64 deep"), "{e:?}");
+        let block: String = (0..100).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        assert!(parse(&block, 0).unwrap_err().limit);
+        // Far past saphyr's own flow limit: an error, not a crash.
+        assert!(parse(&"[".repeat(100_000), 0).is_err());
+    }
+
+    #[test]
+    fn plain_documents_count_their_nodes_too() {
+        let big = format!("[{}]", vec!["x"; MAX_NODES].join(","));
+        let e = parse(&big, 0).unwrap_err();
+        assert!(e.limit && e.message.contains("it holds more than"), "{e:?}");
+        let n = parse("a: [1, 2]\nb: {c: d}\n", 0).unwrap();
+        assert_eq!(n.count(), 9);
+    }
+
+    #[test]
+    fn many_keys_are_checked_in_linear_time() {
+        // 100 000 keys: pairwise comparison would take 5 * 10^9 steps (minutes in debug).
+        let mut text: String = (0..100_000).map(|i| format!("k{i}: v\n")).collect();
+        let started = std::time::Instant::now();
+        assert_eq!(parse(&text, 0).unwrap().as_map().len(), 100_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+        text.push_str("k5: again\n");
+        let e = parse(&text, 0).unwrap_err();
+        assert!(e.message.contains("duplicate key `k5` (first at line 6)"), "{e:?}");
+    }
+
+    #[test]
+    fn merged_keys_do_not_override_explicit_or_earlier_ones() {
+        let n = parse("a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc: {<<: [*a, *b], x: 0}\n", 0).unwrap();
+        let c = n.get("c").unwrap();
+        let got: Vec<_> = c.as_map().iter().map(|(k, v)| (k.as_str().unwrap(), v.as_str().unwrap())).collect();
+        assert_eq!(got, [("x", "0"), ("y", "1"), ("z", "2")]);
+    }
 }

@@ -410,3 +410,195 @@ fn fifty_real_world_compose_files_never_exit_2() {
     }
     assert!(with_findings >= 45, "the rules see most of the corpus: {with_findings}");
 }
+
+// Hostile repositories (issue 16): what a pull request can put in front of `ccops scan`
+// in CI. Each scan must end on its own, with the exit code of its kind, naming the file,
+// and without a panic.
+
+/// `ccops scan ARGS` in `dir`, killed (and the test failed) if it runs past a minute: a
+/// hang or an endless read shows up as a failure, not as a CI job that never ends.
+fn scan_within_a_minute(dir: &Path, args: &[&str]) -> Run {
+    let mut child = ccops()
+        .current_dir(dir)
+        .arg("scan")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ccops");
+    // Drain the pipes while waiting, so a large report cannot block the child.
+    fn drain(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = r.read_to_end(&mut s);
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    }
+    let (out, err) = (drain(child.stdout.take().unwrap()), drain(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`ccops scan {}` did not finish within 60 s", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let run = Run { code: status.code().unwrap_or(-1), stdout: out.join().unwrap(), stderr: err.join().unwrap() };
+    assert!(!run.stderr.contains("panicked"), "ccops panicked:\n{}", run.stderr);
+    run
+}
+
+/// `compose` as compose.yaml in a scratch folder, with `extra` files beside it.
+fn hostile(compose: &str, extra: &[(&str, &str)]) -> Dir {
+    let d = Dir::new();
+    d.write("compose.yaml", compose);
+    for (name, text) in extra {
+        d.write(name, text);
+    }
+    d
+}
+
+/// A service with every setting the rules ask for, so a finding is about the hostile part.
+const CLEAN_SERVICE: &str =
+    "    image: nginx:1.27@sha256:0000000000000000000000000000000000000000000000000000000000000000\n";
+
+#[test]
+fn billion_laughs_compose_file_is_exit_2_naming_file_and_line() {
+    let mut text =
+        "services:\n  web:\n    image: nginx:1\nx-lol:\n  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+            .to_string();
+    for i in 1..10 {
+        text.push_str(&format!("  a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+    }
+    let d = hostile(&text, &[]);
+    let r = scan_within_a_minute(d.path(), &["--format", "json"]);
+    r.code(2).stderr_has("compose.yaml:10:").stderr_has("aliases expand it to more than 250000 nodes");
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+}
+
+#[test]
+fn deeply_nested_yaml_is_exit_2_naming_the_file() {
+    for text in
+        [format!("services: {}", "[".repeat(100_000)), format!("services: {}{}", "[".repeat(100), "]".repeat(100))]
+    {
+        let d = hostile(&text, &[]);
+        scan_within_a_minute(d.path(), &[]).code(2).stderr_has("compose.yaml:1:");
+    }
+    let d = hostile(&format!("services: {}{}", "[".repeat(100), "]".repeat(100)), &[]);
+    scan_within_a_minute(d.path(), &[]).code(2).stderr_has("nest more than 64 deep");
+}
+
+#[test]
+fn a_compose_file_over_the_size_cap_is_exit_2() {
+    let d = hostile("services: {}\n", &[]);
+    std::fs::File::options().append(true).open(d.join("compose.yaml")).unwrap().set_len(3 << 20).unwrap();
+    scan_within_a_minute(d.path(), &[]).code(2).stderr_has("compose.yaml: cannot read: it is larger than 2 MiB");
+}
+
+#[test]
+fn dockerfile_and_extends_of_dev_zero_are_findings_not_reads() {
+    let compose = format!(
+        "services:\n  web:\n{CLEAN_SERVICE}    build: {{context: ., dockerfile: /dev/zero}}\n  worker:\n{CLEAN_SERVICE}    extends: {{file: /dev/zero, service: base}}\n"
+    );
+    let d = hostile(&compose, &[(".dockerignore", ".git\n.env*\n")]);
+    let r = scan_within_a_minute(d.path(), &["--format", "json"]);
+    r.code(1);
+    let doc = r.json();
+    assert_eq!(places(&doc, "SCN001"), [("compose.yaml".to_string(), 4), ("compose.yaml".to_string(), 7)]);
+    let msgs: Vec<&str> =
+        findings(&doc).iter().filter(|f| f["rule"] == "SCN001").map(|f| f["message"].as_str().unwrap()).collect();
+    assert!(msgs[0].contains("the Dockerfile `/dev/zero` is not scanned: it is a character device"), "{msgs:?}");
+    assert!(msgs[1].contains("`extends.file` `/dev/zero` of service `worker`"), "{msgs:?}");
+    // A critical-only gate lets the rest of the report through; high is the default gate.
+    scan_within_a_minute(d.path(), &["--fail-on", "critical"]).code(0);
+}
+
+#[test]
+fn fifos_in_the_repository_are_never_opened() {
+    let d = hostile(
+        &format!(
+            "services:\n  web:\n{CLEAN_SERVICE}    build: ./app\n    env_file: app.env\n  w:\n{CLEAN_SERVICE}    extends: {{file: base.yml, service: b}}\n"
+        ),
+        &[("app/x", "")],
+    );
+    for fifo in ["app/Dockerfile", "app/.dockerignore", "app.env", "base.yml", ".env"] {
+        let st = Command::new("mkfifo").arg(d.join(fifo)).status().expect("mkfifo");
+        assert!(st.success(), "mkfifo {fifo}");
+    }
+    let r = scan_within_a_minute(d.path(), &["--format", "json"]);
+    r.code(1);
+    let doc = r.json();
+    let mut got: Vec<(String, u64)> = places(&doc, "SCN001");
+    got.sort();
+    let want = [(".env", 1), ("app.env", 1), ("app/.dockerignore", 1), ("compose.yaml", 4), ("compose.yaml", 8)];
+    assert_eq!(got, want.map(|(f, l)| (f.to_string(), l)));
+    assert!(
+        findings(&doc)
+            .iter()
+            .filter(|f| f["rule"] == "SCN001")
+            .all(|f| f["message"].as_str().unwrap().contains("a FIFO"))
+    );
+}
+
+#[test]
+fn files_outside_the_tree_are_reported_not_read() {
+    let outer = Dir::new();
+    outer.write("secret.env", "API_TOKEN=never-printed\n").write("Dockerfile", "FROM a:1\nUSER never-printed\n");
+    let d = outer.join("repo");
+    let compose = format!(
+        "services:\n  web:\n{CLEAN_SERVICE}    env_file: ../secret.env\n    build: {{context: ., dockerfile: ../Dockerfile}}\n"
+    );
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("compose.yaml"), compose).unwrap();
+    std::fs::write(d.join(".dockerignore"), ".git\n.env*\n").unwrap();
+    std::os::unix::fs::symlink(outer.join("secret.env"), d.join(".env")).unwrap();
+    let r = scan_within_a_minute(&d, &["--format", "json"]);
+    let doc = r.json();
+    let mut got = places(&doc, "SCN002");
+    got.sort();
+    assert_eq!(got, [("../secret.env".to_string(), 1), (".env".to_string(), 1), ("compose.yaml".to_string(), 5)]);
+    assert!(!r.stdout.contains("never-printed") && !r.stderr.contains("never-printed"), "{}", r.stdout);
+    assert!(places(&doc, "SEC005").is_empty() && places(&doc, "DKF001").is_empty(), "nothing outside was judged");
+    // Low: a host file kept outside the repository does not fail the default gate.
+    r.code(0);
+}
+
+#[test]
+fn non_ascii_dockerfiles_are_scanned_without_a_panic() {
+    let dockerfile = "# caf\u{e9}\nFROM debian:12 AS b\u{e4}se\nENV \"\u{e9}\nENV \"\u{e9}\" \u{fc}n\u{ef}code\nENV \u{65e5}\u{672c} \u{8a9e}\nARG T\u{d6}KEN=\u{e9}\nLABEL \u{e9}=\u{e9}\nUSER r\u{f6}\u{f6}t\nRUN <<\u{e9}\n\u{e9}\n";
+    let d = hostile(
+        &format!("services:\n  web:\n{CLEAN_SERVICE}    build: .\n"),
+        &[("Dockerfile", dockerfile), (".dockerignore", ".git\n.env*\n")],
+    );
+    let r = scan_within_a_minute(d.path(), &["--format", "json"]);
+    assert!(r.code == 0 || r.code == 1, "exit {}\n{}", r.code, r.stderr);
+    let doc = r.json();
+    assert!(doc["files"].as_array().unwrap().iter().any(|f| f == "Dockerfile"), "the Dockerfile was read: {doc}");
+    // Bytes that are not UTF-8 (a Latin-1 comment) do not hide the instructions after them.
+    let d =
+        hostile(&format!("services:\n  web:\n{CLEAN_SERVICE}    build: .\n"), &[(".dockerignore", ".git\n.env*\n")]);
+    std::fs::write(d.join("Dockerfile"), b"# caf\xe9\nFROM debian:12\nUSER root\n").unwrap();
+    let doc = scan_within_a_minute(d.path(), &["--format", "json"]).json();
+    assert_eq!(places(&doc, "DKF001"), [("Dockerfile".to_string(), 3)]);
+}
+
+#[test]
+fn many_services_and_keys_finish() {
+    // 8 000 services, each extending one base and carrying its own suppression: every
+    // pairwise check (keys, extends, suppressions, images) would be 10^8 steps or more.
+    let mut text = "services:\n  base:\n    image: a:1\n".to_string();
+    for i in 0..8_000 {
+        text.push_str(&format!(
+            "  s{i}: {{extends: base, image: \"img{i}:1\", x-ccops-ignore: [{{rule: CMP012, reason: r}}]}}\n"
+        ));
+    }
+    let d = hostile(&text, &[]);
+    let r = scan_within_a_minute(d.path(), &["--format", "json", "--min-severity", "critical"]);
+    r.code(0);
+    assert_eq!(r.json()["summary"]["suppressed"], 8_000);
+}

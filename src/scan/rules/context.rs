@@ -19,7 +19,9 @@ pub fn ignore_file(context: &Path, dockerfile: Option<&Path>) -> Option<PathBuf>
         name.push(".dockerignore");
         d.with_file_name(name)
     });
-    specific.filter(|p| p.is_file()).or_else(|| Some(context.join(".dockerignore")).filter(|p| p.is_file()))
+    // Whatever is there but a folder: a FIFO or a device is refused (SCN001) when read.
+    let there = |p: &PathBuf| std::fs::metadata(p).is_ok_and(|m| !m.is_dir());
+    specific.filter(there).or_else(|| Some(context.join(".dockerignore")).filter(there))
 }
 
 pub fn check(cx: &Cx<'_>, svc: &Service<'_>, out: &mut Vec<Finding>) {
