@@ -43,10 +43,18 @@ impl Lock {
     pub async fn acquire(state_dir: &Path, command: &str, wait: Duration) -> Result<Lock> {
         crate::util::create_private_dir(state_dir)?;
         let path = state_dir.join("lock");
-        let file =
-            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(
-                |e| anyhow!("cannot open the lock file `{}`: {}", path.display(), crate::util::io_reason(&e)),
-            )?;
+        // Never through a symbolic link: one planted at the lock's name would make root
+        // create (and later truncate) a file of someone else's choosing.
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| anyhow!("cannot open the lock file `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
         let deadline = Instant::now() + wait;
         let mut announced = false;
         loop {
@@ -130,6 +138,17 @@ mod tests {
         assert!(err.contains("`ccops backup`") && err.contains(&format!("pid {}", std::process::id())), "{err}");
         drop(first);
         Lock::acquire(d.path(), "restore", Duration::ZERO).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_symlink_at_the_lock_is_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, d.path().join("lock")).unwrap();
+        let err = Lock::acquire(d.path(), "backup", Duration::ZERO).await.unwrap_err().to_string();
+        assert!(err.contains("lock file"), "{err}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
     }
 
     #[tokio::test]

@@ -200,6 +200,29 @@ fn trusted_owner(uid: u32) -> bool {
 }
 
 /// `user@host` of whoever runs ccops, for locks and release records.
+/// The largest configuration file ccops reads (ccops.yaml, an env file, a `*_FILE`
+/// secret): real ones are a few KiB; a path pointing at a log, a disk image or
+/// `/dev/zero` by mistake must fail at once instead of filling memory.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 4 << 20;
+
+/// A small text file read whole: only a regular file (a FIFO or a device is refused
+/// without blocking on it), at most `max` bytes. Symbolic links are followed: secrets
+/// under `/run/secrets` often are links.
+pub fn read_small_file(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    f.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!("larger than {}", human_bytes(max))));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 pub fn operator() -> String {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| {
         // SAFETY: getuid has no preconditions.
@@ -254,6 +277,21 @@ pub fn bound_heap() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_files_are_regular_and_capped() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::write(&f, "A=1\n").unwrap();
+        assert_eq!(read_small_file(&f, 10).unwrap(), "A=1\n");
+        assert!(read_small_file(&f, 3).unwrap_err().to_string().contains("larger than"));
+        assert!(read_small_file(Path::new("/dev/zero"), 10).unwrap_err().to_string().contains("not a regular file"));
+        assert!(read_small_file(d.path(), 10).unwrap_err().to_string().contains("not a regular file"));
+        let fifo = std::ffi::CString::new(d.path().join("p").to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(read_small_file(&d.path().join("p"), 10).unwrap_err().to_string().contains("not a regular file"));
+    }
 
     #[test]
     fn humanizes() {

@@ -8,7 +8,7 @@ use super::ConfigError;
 
 /// Parse an env file into its variables, in file order of precedence (last wins).
 pub fn read(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::util::read_small_file(path, crate::util::MAX_CONFIG_FILE_BYTES).map_err(|e| {
         ConfigError::file(
             path,
             format!(

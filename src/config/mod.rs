@@ -92,7 +92,7 @@ impl ProcessEnv {
 /// Find and load the config, selecting `env` (or the default environment).
 pub fn load(config: Option<&Path>, env: Option<&str>, penv: &ProcessEnv) -> Result<Settings> {
     let path = discover::find(config, penv.get(env_vars::CCOPS_CONFIG).map(PathBuf::from), &penv.cwd)?;
-    let text = std::fs::read_to_string(&path)
+    let text = crate::util::read_small_file(&path, crate::util::MAX_CONFIG_FILE_BYTES)
         .map_err(|e| ConfigError::file(&path, format!("cannot read: {}", crate::util::io_reason(&e))))?;
     let settings = load_str(&path, &text, env, penv)?;
     crate::output::add_secrets(settings.vars.secret_values().cloned());
@@ -193,7 +193,7 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
             continue;
         }
         let p = resolve(&base_dir, &file);
-        let content = match std::fs::read_to_string(&p) {
+        let content = match crate::util::read_small_file(&p, crate::util::MAX_CONFIG_FILE_BYTES) {
             Ok(c) => c,
             Err(_) if !strict => continue,
             Err(e) => {

@@ -33,6 +33,19 @@ fn missing_env_file_is_named() {
 }
 
 #[test]
+fn an_env_file_or_secret_that_never_ends_is_refused_at_once() {
+    // /dev/zero would be read for ever; a huge file whole into memory.
+    let d = project("environments:\n  prod:\n    env_file: /dev/zero\n");
+    d.run(&["config", "check"]).code(2).stderr_has("/dev/zero").stderr_has("not a regular file");
+    let d = project("environments:\n  prod:\n    env_file: big.env\n");
+    d.write("big.env", &"A=1\n".repeat(2 << 20));
+    d.run(&["config", "check"]).code(2).stderr_has("big.env").stderr_has("larger than 4.0 MiB");
+    let d = project("environments:\n  prod:\n    env_file: .env.prod\nnotify:\n  webhook_url: ${HOOK_TOKEN:-}\n");
+    d.write(".env.prod", "HOOK_TOKEN_FILE=/dev/zero\n");
+    d.run(&["config", "check"]).code(2).stderr_has("HOOK_TOKEN_FILE").stderr_has("not a regular file");
+}
+
+#[test]
 fn unset_required_variable_names_variable_and_line() {
     let d = project("project: x\nnotify:\n  webhook_url: ${CCOPS_TEST_HOOK:?set the webhook}\n");
     d.run(&["config", "check"])
