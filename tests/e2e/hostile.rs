@@ -219,6 +219,22 @@ fn planted_sets_in_the_bucket_and_the_folder_are_refused() {
     for (set, state) in [("20240103_000000", "damaged"), ("20240104_000000", "download")] {
         assert!(states.iter().any(|(i, s)| i == set && s == state), "{set} not {state}: {states:?}");
     }
+    // A local copy dated in the future does not make the backups look fresh to health.
+    let ahead = backups.join("20990101_000000");
+    std::fs::create_dir_all(&ahead).unwrap();
+    std::fs::write(
+        ahead.join("manifest.json"),
+        real.manifest_as("20990101_000000", |m| m["components"] = json!([])).to_string(),
+    )
+    .unwrap();
+    let health = stack.ccops(&["--json", "health"]);
+    let checks = health.json()["checks"].clone();
+    let age =
+        checks.as_array().unwrap().iter().find(|c| c["detail"].as_str().unwrap_or("").contains("newest complete"));
+    let detail = age.map(|c| c["detail"].as_str().unwrap().to_string()).unwrap_or_default();
+    assert!(detail.contains(&format!("backup {}", real.id)) && detail.contains("future: 20990101_000000"), "{checks}");
+    std::fs::remove_dir_all(&ahead).unwrap();
+
     // Prune removes the stale download and keeps the damaged set for a person to look at.
     stack.ccops(&["backup", "prune"]).code(0);
     assert!(!backups.join("20240104_000000.download").exists());
