@@ -270,7 +270,9 @@ pub async fn recover(engine: &crate::docker::Engine, state_dir: &Path) -> anyhow
     for e in &list {
         let Entry::Stopped { container, name } = e else { continue };
         match start_if_stopped(engine, container).await {
-            Ok(true) => crate::output::warn(format!("recovered: started `{name}` again")),
+            Ok(true) => crate::output::warn(format!(
+                "recovered: a previous ccops run stopped {name} and did not start it again (it was killed); started it"
+            )),
             Ok(false) => {}
             Err(err) => {
                 crate::output::error(format!("cannot start `{name}` again: {err:#}; start it by hand"));

@@ -95,7 +95,10 @@ fn delete(set: &LocalSet) -> Result<()> {
         return files.into_iter().try_for_each(std::fs::remove_file).map_err(failed);
     }
     match std::fs::remove_file(set.path.join(super::manifest::FILE)) {
-        Ok(()) => crate::util::fsync_dir(&set.path).map_err(failed)?,
+        Ok(()) => {
+            crate::util::fsync_dir(&set.path).map_err(failed)?;
+            crate::state::failpoint("prune-manifest-deleted");
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(failed(e)),
     }

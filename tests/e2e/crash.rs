@@ -107,7 +107,7 @@ fn a_restore_killed_at_each_destructive_phase_is_undone_by_the_next_run() {
 
     // Each point, with the component it is in, and what the next run says it did.
     let cases = [
-        ("services-stopped", "volume", "started"),
+        ("services-stopped", "volume", "did not start it again (it was killed); started it"),
         ("volume-moved-aside", "volume", "has its previous contents back"),
         ("volume-extracted", "volume", "has its previous contents back"),
         ("postgres-loaded", "postgres", "has its previous data back"),
@@ -153,4 +153,41 @@ fn a_restore_killed_at_each_destructive_phase_is_undone_by_the_next_run() {
     r.code(0).stderr_has("has its previous contents back").stderr_has("restored backup");
     nothing_left(&s, "restore after a kill");
     assert_eq!(data(&s), backup, "the restore after a kill did not restore the backup");
+}
+
+#[test]
+fn a_prune_killed_mid_delete_leaves_no_set_that_looks_complete() {
+    let s = Stack::up("crashprune", Flavour::V2);
+    // Only `days` and `keep_last: 1`: an old set is due, the newest is kept.
+    s.edit(
+        "ccops.yaml",
+        "    keep_last: 3\n    keep_daily: 7\n    keep_weekly: 4\n    keep_monthly: 6\n",
+        "    keep_last: 1\n",
+    );
+    s.ccops(&["backup"]).code(0);
+    let id = s.ccops(&["--json", "backup", "list"]).json()[0]["id"].as_str().unwrap().to_string();
+    let (from, old) = (s.path().join("backups").join(&id), s.path().join("backups/20200101_000000"));
+    std::fs::create_dir(&old).unwrap();
+    for e in std::fs::read_dir(&from).unwrap().flatten() {
+        std::fs::copy(e.path(), old.join(e.file_name())).unwrap();
+    }
+    let m = old.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    manifest["id"] = "20200101_000000".into();
+    manifest["created_at"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(&m, manifest.to_string()).unwrap();
+    s.ccops(&["backup", "list"]).code(0).stdout_has("20200101_000000");
+
+    let out = s.ccops_cmd(&["backup", "prune"]).env("CCOPS_FAILPOINT", "prune-manifest-deleted").output().unwrap();
+    assert_eq!(out.status.signal(), Some(9), "{}", String::from_utf8_lossy(&out.stderr));
+    // Killed after the manifest went: the files left are an incomplete set, never one
+    // that `restore` would take for whole.
+    assert!(old.is_dir() && !m.exists());
+    let listed = s.ccops(&["--json", "backup", "list"]).json();
+    let entry = listed.as_array().unwrap().iter().find(|x| x["id"] == "20200101_000000").cloned().unwrap();
+    assert_eq!(entry["complete"], false, "{entry}");
+    s.ccops(&["restore", "20200101_000000", "--yes"]).code(2).stderr_has("incomplete");
+    s.ccops(&["backup", "prune"]).code(0).stderr_has("deleted 20200101_000000");
+    assert!(!old.exists());
+    assert!(from.join("manifest.json").exists(), "prune deleted the newest set");
 }
