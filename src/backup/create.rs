@@ -43,6 +43,8 @@ pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
         }
         return Ok(None);
     }
+    // Decrypting a protected key takes seconds and may fail: do it before a byte is written.
+    let signing_key = s.signing.signing_key()?;
     let engine = p.engine()?;
     // Everything that must run is running, before a byte is written.
     for i in &items {
@@ -81,7 +83,7 @@ pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
         partial: !opts.only.iter().all(|t| t.trim().is_empty()),
         components,
     };
-    let sealed = seal(&partial, &dir.join(&id), &m);
+    let sealed = seal(&partial, &dir.join(&id), &m, signing_key.as_ref());
     if let Err(e) = sealed {
         let _ = std::fs::remove_dir_all(&partial);
         return Err(e.context(format!("backup {id} failed while sealing; nothing was kept")));
@@ -94,10 +96,17 @@ pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
     Ok(Some(m))
 }
 
-/// Write the manifest last, fsync, and rename the folder into place.
-fn seal(partial: &Path, fin: &Path, m: &Manifest) -> Result<()> {
+/// Write the signature (with a signing key), the manifest last, fsync, and rename the
+/// folder into place.
+fn seal(partial: &Path, fin: &Path, m: &Manifest, key: Option<&super::signing::SigningKey>) -> Result<()> {
     crate::util::check_interrupt()?;
-    crate::util::write_atomic(&partial.join(manifest::FILE), m.to_json().as_bytes(), 0o600)?;
+    let json = m.to_json();
+    // Signed just before the manifest is written: a set with a manifest is a signed set.
+    if let Some(key) = key {
+        let sig = super::signing::sign(json.as_bytes(), key, &m.project, &m.id)?;
+        crate::util::write_atomic(&partial.join(super::signing::SIGNATURE_FILE), &sig, 0o600)?;
+    }
+    crate::util::write_atomic(&partial.join(manifest::FILE), json.as_bytes(), 0o600)?;
     crate::util::fsync_dir(partial)
         .map_err(|e| anyhow::anyhow!("cannot sync `{}`: {}", partial.display(), crate::util::io_reason(&e)))?;
     std::fs::rename(partial, fin)
@@ -335,10 +344,15 @@ pub async fn stop_services(
             Err(e) => failure = failure.or(Some(e)),
         }
     }
+    // Those that did not stop are not ours to start: only the stopped stay journaled.
+    let not_stopped: Vec<(String, String)> =
+        planned.into_iter().filter(|(id, _)| !stopped.iter().any(|c| &c.id == id)).collect();
+    crate::state::clear_stopped(state_dir, &not_stopped);
     if let Some(e) = failure {
         start_again(engine, &stopped, state_dir, model).await.ok();
         return Err(e);
     }
+    crate::state::failpoint("services-stopped");
     Ok(stopped)
 }
 
@@ -350,7 +364,7 @@ pub async fn start_again(
     state_dir: &Path,
     model: &crate::compose::Model,
 ) -> Result<()> {
-    let mut failed = Vec::new();
+    let mut failed: Vec<&Stopped> = Vec::new();
     for wave in start_waves(stopped, model) {
         let results = futures_util::future::join_all(wave.iter().map(|c| async move {
             output::status(format!("  starting {}", c.name));
@@ -360,13 +374,20 @@ pub async fn start_again(
         for (c, r) in wave.iter().zip(results) {
             if let Err(e) = r {
                 output::error(format!("{e:#}"));
-                failed.push(c.name.clone());
+                failed.push(c);
             }
         }
     }
-    crate::state::clear_stopped(state_dir);
+    // Those that did not start stay journaled: the next run tries again.
+    let started: Vec<(String, String)> = stopped
+        .iter()
+        .filter(|c| !failed.iter().any(|f| f.id == c.id))
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    crate::state::clear_stopped(state_dir, &started);
     if !failed.is_empty() {
-        bail!("could not start again: {}; start them by hand (`docker start {}`)", failed.join(", "), failed.join(" "));
+        let names: Vec<&str> = failed.iter().map(|c| c.name.as_str()).collect();
+        bail!("could not start again: {}; start them by hand (`docker start {}`)", names.join(", "), names.join(" "));
     }
     Ok(())
 }
