@@ -71,6 +71,8 @@ impl Step {
 
 pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> {
     let s = &p.settings;
+    // The manifest acted on is the one whose signature was just checked.
+    let set = &super::trust::signed_local(s, set)?;
     let mut steps = steps_of(p, set)?;
     let only: Vec<&String> = opts.only.iter().filter(|t| !t.trim().is_empty()).collect();
     for t in &only {
@@ -213,6 +215,12 @@ fn confirm(yes: bool, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuse a set that would restore into anything ccops.yaml does not configure, before
+/// anything is downloaded or touched.
+pub fn check_targets(p: &Project, set: &LocalSet) -> Result<()> {
+    steps_of(p, set).map(|_| ())
+}
+
 /// Map the set's files to what ccops.yaml and the compose project know.
 fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
     let s = &p.settings;
@@ -229,16 +237,38 @@ fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
                 )
             })
     };
+    // A set names what it restores into, and a set may have been planted (a bucket
+    // anyone with its keys can write): it may only reach what ccops.yaml configures for
+    // backup, never another volume or service of the project.
     let volume = |name: &str| -> Result<(String, String)> {
-        if let Some(full) = p.model.volume_name(name) {
-            return Ok((name.to_string(), full.to_string()));
+        let (key, full) = match p.model.volume_name(name) {
+            Some(full) => (name.to_string(), full.to_string()),
+            None => p
+                .model
+                .volumes
+                .iter()
+                .find(|(_, full)| full.as_str() == name)
+                .map(|(k, full)| (k.clone(), full.clone()))
+                .ok_or_else(|| {
+                    crate::usage!("backup {} holds volume `{name}`, which the compose project does not have", set.id)
+                })?,
+        };
+        if !cfg.volumes.iter().any(|v| v.name == key) {
+            bail!(
+                "backup {} holds volume `{key}`, which `backup.volumes` in ccops.yaml does not configure; nothing was restored (add it there to restore it)",
+                set.id
+            );
         }
-        p.model
-            .volumes
-            .iter()
-            .find(|(_, full)| full.as_str() == name)
-            .map(|(k, full)| (k.clone(), full.clone()))
-            .ok_or_else(|| crate::usage!("the backup holds volume `{name}`, which the compose project does not have"))
+        Ok((key, full))
+    };
+    let redis = |service: String| -> Result<String> {
+        if !cfg.redis.iter().any(|r| r.service == service) {
+            bail!(
+                "backup {} restores Redis into service `{service}`, which `backup.redis` in ccops.yaml does not configure; nothing was restored",
+                set.id
+            );
+        }
+        Ok(service)
     };
     let stop_of =
         |key: &str| cfg.volumes.iter().find(|v| v.name == key).map(|v| v.stop_services.clone()).unwrap_or_default();
@@ -252,7 +282,7 @@ fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
                     Step::Postgres { target: pg_target(c.service.as_deref(), &db)?, file, sql: false }
                 }
                 Kind::Redis => Step::Redis {
-                    service: c.service.clone().unwrap_or_else(|| c.name.clone()),
+                    service: redis(c.service.clone().unwrap_or_else(|| c.name.clone()))?,
                     file,
                     legacy: false,
                     keys: c.keys,
@@ -368,7 +398,7 @@ async fn run_step(p: &Project, engine: &Engine, st: &Step) -> Result<()> {
             };
             // Not cancelled on a signal: the input ends instead, and restore() drops its
             // staging copy; the live database is never half-replaced.
-            snapshot::postgres::restore(engine, &ctr.id, target, src).await?;
+            snapshot::postgres::restore(engine, &ctr.id, target, src, project, &p.settings.state_dir).await?;
             let counts = snapshot::postgres::row_counts(engine, &ctr.id, target).await.unwrap_or_default();
             output::debug(format!("tables after restore: {counts}"));
         }
@@ -377,9 +407,17 @@ async fn run_step(p: &Project, engine: &Engine, st: &Step) -> Result<()> {
             let (dir, dbfile) = snapshot::redis::preflight(engine, &ctr.id, service).await?;
             let (f, l) = (file.clone(), *legacy);
             let size = tokio::task::spawn_blocking(move || verify::rdb_size(&f, l)).await??;
-            let tar = rdb_tar_stream(file.clone(), *legacy, dbfile, size);
-            let got = snapshot::redis::replace_and_start(engine, &ctr.id, &ctr.name, &dir, tar, &p.settings.state_dir)
-                .await?;
+            let tar = rdb_tar_stream(file.clone(), *legacy, dbfile.clone(), size);
+            let got = snapshot::redis::replace_and_start(
+                engine,
+                &ctr.id,
+                &ctr.name,
+                &dir,
+                &dbfile,
+                tar,
+                &p.settings.state_dir,
+            )
+            .await?;
             match keys {
                 Some(k) if *k != got => output::warn(format!(
                     "redis `{service}` holds {got} keys after the restore; the snapshot recorded {k} (clients may have written meanwhile)"
@@ -389,7 +427,7 @@ async fn run_step(p: &Project, engine: &Engine, st: &Step) -> Result<()> {
         }
         Step::Volume { key, engine_name, file, .. } => {
             let image = create::helper_image(p, engine, key).await?;
-            snapshot::volume::restore(engine, &image, engine_name, tar_stream(file)).await?;
+            snapshot::volume::restore(engine, &image, engine_name, tar_stream(file), &p.settings.state_dir).await?;
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::Ctx;
-use crate::backup::{layout, remote, restore};
+use crate::backup::{layout, remote, restore, trust};
 use crate::cli::RestoreArgs;
 use crate::config::Settings;
 use crate::lock::Lock;
@@ -43,8 +43,9 @@ async fn restore_set(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
     let s = &project.settings;
     let _lock =
         if a.dry_run.dry_run { None } else { Some(Lock::acquire(&s.state_dir, "restore", Duration::ZERO).await?) };
+    // What a killed run left half done is put right before anything else happens.
     if let (Some(_), Ok(engine)) = (&_lock, project.engine()) {
-        crate::state::recover_stopped(engine, &s.state_dir).await;
+        crate::state::recover(engine, &s.state_dir).await?;
     }
     let set = match source {
         Source::Local(set) => set,
@@ -61,14 +62,33 @@ async fn restore_set(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
                 manifest: rs.manifest,
                 legacy: None,
                 damaged: None,
+                download: false,
             }
         }
         Source::Remote(store, rs) => {
+            // What the remote's manifest would restore into is checked against ccops.yaml
+            // before a byte is downloaded.
+            let planned = layout::LocalSet {
+                id: rs.id.clone(),
+                created: rs.created,
+                path: s.backup_dir.join(&rs.id),
+                complete: true,
+                manifest: rs.manifest.clone(),
+                legacy: None,
+                damaged: None,
+                download: false,
+            };
+            restore::check_targets(&project, &planned)?;
+            trust::check_encrypted(s, &planned, a.allow_unencrypted)?;
+            let raw = rs.raw.as_deref().unwrap_or_default();
+            let sig = remote::signature(&store, &rs).await?;
+            trust::check_signature(s, &rs.id, &format!(" on remote `{}`", store.name), raw, sig.as_deref())?;
             output::status(format!("downloading backup {} from remote `{}` ...", rs.id, store.name));
-            remote::fetch(&store, &rs, &s.backup_dir).await?
+            remote::fetch(&store, &rs, &s.backup_dir, sig.as_deref()).await?
         }
     };
     output::set_context("backup_id", set.id.clone());
+    trust::check_encrypted(s, &set, a.allow_unencrypted)?;
     if a.dry_run.dry_run && !set.path.is_dir() {
         return Ok(ExitStatus::Success);
     }
