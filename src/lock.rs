@@ -112,6 +112,25 @@ impl Drop for Lock {
     }
 }
 
+/// Whether a live process holds the project lock now (without taking it): a journal is
+/// an operation in progress while it is held, and a killed run's leftover once it is not.
+pub fn is_held(state_dir: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(state_dir.join("lock"))
+    else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; a lock we get is released at once.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+        return false;
+    }
+    true
+}
+
 fn read_holder(path: &Path) -> Option<Holder> {
     std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok())
 }
@@ -138,6 +157,16 @@ mod tests {
         assert!(err.contains("`ccops backup`") && err.contains(&format!("pid {}", std::process::id())), "{err}");
         drop(first);
         Lock::acquire(d.path(), "restore", Duration::ZERO).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn is_held_tells_a_live_holder_from_none() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(!is_held(d.path()));
+        let l = Lock::acquire(d.path(), "backup", Duration::ZERO).await.unwrap();
+        assert!(is_held(d.path()));
+        drop(l);
+        assert!(!is_held(d.path()));
     }
 
     #[tokio::test]

@@ -46,6 +46,8 @@ pub enum Entry {
     /// Redis' RDB file is being replaced while Redis is stopped: undone (the file kept in
     /// `saved` put back).
     RedisRdbReplaced(RdbSide),
+    /// A helper container reading a volume for a backup: removed.
+    Helper { container: String },
 }
 
 /// A volume under restore: its engine name, the image of the helper container that
@@ -104,6 +106,9 @@ impl std::fmt::Display for Entry {
             ),
             Entry::RedisRdbReplaced(r) => {
                 write!(f, "redis `{}`: its RDB file `{}/{}` being replaced", r.name, r.dir, r.file)
+            }
+            Entry::Helper { container } => {
+                write!(f, "helper container {} reading a volume", crate::docker::short_id(container))
             }
         }
     }
@@ -212,6 +217,11 @@ pub fn clear_stopped(state_dir: &Path, stopped: &[(String, String)]) {
 
 /// What a killed ccops left half done, in a line for `ccops health`; `None` when nothing.
 pub fn unfinished(state_dir: &Path) -> Option<String> {
+    // While a live operation holds the lock, its journal is work in progress (a health
+    // check during the nightly backup must not page anyone).
+    if crate::lock::is_held(state_dir) {
+        return None;
+    }
     let list = match journal(state_dir) {
         Ok(list) if list.is_empty() => return None,
         Ok(list) => list,
@@ -248,6 +258,7 @@ pub async fn recover(engine: &crate::docker::Engine, state_dir: &Path) -> anyhow
                 crate::snapshot::postgres::recover(engine, p, matches!(e, Entry::PostgresSwapped(_))).await
             }
             Entry::RedisRdbReplaced(r) => crate::snapshot::redis::recover(engine, r).await,
+            Entry::Helper { container } => remove_helper(engine, container).await,
         };
         match done {
             Ok(what) => {
@@ -287,11 +298,13 @@ pub async fn recover(engine: &crate::docker::Engine, state_dir: &Path) -> anyhow
     Ok(())
 }
 
-/// [`recover`] for callers that go on whatever happens: a failure is printed.
-pub async fn recover_stopped(engine: &crate::docker::Engine, state_dir: &Path) {
-    if let Err(e) = recover(engine, state_dir).await {
-        crate::output::error(format!("{e:#}"));
+/// Remove a helper container a killed run left; one already gone is fine.
+async fn remove_helper(engine: &crate::docker::Engine, id: &str) -> anyhow::Result<String> {
+    match engine.api().inspect_container(id, None).await {
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+        _ => engine.remove(id).await?,
     }
+    Ok(format!("removed helper container {}", crate::docker::short_id(id)))
 }
 
 /// Start a container unless it runs; false when there was nothing to do (running, or

@@ -219,7 +219,7 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
             let stopped = stop_services(engine, &s.project, &v.stop_services, &s.state_dir, &p.model).await?;
             let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
             // volume::dump handles a signal itself, so its helper container is always removed.
-            let dumped = snapshot::volume::dump(engine, &source, engine_name, &mut sink.writer).await;
+            let dumped = snapshot::volume::dump(engine, &source, engine_name, &mut sink.writer, &s.state_dir).await;
             // The volume has been read: the stopped services start again while the
             // last chunks are compressed and synced, and the archive is read back.
             let store_and_check = async {

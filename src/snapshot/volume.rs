@@ -31,15 +31,35 @@ pub enum Source {
 }
 
 /// Stream a tar of the volume's contents (entries `./...`, numeric owners) into `out`.
-pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, source: &Source, volume: &str, out: &mut W) -> Result<()> {
+/// The helper container of a read through the engine is journaled, so a ccops killed
+/// mid-read leaves none behind for long: the next run removes it.
+pub async fn dump<W: AsyncWrite + Unpin>(
+    engine: &Engine,
+    source: &Source,
+    volume: &str,
+    out: &mut W,
+    state_dir: &Path,
+) -> Result<()> {
     match source {
         Source::Host(dir) => dump_dir(dir, volume, out).await,
-        Source::Engine(image) => dump_engine(engine, image, volume, out).await,
+        Source::Engine(image) => dump_engine(engine, image, volume, out, state_dir).await,
     }
 }
 
-async fn dump_engine<W: AsyncWrite + Unpin>(engine: &Engine, image: &str, volume: &str, out: &mut W) -> Result<()> {
+async fn dump_engine<W: AsyncWrite + Unpin>(
+    engine: &Engine,
+    image: &str,
+    volume: &str,
+    out: &mut W,
+    state_dir: &Path,
+) -> Result<()> {
     let helper = engine.create_helper(image, vec![format!("{volume}:{MOUNT}:ro")], labels()).await?;
+    let entry = Entry::Helper { container: helper.clone() };
+    if let Err(e) = state::journal_add(state_dir, std::slice::from_ref(&entry)) {
+        engine.remove(&helper).await.ok();
+        return Err(e);
+    }
+    state::failpoint("volume-helper-created");
     let res = async {
         let mut stream = engine.download(&helper, &format!("{MOUNT}/."));
         // Checked between chunks so the helper is always removed below.
@@ -55,7 +75,9 @@ async fn dump_engine<W: AsyncWrite + Unpin>(engine: &Engine, image: &str, volume
         Ok(())
     }
     .await;
-    engine.remove(&helper).await.ok();
+    if engine.remove(&helper).await.is_ok() {
+        state::journal_remove(state_dir, std::slice::from_ref(&entry)).ok();
+    }
     res
 }
 

@@ -190,4 +190,31 @@ fn a_prune_killed_mid_delete_leaves_no_set_that_looks_complete() {
     s.ccops(&["backup", "prune"]).code(0).stderr_has("deleted 20200101_000000");
     assert!(!old.exists());
     assert!(from.join("manifest.json").exists(), "prune deleted the newest set");
+
+    // A backup killed while a helper container reads a volume through the engine: the
+    // helper and the stopped services are in the journal, and the next run clears both.
+    let out = s
+        .ccops_cmd(&["backup", "--only", "rag_storage"])
+        .env("CCOPS_VOLUME_READ", "engine")
+        .env("CCOPS_FAILPOINT", "volume-helper-created")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(9), "{}", String::from_utf8_lossy(&out.stderr));
+    let journal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join(".ccops/journal.json")).unwrap()).unwrap();
+    let helper = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["phase"] == "helper")
+        .and_then(|e| e["container"].as_str())
+        .unwrap_or_else(|| panic!("no helper in the journal: {journal}"))
+        .to_string();
+    assert_eq!(s.docker(&["ps", "-aq", "--no-trunc", "--filter", &format!("id={helper}")]).trim(), helper);
+    assert!(!is_running(&s, "backend"), "backend should be stopped by the killed backup");
+    s.ccops(&["health"]).code(1).stdout_has("ccops-journal");
+    s.ccops(&["backup"]).code(0).stderr_has("removed helper container");
+    assert_eq!(s.docker(&["ps", "-aq", "--filter", &format!("id={helper}")]).trim(), "", "the helper is still there");
+    assert!(is_running(&s, "backend") && is_running(&s, "worker"));
+    assert!(!s.path().join(".ccops/journal.json").exists());
 }
