@@ -22,9 +22,11 @@ pub struct RemoteSet {
     pub manifest: Option<Manifest>,
     /// Why the manifest on the remote cannot be used, when it exists but does not parse.
     pub damaged: Option<String>,
-    /// The manifest's bytes as stored: what a signature covers, and what a download
-    /// writes (never re-serialized, which would break the signature).
+    /// The manifest's bytes as stored and its signature, read again for the one set acted
+    /// on ([`crate::backup::trust::signed_remote`]); a listing keeps neither. A download
+    /// writes these bytes (never re-serialized, which would break the signature).
     pub raw: Option<Vec<u8>>,
+    pub signature: Option<Vec<u8>>,
 }
 
 impl RemoteSet {
@@ -105,29 +107,52 @@ pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
     Ok(total)
 }
 
-/// The signature stored beside a remote set's manifest, if any (size-capped).
-pub async fn signature(store: &S3Store, set: &RemoteSet) -> Result<Option<Vec<u8>>> {
-    store.get_small(&store.key(&set.id, SIGNATURE_FILE), MAX_SIGNATURE_BYTES as u64).await
+/// How many bytes of manifests one listing reads at most. Real manifests are a few KiB,
+/// so this covers tens of thousands of sets; it keeps a bucket flooded with large planted
+/// manifests from exhausting memory.
+pub const LISTING_BUDGET: u64 = 64 << 20;
+
+/// The manifest (as stored) and signature of one remote set, read again: what is then
+/// checked, parsed and acted on, so that nothing read by the listing is trusted twice.
+pub async fn reread(store: &S3Store, set: &RemoteSet) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
+    let raw = store
+        .get_small(&store.key(&set.id, manifest::FILE), manifest::MAX_BYTES)
+        .await?
+        .ok_or_else(|| anyhow!("backup {} on remote `{}` lost its manifest meanwhile", set.id, store.name))?;
+    let sig = store.get_small(&store.key(&set.id, SIGNATURE_FILE), MAX_SIGNATURE_BYTES as u64).await?;
+    Ok((raw, sig))
 }
 
 /// Every set on the remote, newest first, with its manifest when complete. Each manifest
 /// passes [`Manifest::parse`] (size cap, file names, hashes, its own ID); one that does
-/// not makes its set damaged: listed, never used, never pruned.
+/// not makes its set damaged: listed, never used, never pruned. Manifests are read newest
+/// first, up to [`LISTING_BUDGET`] bytes in all; older sets past it are listed as damaged.
 pub async fn list(store: &S3Store) -> Result<Vec<RemoteSet>> {
     let mut out = Vec::new();
-    for id in store.list_ids().await? {
-        let Some(created) = layout::parse_id(&id) else { continue };
+    let mut ids: Vec<(String, DateTime<Utc>)> =
+        store.list_ids().await?.into_iter().filter_map(|id| layout::parse_id(&id).map(|t| (id, t))).collect();
+    ids.sort_by(|a, b| (b.1, &b.0).cmp(&(a.1, &a.0)));
+    let mut read: u64 = 0;
+    for (id, created) in ids {
+        if read >= LISTING_BUDGET {
+            let why = format!("not read: this listing read {} of manifests already", crate::util::human_bytes(read));
+            out.push(RemoteSet { id, created, manifest: None, damaged: Some(why), raw: None, signature: None });
+            continue;
+        }
         let key = store.key(&id, manifest::FILE);
-        let (manifest, damaged, raw) = match store.get_small(&key, manifest::MAX_BYTES).await {
-            Ok(Some(bytes)) => match Manifest::parse(&bytes, &id) {
-                Ok(m) => (Some(m), None, Some(bytes)),
-                Err(e) => (None, Some(format!("{e:#}")), None),
-            },
-            Ok(None) => (None, None, None),
-            Err(e) if e.is::<crate::storage::s3::TooLarge>() => (None, Some(format!("{e:#}")), None),
+        let (manifest, damaged) = match store.get_small(&key, manifest::MAX_BYTES).await {
+            Ok(Some(bytes)) => {
+                read += bytes.len() as u64;
+                match Manifest::parse(&bytes, &id) {
+                    Ok(m) => (Some(m), None),
+                    Err(e) => (None, Some(format!("{e:#}"))),
+                }
+            }
+            Ok(None) => (None, None),
+            Err(e) if e.is::<crate::storage::s3::TooLarge>() => (None, Some(format!("{e:#}"))),
             Err(e) => return Err(e),
         };
-        out.push(RemoteSet { id, created, manifest, damaged, raw });
+        out.push(RemoteSet { id, created, manifest, damaged, raw: None, signature: None });
     }
     out.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
     Ok(out)
@@ -199,9 +224,9 @@ pub async fn verify(store: &S3Store, set: &RemoteSet) -> Result<Vec<FileCheck>> 
 
 /// Download a remote set into the backup folder, each file checked against the manifest
 /// as it arrives; the folder becomes a local set only when every file matched. The
-/// manifest is written as the remote holds it, with `signature` (checked by the caller)
-/// beside it.
-pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path, signature: Option<&[u8]>) -> Result<LocalSet> {
+/// manifest is written as the remote holds it (`set.raw`), with its signature beside it:
+/// pass a set from [`crate::backup::trust::signed_remote`].
+pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path) -> Result<LocalSet> {
     let m =
         set.manifest.clone().ok_or_else(|| anyhow!("backup {} on remote `{}` has no manifest", set.id, store.name))?;
     let fin = dir.join(&set.id);
@@ -232,7 +257,7 @@ pub async fn fetch(store: &S3Store, set: &RemoteSet, dir: &Path, signature: Opti
             }
         }
         bar.finish_and_clear();
-        if let Some(sig) = signature {
+        if let Some(sig) = &set.signature {
             crate::util::write_atomic(&staging.join(SIGNATURE_FILE), sig, 0o600)?;
         }
         let raw = set.raw.clone().unwrap_or_else(|| m.to_json().into_bytes());

@@ -224,11 +224,8 @@ async fn verify_remote(ctx: &Ctx, id: &str, r: &str) -> Result<ExitStatus> {
     let store = S3Store::connect(r, crate::storage::remote(&s, r)?).await?;
     let sets = remote::list(&store).await?;
     let set = remote::resolve(&sets, id, r)?;
-    if let Some(raw) = &set.raw {
-        let sig = remote::signature(&store, set).await?;
-        trust::check_signature(&s, &set.id, &format!(" on remote `{r}`"), raw, sig.as_deref())?;
-    }
-    let checks = remote::verify(&store, set).await?;
+    let set = trust::signed_remote(&s, &store, set).await?;
+    let checks = remote::verify(&store, &set).await?;
     report_checks(&set.id, &checks, &format!(" on remote `{r}`"))
 }
 

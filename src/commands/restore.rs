@@ -66,8 +66,9 @@ async fn restore_set(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
             }
         }
         Source::Remote(store, rs) => {
-            // What the remote's manifest would restore into is checked against ccops.yaml
-            // before a byte is downloaded.
+            // The manifest is read again with its signature and checked; what it would
+            // restore into is checked against ccops.yaml before a byte is downloaded.
+            let rs = trust::signed_remote(s, &store, &rs).await?;
             let planned = layout::LocalSet {
                 id: rs.id.clone(),
                 created: rs.created,
@@ -80,11 +81,8 @@ async fn restore_set(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
             };
             restore::check_targets(&project, &planned)?;
             trust::check_encrypted(s, &planned, a.allow_unencrypted)?;
-            let raw = rs.raw.as_deref().unwrap_or_default();
-            let sig = remote::signature(&store, &rs).await?;
-            trust::check_signature(s, &rs.id, &format!(" on remote `{}`", store.name), raw, sig.as_deref())?;
             output::status(format!("downloading backup {} from remote `{}` ...", rs.id, store.name));
-            remote::fetch(&store, &rs, &s.backup_dir, sig.as_deref()).await?
+            remote::fetch(&store, &rs, &s.backup_dir).await?
         }
     };
     output::set_context("backup_id", set.id.clone());

@@ -118,6 +118,37 @@ fn planted_sets_in_the_bucket_and_the_folder_are_refused() {
     plant(&s3, "20240101_000005", &huge, &[]);
     refused(&restore("20240101_000005"), &["20240101_000005", "larger than"]);
 
+    // A bucket flooded with large manifests: the listing reads the newest first and stops
+    // at its budget (64 MiB), so memory stays bounded and the real sets stay usable.
+    let flood = tempfile::tempdir().unwrap();
+    for n in 0..70 {
+        let set = format!("20230101_01{:02}{:02}", n / 60, n % 60);
+        let mut text = real.manifest_as(&set, |_| {}).to_string();
+        text.push_str(&" ".repeat(1_000_000 - text.len()));
+        std::fs::create_dir(flood.path().join(&set)).unwrap();
+        std::fs::write(flood.path().join(&set).join("manifest.json"), text).unwrap();
+    }
+    let (ok, out) =
+        s3.aws(&["s3", "cp", "--recursive", "--quiet", flood.path().to_str().unwrap(), &format!("{BUCKET}/")]);
+    assert!(ok, "{out}");
+    let listed = run(&stack, &s3, &["backup", "list", "--remote", "s3"]);
+    listed.code(0).stderr_has("not read: this listing read");
+    let state = |id: &str| listed.stdout.lines().find(|l| l.contains(id)).unwrap_or_default().to_string();
+    assert!(state(&real.id).contains("complete"), "{}", listed.stdout);
+    assert!(state("20230101_010109").contains("complete") && state("20230101_010000").contains("damaged"));
+    let (ok, out) = s3.aws(&[
+        "s3",
+        "rm",
+        "--recursive",
+        "--quiet",
+        &format!("{BUCKET}/"),
+        "--exclude",
+        "*",
+        "--include",
+        "20230101_*",
+    ]);
+    assert!(ok, "{out}");
+
     // 4. Targets ccops.yaml does not configure: the Postgres data volume, and a Redis
     // snapshot aimed at the backend service.
     let pg_volume = real.manifest_as("20240101_000006", |m| {
