@@ -127,6 +127,7 @@ pub fn list(dir: &Path) -> Result<Vec<LocalSet>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(sets),
         Err(e) => anyhow::bail!("cannot read backup folder `{}`: {}", dir.display(), crate::util::io_reason(&e)),
     };
+    let mut found = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let (id, partial, download) = match (name.strip_suffix(PARTIAL), name.strip_suffix(DOWNLOAD)) {
@@ -136,14 +137,24 @@ pub fn list(dir: &Path) -> Result<Vec<LocalSet>> {
         };
         let Some(created) = parse_id(&id) else { continue };
         let Ok(ft) = e.file_type() else { continue };
-        let path = e.path();
-        let (manifest, damaged) = if ft.is_symlink() {
+        if ft.is_symlink() || ft.is_dir() {
+            found.push((id, created, e.path(), partial, download, ft.is_symlink()));
+        }
+    }
+    // Newest first, and no more than the remote listing's budget of manifest bytes: a
+    // folder flooded with large planted manifests cannot exhaust memory.
+    found.sort_by(|a, b| (b.1, &b.0).cmp(&(a.1, &a.0)));
+    let mut read: u64 = 0;
+    for (id, created, path, partial, download, link) in found {
+        let manifest_size = std::fs::symlink_metadata(path.join(MANIFEST)).map(|m| m.len()).ok();
+        let (manifest, damaged) = if link {
             (None, Some("the set's folder is a symbolic link; ccops does not follow links in the backup folder".into()))
-        } else if !ft.is_dir() {
-            continue;
-        } else if partial || download || std::fs::symlink_metadata(path.join(MANIFEST)).is_err() {
+        } else if partial || download || manifest_size.is_none() {
             (None, None)
+        } else if read >= super::manifest::LISTING_BUDGET {
+            (None, Some(format!("not read: this listing read {} of manifests already", crate::util::human_bytes(read))))
         } else {
+            read += manifest_size.unwrap_or(0).min(super::manifest::MAX_BYTES);
             match Manifest::read(&path, &id) {
                 Ok(m) => (Some(m), None),
                 Err(err) => (None, Some(format!("{err:#}"))),

@@ -12,6 +12,10 @@ pub const FORMAT: u32 = 1;
 /// component; a manifest a thousand times larger than any real one is hostile or broken,
 /// and must not be read whole into memory.
 pub const MAX_BYTES: u64 = 1 << 20;
+/// How many bytes of manifests one listing (local or remote) reads at most, newest set
+/// first. Real manifests are a few KiB, so this covers tens of thousands of sets; it keeps
+/// a folder or bucket flooded with large planted manifests from exhausting memory.
+pub const LISTING_BUDGET: u64 = 64 << 20;
 /// More components than any project has: a set with more is refused before any is read.
 const MAX_COMPONENTS: usize = 1000;
 

@@ -107,11 +107,6 @@ pub async fn push(store: &S3Store, set: &LocalSet) -> Result<u64> {
     Ok(total)
 }
 
-/// How many bytes of manifests one listing reads at most. Real manifests are a few KiB,
-/// so this covers tens of thousands of sets; it keeps a bucket flooded with large planted
-/// manifests from exhausting memory.
-pub const LISTING_BUDGET: u64 = 64 << 20;
-
 /// The manifest (as stored) and signature of one remote set, read again: what is then
 /// checked, parsed and acted on, so that nothing read by the listing is trusted twice.
 pub async fn reread(store: &S3Store, set: &RemoteSet) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
@@ -126,7 +121,7 @@ pub async fn reread(store: &S3Store, set: &RemoteSet) -> Result<(Vec<u8>, Option
 /// Every set on the remote, newest first, with its manifest when complete. Each manifest
 /// passes [`Manifest::parse`] (size cap, file names, hashes, its own ID); one that does
 /// not makes its set damaged: listed, never used, never pruned. Manifests are read newest
-/// first, up to [`LISTING_BUDGET`] bytes in all; older sets past it are listed as damaged.
+/// first, up to [`manifest::LISTING_BUDGET`] bytes in all; older sets past it are listed as damaged.
 pub async fn list(store: &S3Store) -> Result<Vec<RemoteSet>> {
     let mut out = Vec::new();
     let mut ids: Vec<(String, DateTime<Utc>)> =
@@ -134,7 +129,7 @@ pub async fn list(store: &S3Store) -> Result<Vec<RemoteSet>> {
     ids.sort_by(|a, b| (b.1, &b.0).cmp(&(a.1, &a.0)));
     let mut read: u64 = 0;
     for (id, created) in ids {
-        if read >= LISTING_BUDGET {
+        if read >= manifest::LISTING_BUDGET {
             let why = format!("not read: this listing read {} of manifests already", crate::util::human_bytes(read));
             out.push(RemoteSet { id, created, manifest: None, damaged: Some(why), raw: None, signature: None });
             continue;
