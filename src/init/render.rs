@@ -136,6 +136,10 @@ fn backup(line: &mut impl FnMut(&str), d: &Detected) {
     line("  # encryption:");
     line("  #   age_recipients: [age1...]  # public keys: every file is age-encrypted");
     line("  #   age_identity_file: /root/.config/ccops/age.key");
+    line("  # signing:                     # minisign signature of each manifest (docs/security.md)");
+    line("  #   key_file: /root/.config/ccops/ccops.key   # `minisign -G -W -p ccops.pub -s ccops.key`");
+    line("  #   public_key_file: ccops.pub");
+    line("  #   require_signature: true    # refuse unsigned or altered sets on verify and restore");
 }
 
 fn health(line: &mut impl FnMut(&str), d: &Detected) {
