@@ -199,7 +199,6 @@ fn trusted_owner(uid: u32) -> bool {
     uid == 0 || uid == unsafe { libc::geteuid() }
 }
 
-/// `user@host` of whoever runs ccops, for locks and release records.
 /// The largest configuration file ccops reads (ccops.yaml, an env file, a `*_FILE`
 /// secret): real ones are a few KiB; a path pointing at a log, a disk image or
 /// `/dev/zero` by mistake must fail at once instead of filling memory.
@@ -223,6 +222,7 @@ pub fn read_small_file(path: &Path, max: u64) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// `user@host` of whoever runs ccops, for locks and release records.
 pub fn operator() -> String {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| {
         // SAFETY: getuid has no preconditions.
