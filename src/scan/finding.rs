@@ -32,6 +32,9 @@ pub struct Finding {
     /// Services a finding without a service of its own concerns (those built from the
     /// Dockerfile it is in): their `x-ccops-ignore` applies to it.
     pub related: Vec<String>,
+    /// 0, or for the summary the findings cap puts in place of the findings of its rule
+    /// and file past the cap, how many it stands for (see `cap.rs`).
+    pub unlisted: usize,
 }
 
 impl Finding {
@@ -59,6 +62,7 @@ impl Finding {
             environments: Vec::new(),
             help_uri: None,
             related: Vec::new(),
+            unlisted: 0,
         }
     }
 
@@ -86,6 +90,7 @@ impl Finding {
             environments: Vec::new(),
             help_uri: None,
             related: Vec::new(),
+            unlisted: 0,
         }
     }
 

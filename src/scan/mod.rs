@@ -3,7 +3,9 @@
 //! and build contexts they use, and their env files; runs the rules of `rules/`; applies
 //! suppressions; and hands a [`Report`] to `report/` for table, JSON or SARIF output.
 
+mod cap;
 mod compose;
+mod dedupe;
 mod dockerfile;
 mod dockerignore;
 mod finding;
@@ -32,6 +34,7 @@ pub use target::Target;
 
 use crate::cli::Severity;
 use compose::{Files, Model};
+use dedupe::Dedupe;
 use dockerfile::Dockerfile;
 use read::{Refusal, Tree};
 use rules::Cx;
@@ -54,9 +57,13 @@ pub struct Report {
     pub environments: Vec<String>,
     /// Every file read, for the JSON report.
     pub files: Vec<PathBuf>,
-    /// Unsuppressed findings, sorted by file, line and rule.
+    /// Unsuppressed findings, sorted by file, line and rule; past the findings cap, one
+    /// summary per rule and file stands for the rest (see `cap.rs`).
     pub findings: Vec<Finding>,
+    /// Suppressed findings, as many of each rule and file as the cap lists...
     pub suppressed: Vec<Suppressed>,
+    /// ...and how many more there were.
+    pub suppressed_unlisted: usize,
 }
 
 impl Report {
@@ -83,7 +90,8 @@ pub fn run(target: &Target, opts: &Options) -> Result<Report> {
     }
     let (dockerfiles, refused) = read_dockerfiles(&models, &files);
 
-    let mut findings = Vec::new();
+    // Deduplicated as they come: every environment repeats the base file's findings.
+    let mut findings = Dedupe::default();
     let mut suppressed = Vec::new();
     let mut ignores = target.ignores.clone();
     let mut env_files: Vec<PathBuf> = target.envs.iter().filter_map(|e| e.env_file.clone()).collect();
@@ -152,16 +160,22 @@ pub fn run(target: &Target, opts: &Options) -> Result<Report> {
     }
     findings.extend(suppress::check(&ignores));
     let all_envs: Vec<String> = models.iter().map(|m| m.env.clone()).collect();
-    let mut findings = dedupe(findings);
+    let mut findings = findings.into_vec();
     // Env files, images and suppressions belong to the project, not to one environment.
     for f in findings.iter_mut().filter(|f| f.environments.is_empty()) {
         f.environments.clone_from(&all_envs);
     }
-    let (mut findings, global) = suppress::apply(findings, &target.ignores);
+    let (findings, global) = suppress::apply(findings, &target.ignores);
     suppressed.extend(global);
-    let mut suppressed = dedupe_suppressed(suppressed, &findings);
+    let mut reported = Dedupe::default();
+    reported.extend(findings);
+    let mut suppressed = dedupe::suppressed(suppressed, &reported);
+    let mut findings = reported.into_vec();
     findings.sort_by(|a, b| (&a.file, a.line, a.column, &a.rule).cmp(&(&b.file, b.line, b.column, &b.rule)));
     suppressed.sort_by(|a, b| (&a.finding.file, a.finding.line).cmp(&(&b.finding.file, b.finding.line)));
+    // Before any report is built, so that none holds more than the cap lets through.
+    let findings = cap::findings(findings, &target.root);
+    let (suppressed, suppressed_unlisted) = cap::suppressed(suppressed);
 
     let mut read: Vec<PathBuf> = files.all().to_vec();
     read.extend(dockerfiles.keys().cloned());
@@ -174,6 +188,7 @@ pub fn run(target: &Target, opts: &Options) -> Result<Report> {
         files: read,
         findings,
         suppressed,
+        suppressed_unlisted,
     })
 }
 
@@ -282,45 +297,4 @@ fn image_targets(models: &[Model], files: &Files) -> Vec<trivy::ImageTarget> {
         }
     }
     out
-}
-
-type Identity = (String, PathBuf, usize, usize, Option<String>, String);
-
-fn identity(f: &Finding) -> Identity {
-    (f.rule.clone(), f.file.clone(), f.line, f.column, f.service.clone(), f.key.clone())
-}
-
-/// One finding per place, with the environments and services it was seen in.
-fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::new();
-    let mut index: BTreeMap<Identity, usize> = BTreeMap::new();
-    for f in findings {
-        match index.get(&identity(&f)) {
-            Some(&i) => {
-                let o = &mut out[i];
-                for e in f.environments {
-                    if !o.environments.contains(&e) {
-                        o.environments.push(e);
-                    }
-                }
-                for r in f.related {
-                    if !o.related.contains(&r) {
-                        o.related.push(r);
-                    }
-                }
-            }
-            None => {
-                index.insert(identity(&f), out.len());
-                out.push(f);
-            }
-        }
-    }
-    out
-}
-
-/// One entry per suppressed place; a finding suppressed in one environment but reported
-/// from another is reported, not counted as suppressed.
-fn dedupe_suppressed(list: Vec<Suppressed>, reported: &[Finding]) -> Vec<Suppressed> {
-    let mut seen: BTreeSet<Identity> = reported.iter().map(identity).collect();
-    list.into_iter().filter(|s| seen.insert(identity(&s.finding))).collect()
 }

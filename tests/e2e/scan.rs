@@ -602,3 +602,77 @@ fn many_services_and_keys_finish() {
     r.code(0);
     assert_eq!(r.json()["summary"]["suppressed"], 8_000);
 }
+
+#[test]
+fn a_shell_as_pid_1_is_named_unless_init_or_exec() {
+    let d = Dir::new();
+    d.write(
+        "compose.yaml",
+        "services:\n  api:\n    build: ./api\n  api-init:\n    build: ./api\n    init: true\n  job:\n    image: job:1\n    command: [\"sh\", \"-c\", \"exec ./run\"]\n  loop:\n    image: job:1\n    command: [\"sh\", \"-c\", \"while true; do ./tick; sleep 2; done\"]\n",
+    )
+    .write("api/Dockerfile", "FROM python:3.12-slim\nCMD python app.py\n");
+    let r = d.run(&["scan", "--format", "json"]);
+    let doc = r.json();
+    let mut got: Vec<(String, u64)> = findings(&doc)
+        .iter()
+        .filter(|f| f["rule"] == "CMP020")
+        .map(|f| (f["service"].as_str().unwrap().to_string(), f["line"].as_u64().unwrap()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("api".to_string(), 2), ("loop".to_string(), 12)]);
+    let api = findings(&doc).iter().find(|f| f["rule"] == "CMP020" && f["service"] == "api").unwrap();
+    assert_eq!(api["severity"], "low");
+    assert!(api["message"].as_str().unwrap().contains("CMD (line 2) is in shell form"), "{api:#}");
+    assert!(api["fix"].as_str().unwrap().contains("init: true"), "{api:#}");
+}
+
+#[test]
+fn findings_past_the_cap_are_counted_in_one_summary_per_rule_and_file() {
+    // 2 000 empty services: each fires the same handful of rules (no memory limit, no
+    // healthcheck...), 200 of each rule are listed and one summary stands for 1,800.
+    let services = 2_000;
+    let mut text = "services:\n".to_string();
+    for i in 0..services {
+        text.push_str(&format!("  s{i}: {{}}\n"));
+    }
+    let d = hostile(&text, &[]);
+    let line = "… and 1,800 more findings of CMP012 in compose.yaml not listed";
+
+    // Medium and low findings only: the default gate (high) passes, `--fail-on medium`
+    // fails, exactly as on the full list.
+    let table = scan_within_a_minute(d.path(), &[]);
+    table.code(0);
+    assert!(table.stdout.contains(line), "{}", &table.stdout[table.stdout.len().saturating_sub(2_000)..]);
+    assert!(table.stdout.len() < 1 << 20, "the table is {} bytes", table.stdout.len());
+    scan_within_a_minute(d.path(), &["--fail-on", "medium"]).code(1);
+
+    let json = scan_within_a_minute(d.path(), &["--format", "json", "--fail-on", "medium"]);
+    json.code(1);
+    assert!(json.stdout.len() < 1 << 20, "the JSON report is {} bytes", json.stdout.len());
+    let doc = json.json();
+    let summaries: Vec<&Value> = findings(&doc).iter().filter(|f| f.get("unlisted").is_some()).collect();
+    let rules = rules(&doc);
+    assert_eq!(summaries.len(), rules.len(), "one summary per rule: {rules:?}");
+    for s in &summaries {
+        assert_eq!(s["unlisted"], services - 200, "{s}");
+        assert_eq!(s["file"], "compose.yaml");
+    }
+    let cmp012: Vec<&Value> = findings(&doc).iter().filter(|f| f["rule"] == "CMP012").collect();
+    assert_eq!(cmp012.len(), 201);
+    assert_eq!(
+        (cmp012[200]["severity"].as_str(), cmp012[200]["message"].as_str().map(|m| m.starts_with(line))),
+        (Some("medium"), Some(true))
+    );
+    // Every finding is accounted for: listed, or counted by a summary (which is listed).
+    let summary = &doc["summary"];
+    assert_eq!(
+        summary["total"].as_u64().unwrap() - summaries.len() as u64 + summary["unlisted"].as_u64().unwrap(),
+        rules.len() as u64 * services
+    );
+
+    let sarif = scan_within_a_minute(d.path(), &["--format", "sarif", "--fail-on", "medium"]);
+    sarif.code(1);
+    assert!(sarif.stdout.len() < 2 << 20, "the SARIF report is {} bytes", sarif.stdout.len());
+    let results = sarif.json()["runs"][0]["results"].as_array().unwrap().len();
+    assert_eq!(results, rules.len() * 201);
+}

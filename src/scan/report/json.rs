@@ -7,7 +7,7 @@ use crate::scan::finding::{Finding, severity_name};
 
 fn finding(v: &View<'_>, f: &Finding) -> Value {
     let file = v.rel(&f.file);
-    json!({
+    let mut o = json!({
         "rule": f.rule,
         "severity": severity_name(f.severity),
         "title": f.title,
@@ -19,7 +19,12 @@ fn finding(v: &View<'_>, f: &Finding) -> Value {
         "fix": f.fix,
         "environments": f.environments,
         "fingerprint": f.fingerprint(&file),
-    })
+    });
+    // Only on the summaries of the findings cap: how many findings each stands for.
+    if f.unlisted > 0 {
+        o["unlisted"] = json!(f.unlisted);
+    }
+    o
 }
 
 pub fn render(v: &View<'_>) -> Value {
@@ -37,7 +42,8 @@ pub fn render(v: &View<'_>) -> Value {
         .collect();
     let mut summary = json!({
         "total": findings.len(),
-        "suppressed": suppressed.len(),
+        "suppressed": v.suppressed(),
+        "unlisted": v.unlisted(),
         "below_min_severity": v.hidden(),
         "min_severity": severity_name(v.min),
         "fail_on": severity_name(v.fail_on),

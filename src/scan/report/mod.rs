@@ -39,6 +39,16 @@ impl View<'_> {
         ALL_SEVERITIES.iter().map(|s| (*s, self.shown().filter(|f| f.severity == *s).count())).collect()
     }
 
+    /// The findings the shown summaries of the findings cap stand for.
+    pub fn unlisted(&self) -> usize {
+        self.shown().map(|f| f.unlisted).sum()
+    }
+
+    /// Suppressed findings, listed or not.
+    pub fn suppressed(&self) -> usize {
+        self.report.suppressed.len() + self.report.suppressed_unlisted
+    }
+
     pub fn failed(&self) -> bool {
         self.report.fails(self.fail_on)
     }

@@ -124,7 +124,7 @@ pub fn render(v: &View<'_>) -> Value {
             let uri = paths::relative(&base, &f.file);
             let index = ids.iter().position(|id| *id == f.rule).unwrap_or(0);
             let text = if f.fix.is_empty() { f.message.clone() } else { format!("{}. Fix: {}", f.message, f.fix) };
-            json!({
+            let mut result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": index,
                 "level": level(f.severity),
@@ -141,7 +141,11 @@ pub fn render(v: &View<'_>) -> Value {
                     "service": f.service,
                     "environments": f.environments,
                 },
-            })
+            });
+            if f.unlisted > 0 {
+                result["properties"]["unlisted"] = json!(f.unlisted);
+            }
+            result
         })
         .collect();
     let mut base_uri = format!("file://{}", base.display()).replace('\\', "/").replace(' ', "%20");
@@ -182,6 +186,7 @@ mod tests {
             files: vec![],
             findings,
             suppressed: vec![],
+            suppressed_unlisted: 0,
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::View;
+use crate::scan::cap::{PER_RULE_AND_FILE, thousands};
 use crate::scan::finding::{Finding, severity_name};
 
 pub fn render(v: &View<'_>) -> String {
@@ -31,7 +32,8 @@ pub fn render(v: &View<'_>) -> String {
     out
 }
 
-/// `5 findings (1 critical, 2 high, 2 low); 1 suppressed; 3 below --min-severity not shown`.
+/// `5 findings (1 critical, 2 high, 2 low); 1 suppressed; 3 below --min-severity not shown`,
+/// and how many the findings cap left out when it did.
 pub fn summary(v: &View<'_>) -> String {
     let shown = v.shown().count();
     let mut s = if shown == 0 {
@@ -45,7 +47,16 @@ pub fn summary(v: &View<'_>) -> String {
             .collect();
         format!("{shown} finding{} ({})", if shown == 1 { "" } else { "s" }, parts.join(", "))
     };
-    let _ = write!(s, "; {} suppressed", v.report.suppressed.len());
+    let unlisted = v.unlisted();
+    if unlisted > 0 {
+        let _ = write!(
+            s,
+            "; {} more not listed (at most {} of one rule in one file)",
+            thousands(unlisted),
+            PER_RULE_AND_FILE
+        );
+    }
+    let _ = write!(s, "; {} suppressed", v.suppressed());
     let hidden = v.hidden();
     if hidden > 0 {
         let _ = write!(s, "; {hidden} below --min-severity {} not shown", severity_name(v.min));
