@@ -28,15 +28,31 @@ connection or a host name that no longer resolves gives an answer in about 2 s a
 
 On SIGTERM the server stops accepting connections at once and finishes the requests in
 flight (up to 10 s) before it exits, so a reverse proxy that retries on a refused
-connection loses no request while containers are replaced.
+connection loses no request while containers are replaced. The handler is installed
+before anything else (imports, checks, the listening socket): a SIGTERM while the app is
+still starting ends it at once, with nothing accepted yet and nothing to finish.
 """
+
+import signal
+
+# The running server once it listens; until then a stop signal simply ends the process.
+SERVER = None
+
+
+def _on_stop(signum, _frame):
+    if SERVER is None:
+        raise SystemExit(0)
+    SERVER.begin_shutdown(signum)
+
+
+signal.signal(signal.SIGTERM, _on_stop)
+signal.signal(signal.SIGINT, _on_stop)
 
 import glob
 import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -319,19 +335,21 @@ INFLIGHT = Counter()
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Python's default backlog of 5 drops connections under a burst (a proxy retrying
+    # elsewhere, a strict client polling): the kernel keeps up to 128 waiting.
+    request_queue_size = 128
+
+    def begin_shutdown(self, signum):
+        log("received %s, shutting down" % signal.Signals(signum).name)
+        # shutdown() waits for serve_forever() (this thread), so call it from another one.
+        threading.Thread(target=self.shutdown, daemon=True).start()
 
 
 def main():
+    global SERVER
     os.makedirs(STORAGE_DIR, exist_ok=True)
     server = Server(("0.0.0.0", PORT), Handler)
-
-    def stop(signum, _frame):
-        log("received %s, shutting down" % signal.Signals(signum).name)
-        # shutdown() waits for serve_forever() (this thread), so call it from another one.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    SERVER = server
     log("commandcenter backend %s listening on :%d (database %s@%s/%s, redis %s:%d)"
         % (VERSION, PORT, DB_USER, DB_HOST, DB_NAME, REDIS_HOST, REDIS_PORT))
     server.serve_forever(poll_interval=0.2)
