@@ -1310,7 +1310,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__restore)
-            opts="-c -e -q -v -y -h -V --from --only --no-safety-backup --allow-unencrypted --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --from --only --no-safety-backup --timeout --allow-unencrypted --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1321,6 +1321,10 @@ _ccops() {
                     return 0
                     ;;
                 --only)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

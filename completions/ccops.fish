@@ -234,6 +234,7 @@ complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subc
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l from -d 'Restore from this remote' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l only -d 'Restore only these kinds (postgres, redis, volume) or component names' -r
+complete -c ccops -n "__fish_ccops_using_subcommand restore" -l timeout -d 'How long to wait for the services to be healthy again [default: deploy.timeout]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''

@@ -285,6 +285,9 @@ pub struct RestoreArgs {
     /// Do not take a backup of the current state first
     #[arg(long)]
     pub no_safety_backup: bool,
+    /// How long to wait for the services to be healthy again [default: deploy.timeout]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<humantime::Duration>,
     /// Restore a set with unencrypted files although `backup.encryption` is configured
     #[arg(long)]
     pub allow_unencrypted: bool,

@@ -25,6 +25,13 @@ pub struct Options {
 
 /// Take a backup set. The caller holds the project lock.
 pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
+    create_in_window(p, opts, &[]).await
+}
+
+/// Take a backup set while the caller holds `held` stopped (a restore's one stop
+/// window): a volume's `stop_services` among them are neither stopped nor started here,
+/// so each service is stopped once and started once, by the caller.
+pub async fn create_in_window(p: &Project, opts: &Options, held: &[String]) -> Result<Option<Manifest>> {
     let s = &p.settings;
     let items = plan::select(s, &p.model, &opts.only)?;
     let compression = s.file.backup.compression;
@@ -62,7 +69,7 @@ pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
     let started = Instant::now();
     output::status(format!("backup {id}: {} component(s) of project `{}`", items.len(), s.project));
 
-    let result = write_components(p, engine, &items, &partial, compression).await;
+    let result = write_components(p, engine, &items, &partial, compression, held).await;
     let components = match result {
         Ok(c) => c,
         Err(e) => {
@@ -123,12 +130,13 @@ async fn write_components(
     items: &[plan::Item],
     dir: &Path,
     c: Compression,
+    held: &[String],
 ) -> Result<Vec<Component>> {
     let mut out = Vec::new();
     for item in items {
         crate::util::check_interrupt()?;
         let t = Instant::now();
-        let comp = write_one(p, engine, item, dir, c).await?;
+        let comp = write_one(p, engine, item, dir, c, held).await?;
         output::status(format!(
             "  {:<40} {:>10}  {}",
             comp.file,
@@ -148,7 +156,14 @@ pub async fn interruptible<T>(f: impl std::future::Future<Output = Result<T>>) -
     }
 }
 
-async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, c: Compression) -> Result<Component> {
+async fn write_one(
+    p: &Project,
+    engine: &Engine,
+    item: &plan::Item,
+    dir: &Path,
+    c: Compression,
+    held: &[String],
+) -> Result<Component> {
     let s = &p.settings;
     let encrypted = super::crypto::encrypting();
     // Reading a file back (the tar listing, the RDB header) needs the private key when it
@@ -207,8 +222,12 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
         }
         plan::Item::Volume(v, engine_name) => {
             let source = volume_source(p, engine, &v.name, engine_name).await?;
-            let writers: Vec<String> =
-                p.model.services_using_volume(&v.name).into_iter().filter(|u| !v.stop_services.contains(u)).collect();
+            let writers: Vec<String> = p
+                .model
+                .services_using_volume(&v.name)
+                .into_iter()
+                .filter(|u| !v.stop_services.contains(u) && !held.contains(u))
+                .collect();
             if !writers.is_empty() {
                 output::debug(format!(
                     "volume `{}` is copied while {} keep running (not in stop_services)",
@@ -216,7 +235,9 @@ async fn write_one(p: &Project, engine: &Engine, item: &plan::Item, dir: &Path, 
                     writers.join(", ")
                 ));
             }
-            let stopped = stop_services(engine, &s.project, &v.stop_services, &s.state_dir, &p.model).await?;
+            // Those the caller holds stopped stay stopped: the caller starts them.
+            let to_stop: Vec<String> = v.stop_services.iter().filter(|u| !held.contains(u)).cloned().collect();
+            let stopped = stop_services(engine, &s.project, &to_stop, &s.state_dir, &p.model).await?;
             let mut sink = Sink::create(&path, Encoding::Compressed(c))?;
             // volume::dump handles a signal itself, so its helper container is always removed.
             let dumped = snapshot::volume::dump(engine, &source, engine_name, &mut sink.writer, &s.state_dir).await;

@@ -23,6 +23,8 @@ pub struct Options {
     pub safety_backup: bool,
     pub dry_run: bool,
     pub yes: bool,
+    /// How long to wait for health after the restore; `None`: `deploy.timeout`.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// One thing to put back.
@@ -144,36 +146,47 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
     confirm(opts.yes, &set.id)?;
     crate::util::check_interrupt()?;
 
-    // 3. A safety backup of what is about to be replaced.
-    if opts.safety_backup {
-        output::status("taking a safety backup of the current data (tag pre-restore) ...");
-        let names: Vec<String> = steps.iter().map(step_only_token).collect();
-        let o = create::Options {
-            only: names,
-            tags: vec!["pre-restore".into(), format!("before-{}", set.id)],
-            dry_run: false,
-        };
-        create::create(p, &o).await.map_err(|e| {
-            e.context("the safety backup failed, nothing was restored; fix it or pass --no-safety-backup")
-        })?;
-        // The safety backup set its own ID as log context; the lines after are the restore's.
-        output::set_context("backup_id", set.id.clone());
-    }
-
-    // 4. Stop, restore, start again whatever happens.
+    // 3. Health as it is now, everything running: what the health after the restore is
+    // held to. Taken later, it would catch services still starting and excuse them.
     let before = crate::health::run(&s.clone(), &p.engine, &p.model).await;
+
+    // 4. One stop window: stop, take the safety backup of exactly what is about to be
+    // replaced (nothing writes to it meanwhile), restore, and start again whatever
+    // happens. A volume's `stop_services` are in `to_stop`, so nothing stops twice.
     let stopped = stop_services(engine, &s.project, &to_stop, &s.state_dir, &p.model).await?;
-    let result = run_steps(p, engine, &steps).await;
+    let result = async {
+        if opts.safety_backup {
+            safety_backup(p, set, &steps, &to_stop).await?;
+        }
+        run_steps(p, engine, &steps).await
+    }
+    .await;
     let restarted = start_again(engine, &stopped, &s.state_dir, &p.model).await;
     result?;
     restarted?;
 
-    // 5. Health: a check that passed before the restore must pass after it. What was
+    // 5. Health, waited for as deploy waits: the restarted containers ready, then every
+    // check that passed before the restore passing again, all within `timeout`. What was
     // already failing (a service the operator had stopped) is reported, not blamed.
-    let report = wait_healthy(p, &before).await;
-    let worse = newly_failing(&before, &report);
+    let timeout = opts.timeout.unwrap_or(s.file.deploy.timeout);
+    let deadline = std::time::Instant::now() + timeout;
+    let not_ready = wait_ready(engine, &s.project, &stopped, &before, deadline).await?;
+    let report = wait_healthy(p, &before, deadline).await?;
+    // A service not ready is named once, with deploy's reason rather than the check's.
+    let mut worse: Vec<String> = not_ready.iter().map(|(svc, why)| format!("{svc} ({why})")).collect();
+    worse.extend(
+        newly_failing(&before, &report)
+            .into_iter()
+            .filter(|(name, _)| !not_ready.iter().any(|(svc, _)| svc == name))
+            .map(|(name, detail)| format!("{name} ({detail})")),
+    );
     if !worse.is_empty() {
-        bail!("backup {} was restored, but these checks fail now and did not before: {}", set.id, worse.join("; "));
+        bail!(
+            "backup {} was restored, but within {} these did not become healthy again, although they were before: {}",
+            set.id,
+            humantime::format_duration(timeout),
+            worse.join("; ")
+        );
     }
     if report.status == crate::health::Status::Fail {
         output::warn(format!("still failing as before the restore: {}", crate::health::format::summary(&report)));
@@ -472,25 +485,82 @@ fn rdb_tar_stream(
     tokio_util::io::ReaderStream::with_capacity(r, 1 << 20).filter_map(|r| async move { r.ok() })
 }
 
-fn newly_failing(before: &crate::health::Report, after: &crate::health::Report) -> Vec<String> {
+/// The checks (name, detail) that fail now and did not before.
+fn newly_failing(before: &crate::health::Report, after: &crate::health::Report) -> Vec<(String, String)> {
     use crate::health::Status;
     after
         .checks
         .iter()
         .filter(|c| c.status == Status::Fail)
         .filter(|c| before.checks.iter().any(|b| b.name == c.name && b.status != Status::Fail))
-        .map(|c| format!("{} ({})", c.name, c.detail))
+        .map(|c| (c.name.clone(), c.detail.clone()))
         .collect()
 }
 
-/// Health after a restore: services take a moment to become healthy again.
-async fn wait_healthy(p: &Project, before: &crate::health::Report) -> crate::health::Report {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+/// The safety backup (tags `pre-restore`, `before-<ID>`) of what the steps replace,
+/// taken inside the restore's stop window: `held` stay stopped throughout.
+async fn safety_backup(p: &Project, set: &LocalSet, steps: &[Step], held: &[String]) -> Result<()> {
+    output::status("taking a safety backup of the current data (tag pre-restore) ...");
+    let o = create::Options {
+        only: steps.iter().map(step_only_token).collect(),
+        tags: vec!["pre-restore".into(), format!("before-{}", set.id)],
+        dry_run: false,
+    };
+    create::create_in_window(p, &o, held)
+        .await
+        .map_err(|e| e.context("the safety backup failed, nothing was restored; fix it or pass --no-safety-backup"))?;
+    // The safety backup set its own ID as log context; the lines after are the restore's.
+    output::set_context("backup_id", set.id.clone());
+    Ok(())
+}
+
+/// Wait, with deploy's readiness rule, for the containers started again to be ready,
+/// each service at once. A service whose check failed before the restore is not waited
+/// for. Returns the services that did not become ready, with why.
+async fn wait_ready(
+    engine: &Engine,
+    project: &str,
+    stopped: &[create::Stopped],
+    before: &crate::health::Report,
+    deadline: std::time::Instant,
+) -> Result<Vec<(String, String)>> {
+    use crate::health::Status;
+    let mut services: Vec<&str> = stopped.iter().map(|c| c.service.as_str()).collect();
+    services.sort_unstable();
+    services.dedup();
+    services.retain(|svc| !before.checks.iter().any(|b| b.name == *svc && b.status == Status::Fail));
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    let results = futures_util::future::join_all(services.iter().map(|svc| async move {
+        let ids: Vec<String> = stopped.iter().filter(|c| c.service == *svc).map(|c| c.id.clone()).collect();
+        crate::deploy::wait::ready(engine, project, svc, Some(&ids), ids.len(), left).await
+    }))
+    .await;
+    let mut not_ready = Vec::new();
+    for (svc, r) in services.iter().zip(results) {
+        match r {
+            Ok(()) => {}
+            Err(e) if e.downcast_ref::<crate::error::Interrupted>().is_some() => return Err(e),
+            Err(e) => not_ready.push((svc.to_string(), format!("{e:#}"))),
+        }
+    }
+    Ok(not_ready)
+}
+
+/// Poll the health checks until every check that passed before the restore passes
+/// again, or `deadline`; the last report.
+async fn wait_healthy(
+    p: &Project,
+    before: &crate::health::Report,
+    deadline: std::time::Instant,
+) -> Result<crate::health::Report> {
     loop {
         let r = crate::health::run(&p.settings, &p.engine, &p.model).await;
-        if newly_failing(before, &r).is_empty() || std::time::Instant::now() >= deadline || crate::util::interrupted() {
-            return r;
+        if newly_failing(before, &r).is_empty() || std::time::Instant::now() >= deadline {
+            return Ok(r);
         }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {},
+            _ = crate::util::wait_interrupt() => return Err(crate::error::Interrupted.into()),
+        }
     }
 }

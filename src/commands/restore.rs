@@ -95,6 +95,7 @@ async fn restore_set(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
         safety_backup: !a.no_safety_backup,
         dry_run: a.dry_run.dry_run,
         yes: ctx.global.yes,
+        timeout: a.timeout.map(Into::into),
     };
     restore::restore(&project, &set, &opts).await?;
     if output::json_mode() {

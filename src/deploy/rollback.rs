@@ -92,7 +92,13 @@ pub async fn rollback(p: &Project, o: &Options) -> Result<Option<Release>> {
         rel.replicas = r.replicas;
         if let Some((set, _)) = &data {
             steps.begin("data", format!("restore backup {}", set.id));
-            let opts = crate::backup::restore::Options { only: vec![], safety_backup: true, dry_run: false, yes: true };
+            let opts = crate::backup::restore::Options {
+                only: vec![],
+                safety_backup: true,
+                dry_run: false,
+                yes: true,
+                timeout: Some(timeout),
+            };
             crate::backup::restore::restore(p, set, &opts).await?;
             rel.backup_id = Some(set.id.clone());
         }

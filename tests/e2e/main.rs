@@ -17,5 +17,6 @@ mod hostile;
 mod init;
 mod notify;
 mod remote;
+mod restore_window;
 mod scan;
 mod schedule;
