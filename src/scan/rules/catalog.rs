@@ -182,6 +182,14 @@ pub static RULES: &[Rule] = &[
         tags: SEC_COMPOSE,
     },
     Rule {
+        id: "CMP020",
+        severity: Low,
+        title: "Shell runs as PID 1",
+        why: "A shell as PID 1 ignores SIGTERM and does not pass it on: every `docker stop` (deploy, scale, restore) waits the whole grace period, then kills the service without a clean shutdown.",
+        fix: "Write CMD/ENTRYPOINT in exec form (`CMD [\"python\", \"app.py\"]`), start the script with `exec`, or set `init: true` on the service.",
+        tags: REL_COMPOSE,
+    },
+    Rule {
         id: "SEC001",
         severity: High,
         title: "Literal secret in environment",

@@ -10,6 +10,7 @@ mod network;
 mod privilege;
 mod runtime;
 mod secrets;
+mod signals;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -107,6 +108,7 @@ pub fn compose_findings(cx: &Cx<'_>) -> Vec<Finding> {
         runtime::check(cx, &svc, &mut out);
         secrets::check(cx, &svc, &mut out);
         context::check(cx, &svc, &mut out);
+        signals::check(cx, &svc, &mut out);
     }
     out
 }
