@@ -58,6 +58,9 @@ _ccops() {
             ccops,scan)
                 cmd="ccops__subcmd__scan"
                 ;;
+            ccops__subcmd__backup,drill)
+                cmd="ccops__subcmd__backup__subcmd__drill"
+                ;;
             ccops__subcmd__backup,help)
                 cmd="ccops__subcmd__backup__subcmd__help"
                 ;;
@@ -75,6 +78,9 @@ _ccops() {
                 ;;
             ccops__subcmd__backup,verify)
                 cmd="ccops__subcmd__backup__subcmd__verify"
+                ;;
+            ccops__subcmd__backup__subcmd__help,drill)
+                cmd="ccops__subcmd__backup__subcmd__help__subcmd__drill"
                 ;;
             ccops__subcmd__backup__subcmd__help,help)
                 cmd="ccops__subcmd__backup__subcmd__help__subcmd__help"
@@ -154,6 +160,9 @@ _ccops() {
             ccops__subcmd__help,scan)
                 cmd="ccops__subcmd__help__subcmd__scan"
                 ;;
+            ccops__subcmd__help__subcmd__backup,drill)
+                cmd="ccops__subcmd__help__subcmd__backup__subcmd__drill"
+                ;;
             ccops__subcmd__help__subcmd__backup,list)
                 cmd="ccops__subcmd__help__subcmd__backup__subcmd__list"
                 ;;
@@ -220,7 +229,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup)
-            opts="-c -e -q -v -y -h -V --only --upload --tag --no-prune --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version list verify push prune schedule help"
+            opts="-c -e -q -v -y -h -V --only --upload --tag --no-prune --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version list verify push prune drill schedule help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,9 +278,65 @@ _ccops() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ccops__subcmd__backup__subcmd__help)
-            opts="list verify push prune schedule help"
+        ccops__subcmd__backup__subcmd__drill)
+            opts="-c -e -q -v -y -h -V --from --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__backup__subcmd__help)
+            opts="list verify push prune drill schedule help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__backup__subcmd__help__subcmd__drill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -494,7 +559,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__schedule)
-            opts="-c -e -q -v -y -h -V --cron --upload --remove --print --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --cron --upload --remove --print --drill --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -506,6 +571,10 @@ _ccops() {
                     ;;
                 --upload)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drill)
+                    COMPREPLY=($(compgen -W "weekly monthly off" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -914,8 +983,22 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__help__subcmd__backup)
-            opts="list verify push prune schedule"
+            opts="list verify push prune drill schedule"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__help__subcmd__backup__subcmd__drill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

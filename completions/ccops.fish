@@ -133,29 +133,30 @@ complete -c ccops -n "__fish_ccops_using_subcommand health" -s y -l yes -d 'Answ
 complete -c ccops -n "__fish_ccops_using_subcommand health" -l no-color -d 'No colours (NO_COLOR is honoured too)'
 complete -c ccops -n "__fish_ccops_using_subcommand health" -s h -l help -d 'Print help'
 complete -c ccops -n "__fish_ccops_using_subcommand health" -s V -l version -d 'Print version'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -l only -d 'Back up only these kinds (postgres, redis, volume) or component names' -r
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -l upload -d 'Upload the set to this remote after writing it' -r
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -l tag -d 'Tag recorded in the manifest (repeatable)' -r
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l only -d 'Back up only these kinds (postgres, redis, volume) or component names' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l upload -d 'Upload the set to this remote after writing it' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l tag -d 'Tag recorded in the manifest (repeatable)' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
 json\t''"
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -l log-file -d 'Also append log lines to FILE' -r -F
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -l no-prune -d 'Do not apply the retention rules after a successful backup'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -l dry-run -d 'Print the plan without acting'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -l json -d 'Machine-readable output on stdout (one JSON document)'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -s q -l quiet -d 'Errors only (for crontab)'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -s v -l verbose -d 'More detail on stderr (repeatable)'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -s y -l yes -d 'Answer yes to confirmations (required when stdin is not a terminal)'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -l no-color -d 'No colours (NO_COLOR is honoured too)'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -s h -l help -d 'Print help'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -s V -l version -d 'Print version'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -f -a "list" -d 'List backup sets, newest first'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -f -a "verify" -d 'Re-check every file of a set against its manifest'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -f -a "push" -d 'Upload a set, or every set not yet uploaded, to a remote'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -f -a "prune" -d 'Delete backups the retention rules no longer keep'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -f -a "schedule" -d 'Install, show or remove the crontab entry for nightly backups'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune schedule help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l log-file -d 'Also append log lines to FILE' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l no-prune -d 'Do not apply the retention rules after a successful backup'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l dry-run -d 'Print the plan without acting'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l json -d 'Machine-readable output on stdout (one JSON document)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -s q -l quiet -d 'Errors only (for crontab)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -s y -l yes -d 'Answer yes to confirmations (required when stdin is not a terminal)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l no-color -d 'No colours (NO_COLOR is honoured too)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -s h -l help -d 'Print help'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -s V -l version -d 'Print version'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -f -a "list" -d 'List backup sets, newest first'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -f -a "verify" -d 'Re-check every file of a set against its manifest'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -f -a "push" -d 'Upload a set, or every set not yet uploaded, to a remote'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -f -a "prune" -d 'Delete backups the retention rules no longer keep'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -f -a "drill" -d 'Restore a set into a throwaway copy of the project, check it, time it, remove it'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -f -a "schedule" -d 'Install, show or remove the crontab entry for nightly backups'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from list" -l remote -d 'List the sets on this remote instead' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from list" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from list" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
@@ -209,8 +210,24 @@ complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subc
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from prune" -l no-color -d 'No colours (NO_COLOR is honoured too)'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l from -d 'Download the set from this remote (even when it is here too)' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
+json\t''"
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-file -d 'Also append log lines to FILE' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l json -d 'Machine-readable output on stdout (one JSON document)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s q -l quiet -d 'Errors only (for crontab)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s v -l verbose -d 'More detail on stderr (repeatable)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s y -l yes -d 'Answer yes to confirmations (required when stdin is not a terminal)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l no-color -d 'No colours (NO_COLOR is honoured too)'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s V -l version -d 'Print version'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l cron -d 'Cron schedule' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l upload -d 'Upload each nightly backup to this remote as well' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l drill -d 'Schedule (or, with `off`, remove) the backup drill\'s own line instead' -r -f -a "weekly\t'Sundays at 04:00'
+monthly\t'The 1st of each month at 04:00'
+off\t'Remove the drill line'"
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
@@ -224,12 +241,13 @@ complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subc
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s v -l verbose -d 'More detail on stderr (repeatable)'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s y -l yes -d 'Answer yes to confirmations (required when stdin is not a terminal)'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l no-color -d 'No colours (NO_COLOR is honoured too)'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s h -l help -d 'Print help'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s V -l version -d 'Print version'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "list" -d 'List backup sets, newest first'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Re-check every file of a set against its manifest'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "push" -d 'Upload a set, or every set not yet uploaded, to a remote'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Delete backups the retention rules no longer keep'
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore a set into a throwaway copy of the project, check it, time it, remove it'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "schedule" -d 'Install, show or remove the crontab entry for nightly backups'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l from -d 'Restore from this remote' -r
@@ -373,6 +391,7 @@ complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcom
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Re-check every file of a set against its manifest'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "push" -d 'Upload a set, or every set not yet uploaded, to a remote'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "prune" -d 'Delete backups the retention rules no longer keep'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "drill" -d 'Restore a set into a throwaway copy of the project, check it, time it, remove it'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "schedule" -d 'Install, show or remove the crontab entry for nightly backups'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the config and the environment it selects'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved config, secrets masked'

@@ -252,6 +252,18 @@ pub enum BackupCommand {
         #[command(flatten)]
         dry_run: DryRun,
     },
+    /// Restore a set into a throwaway copy of the project, check it, time it, remove it
+    ///
+    /// The copy has its own compose project name, volumes and network and publishes no
+    /// port: the live project is never touched. Exit 0 only when every check passed.
+    Drill {
+        /// Backup ID, or `latest`
+        #[arg(value_name = "ID|latest", default_value = "latest")]
+        id: String,
+        /// Download the set from this remote (even when it is here too)
+        #[arg(long, value_name = "REMOTE")]
+        from: Option<String>,
+    },
     /// Install, show or remove the crontab entry for nightly backups
     Schedule {
         /// Cron schedule
@@ -266,9 +278,23 @@ pub enum BackupCommand {
         /// Print the entry instead of installing it
         #[arg(long)]
         print: bool,
+        /// Schedule (or, with `off`, remove) the backup drill's own line instead
+        #[arg(long, value_enum, value_name = "EVERY")]
+        drill: Option<DrillEvery>,
         #[command(flatten)]
         dry_run: DryRun,
     },
+}
+
+/// How often `backup schedule --drill` runs the drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DrillEvery {
+    /// Sundays at 04:00
+    Weekly,
+    /// The 1st of each month at 04:00
+    Monthly,
+    /// Remove the drill line
+    Off,
 }
 
 #[derive(Debug, Args)]

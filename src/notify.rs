@@ -26,7 +26,7 @@ const MAX_ERROR_CHARS: usize = 1500;
 /// `Event { command: "deploy", version: Some(v), duration: started.elapsed(), ..Default::default() }`.
 #[derive(Debug, Clone, Default)]
 pub struct Event {
-    /// backup, restore, deploy, rollback.
+    /// backup, backup drill, restore, deploy, rollback.
     pub command: &'static str,
     /// The release a deploy or rollback installed (or tried to).
     pub version: Option<String>,
@@ -35,6 +35,8 @@ pub struct Event {
     pub duration: Duration,
     /// Why it failed, when the result alone does not say (an `Ok(Failure)` status).
     pub error: Option<String>,
+    /// A drill's measured recovery time (download + verify + restore + healthy).
+    pub rto: Option<Duration>,
 }
 
 /// How an operation ended, as a notification reports it.
@@ -170,6 +172,9 @@ pub fn payload(m: &Message) -> Value {
         fields.push(field("backup ID", id, true));
     }
     fields.push(field("duration", &duration, true));
+    if let Some(rto) = e.rto {
+        fields.push(field("RTO", &crate::util::human_duration(rto), true));
+    }
     fields.push(field("outcome", m.outcome.word(), true));
     if let Some(err) = m.error {
         fields.push(field("error", err, false));
@@ -188,6 +193,7 @@ pub fn payload(m: &Message) -> Value {
             "backup_id": e.backup_id,
             "duration_seconds": (e.duration.as_secs_f64() * 1000.0).round() / 1000.0,
             "error": m.error,
+            "rto_seconds": e.rto.map(|d| (d.as_secs_f64() * 10.0).round() / 10.0),
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         },
     })

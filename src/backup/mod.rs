@@ -4,6 +4,7 @@
 pub mod compress;
 pub mod create;
 pub mod crypto;
+pub mod drill;
 pub mod layout;
 pub mod manifest;
 pub mod parallel;

@@ -29,7 +29,7 @@ pub struct Options {
 
 /// One thing to put back.
 #[derive(Debug, Clone)]
-enum Step {
+pub(crate) enum Step {
     Postgres { target: PostgresTarget, file: PathBuf, sql: bool },
     Redis { service: String, file: PathBuf, legacy: bool, keys: Option<u64> },
     Volume { key: String, engine_name: String, file: PathBuf, stop: Vec<String> },
@@ -195,7 +195,7 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
     Ok(())
 }
 
-fn step_file(st: &Step) -> String {
+pub(crate) fn step_file(st: &Step) -> String {
     let p = match st {
         Step::Postgres { file, .. } | Step::Redis { file, .. } | Step::Volume { file, .. } => file,
     };
@@ -235,7 +235,7 @@ pub fn check_targets(p: &Project, set: &LocalSet) -> Result<()> {
 }
 
 /// Map the set's files to what ccops.yaml and the compose project know.
-fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
+pub(crate) fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
     let s = &p.settings;
     let cfg = &s.file.backup;
     let pg_target = |service: Option<&str>, db: &str| -> Result<PostgresTarget> {
@@ -364,7 +364,7 @@ fn services_to_stop(p: &Project, steps: &[Step]) -> Vec<String> {
 /// swap and the volume extraction overlap instead of adding up. Each step keeps its own
 /// guarantee (a failed database or volume restore leaves that one as it was); when one
 /// fails, the error names the steps that completed.
-async fn run_steps(p: &Project, engine: &Engine, steps: &[Step]) -> Result<()> {
+pub(crate) async fn run_steps(p: &Project, engine: &Engine, steps: &[Step]) -> Result<()> {
     crate::util::check_interrupt()?;
     for st in steps {
         output::status(format!("restoring {}", st.describe()));

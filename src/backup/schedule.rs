@@ -21,6 +21,12 @@ use crate::status::ExitStatus;
 pub const DEFAULT_CRON: &str = "0 2 * * *";
 /// The comment that starts every marker; the config path follows it.
 const MARKER_PREFIX: &str = "# ccops-backup ";
+/// The same for the line of the project's backup drill.
+const DRILL_MARKER_PREFIX: &str = "# ccops-drill ";
+/// When `--drill weekly` and `--drill monthly` run: early Sunday, and early on the 1st,
+/// two hours after the nightly backup's default so the drill tests that night's set.
+pub const DRILL_WEEKLY: &str = "0 4 * * 0";
+pub const DRILL_MONTHLY: &str = "0 4 1 * *";
 /// The log file in the state directory that the line appends to.
 const LOG_FILE: &str = "cron.log";
 
@@ -35,6 +41,8 @@ pub struct Entry<'a> {
     pub log: &'a Path,
     /// `--upload REMOTE` for the nightly run, so it goes off-site too.
     pub upload: Option<&'a str>,
+    /// The line runs `backup drill` (its own line and marker) instead of the backup.
+    pub drill: bool,
 }
 
 /// The marker that identifies the line of the project whose config is `config`.
@@ -42,19 +50,33 @@ pub fn marker(config: &Path) -> String {
     cron_escape(&format!("{MARKER_PREFIX}{}", config.display()))
 }
 
+/// The marker of the drill line of the project whose config is `config`.
+pub fn drill_marker(config: &Path) -> String {
+    cron_escape(&format!("{DRILL_MARKER_PREFIX}{}", config.display()))
+}
+
+fn marker_of(config: &Path, drill: bool) -> String {
+    if drill { drill_marker(config) } else { marker(config) }
+}
+
+fn what(drill: bool) -> &'static str {
+    if drill { "drill" } else { "backup" }
+}
+
 /// The crontab line for `e`, marker included, without the newline.
 pub fn entry_line(e: &Entry) -> String {
     let cron = e.cron.split_whitespace().collect::<Vec<_>>().join(" ");
     let upload = e.upload.map(|r| format!(" --upload {}", sh_quote(r))).unwrap_or_default();
+    let what = if e.drill { " drill".to_string() } else { upload };
     let command = format!(
-        "cd {} && {} --config {} --env {} --quiet backup{upload} >> {} 2>&1",
+        "cd {} && {} --config {} --env {} --quiet backup{what} >> {} 2>&1",
         sh_quote(&e.work_dir.display().to_string()),
         sh_quote(&e.exe.display().to_string()),
         sh_quote(&e.config.display().to_string()),
         sh_quote(e.env),
         sh_quote(&e.log.display().to_string()),
     );
-    format!("{cron} {} {}", cron_escape(&command), marker(e.config))
+    format!("{cron} {} {}", cron_escape(&command), marker_of(e.config, e.drill))
 }
 
 /// `s` as one single-quoted shell word: `it's` → `'it'\''s'`.
@@ -230,14 +252,21 @@ pub async fn schedule(
     remove: bool,
     print: bool,
     dry_run: bool,
+    drill: Option<crate::cli::DrillEvery>,
 ) -> Result<ExitStatus> {
+    use crate::cli::DrillEvery;
     if let Some(r) = upload {
         crate::storage::remote(settings, r)?;
     }
     let config = absolute(&settings.config_file)?;
-    if remove {
-        return remove_entry(&config, dry_run).await;
+    if remove || drill == Some(DrillEvery::Off) {
+        return remove_entry(&config, dry_run, drill.is_some()).await;
     }
+    let cron = match drill {
+        Some(DrillEvery::Weekly) => DRILL_WEEKLY,
+        Some(DrillEvery::Monthly) => DRILL_MONTHLY,
+        _ => cron,
+    };
     if let Err(why) = validate_cron(cron) {
         return Err(crate::usage!(
             "`{cron}` is not a valid cron schedule: {why}; write five fields like \"{DEFAULT_CRON}\" (minute hour day-of-month month day-of-week) or a shorthand like @daily"
@@ -264,7 +293,8 @@ pub async fn schedule(
         work_dir: &work_dir,
         env: &settings.env_name,
         log: &log,
-        upload,
+        upload: upload.filter(|_| drill.is_none()),
+        drill: drill.is_some(),
     });
     if print {
         if output::json_mode() {
@@ -274,18 +304,19 @@ pub async fn schedule(
         }
         return Ok(ExitStatus::Success);
     }
-    install_entry(&config, &line, &log, dry_run).await
+    install_entry(&config, &line, &log, dry_run, drill.is_some()).await
 }
 
 /// Install `line` as the entry of `config`, replacing the one there.
-async fn install_entry(config: &Path, line: &str, log: &Path, dry_run: bool) -> Result<ExitStatus> {
-    let marker = marker(config);
+async fn install_entry(config: &Path, line: &str, log: &Path, dry_run: bool, drill: bool) -> Result<ExitStatus> {
+    let marker = marker_of(config, drill);
+    let what = what(drill);
     let current = read_crontab().await?;
     let next = with_entry(&current, line, &marker);
     let old: Vec<&str> = our_lines(&current, &marker).collect();
     if next == current {
         report("unchanged", &[], dry_run);
-        output::status(format!("the backup entry for `{}` is already installed: {line}", config.display()));
+        output::status(format!("the {what} entry for `{}` is already installed: {line}", config.display()));
         return Ok(ExitStatus::Success);
     }
     let changes = diff(&old, Some(line));
@@ -302,7 +333,7 @@ async fn install_entry(config: &Path, line: &str, log: &Path, dry_run: bool) -> 
     let done = if old.is_empty() { "installed" } else { "replaced" };
     report(done, &changes, false);
     output::status(format!(
-        "{done} the backup entry for `{}`; its output goes to `{}`; check it with `crontab -l`",
+        "{done} the {what} entry for `{}`; its output goes to `{}`; check it with `crontab -l`",
         config.display(),
         log.display()
     ));
@@ -315,13 +346,14 @@ async fn install_entry(config: &Path, line: &str, log: &Path, dry_run: bool) -> 
 }
 
 /// Remove the entry of `config`; its absence is not an error.
-async fn remove_entry(config: &Path, dry_run: bool) -> Result<ExitStatus> {
-    let marker = marker(config);
+async fn remove_entry(config: &Path, dry_run: bool, drill: bool) -> Result<ExitStatus> {
+    let marker = marker_of(config, drill);
+    let what = what(drill);
     let current = read_crontab().await?;
     let (next, found) = without_entry(&current, &marker);
     if !found {
         report("absent", &[], dry_run);
-        output::status(format!("no backup entry for `{}` in the crontab; nothing to remove", config.display()));
+        output::status(format!("no {what} entry for `{}` in the crontab; nothing to remove", config.display()));
         return Ok(ExitStatus::Success);
     }
     let changes = diff(&our_lines(&current, &marker).collect::<Vec<_>>(), None);
@@ -332,7 +364,7 @@ async fn remove_entry(config: &Path, dry_run: bool) -> Result<ExitStatus> {
     }
     write_crontab(&next).await?;
     report("removed", &changes, false);
-    output::status(format!("removed the backup entry for `{}` from the crontab", config.display()));
+    output::status(format!("removed the {what} entry for `{}` from the crontab", config.display()));
     Ok(ExitStatus::Success)
 }
 
@@ -432,6 +464,7 @@ mod tests {
             env: "production",
             log: Path::new("/srv/app/.ccops/cron.log"),
             upload: None,
+            drill: false,
         })
     }
 
@@ -447,8 +480,34 @@ mod tests {
             env: "production",
             log: Path::new("/srv/app/.ccops/cron.log"),
             upload: Some("s3"),
+            drill: false,
         });
         assert!(line.contains("--quiet backup --upload 's3' >> "), "{line}");
+    }
+
+    #[test]
+    fn the_drill_line_has_its_own_marker_beside_the_backup_line() {
+        let line = entry_line(&Entry {
+            cron: DRILL_WEEKLY,
+            exe: Path::new("/usr/local/bin/ccops"),
+            config: Path::new("/srv/app/ccops.yaml"),
+            work_dir: Path::new("/srv/app"),
+            env: "production",
+            log: Path::new("/srv/app/.ccops/cron.log"),
+            upload: None,
+            drill: true,
+        });
+        assert_eq!(
+            line,
+            "0 4 * * 0 cd '/srv/app' && '/usr/local/bin/ccops' --config '/srv/app/ccops.yaml' --env 'production' --quiet backup drill >> '/srv/app/.ccops/cron.log' 2>&1 # ccops-drill /srv/app/ccops.yaml"
+        );
+        let dm = drill_marker(Path::new("/srv/app/ccops.yaml"));
+        let both = with_entry(&with_entry("", &entry("0 2 * * *"), M), &line, &dm);
+        assert_eq!(both.lines().count(), 2, "{both}");
+        let (left, found) = without_entry(&both, &dm);
+        assert!(found);
+        assert_eq!(left.trim_end(), entry("0 2 * * *"));
+        assert!(validate_cron(DRILL_WEEKLY).is_ok() && validate_cron(DRILL_MONTHLY).is_ok());
     }
 
     #[test]
@@ -470,6 +529,7 @@ mod tests {
             env: "prod",
             log: Path::new("/var/log/ccops.log"),
             upload: None,
+            drill: false,
         });
         assert_eq!(
             line,

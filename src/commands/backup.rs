@@ -1,4 +1,4 @@
-//! `ccops backup [list|verify|push|prune|schedule]`.
+//! `ccops backup [list|verify|push|prune|drill|schedule]`.
 
 use std::time::Duration;
 
@@ -44,9 +44,10 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<ExitStatus> {
             }
             Ok(ExitStatus::Success)
         }
-        Some(BackupCommand::Schedule { cron, upload, remove, print, dry_run }) => {
+        Some(BackupCommand::Drill { id, from }) => drill_observed(ctx, id, from).await,
+        Some(BackupCommand::Schedule { cron, upload, remove, print, drill, dry_run }) => {
             let s = ctx.settings(None)?;
-            schedule::schedule(&s, &cron, upload.as_deref(), remove, print, dry_run.dry_run).await
+            schedule::schedule(&s, &cron, upload.as_deref(), remove, print, dry_run.dry_run, drill).await
         }
     }
 }
@@ -445,4 +446,78 @@ async fn take_observed(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
         crate::notify::after(&s, &event, &result).await;
     }
     result
+}
+
+/// `backup drill`: the drill lock (drills only: a drill never touches the live project,
+/// so nightly backups are not held up), the copies killed drills left removed, then the
+/// drill, its report, metrics and notification.
+async fn drill_observed(ctx: &Ctx, id: String, from: Option<String>) -> Result<ExitStatus> {
+    let started = std::time::Instant::now();
+    let result = drill(ctx, id, from).await;
+    let Ok(s) = ctx.settings(None) else { return result.map(|(st, _)| st) };
+    let report = result.as_ref().ok().and_then(|(_, r)| r.as_ref());
+    let ok = report.is_some_and(|r| r.ok);
+    let reached = report.filter(|r| r.steps.iter().any(|st| st.step == "healthy"));
+    let rto = reached.map(|r| Duration::from_secs_f64(r.rto_seconds));
+    let checks: Vec<(String, bool)> =
+        report.map(|r| r.checks.iter().map(|c| (c.name.clone(), c.ok)).collect()).unwrap_or_default();
+    crate::metrics::record_drill(&s, ok, rto, &checks);
+    let error = report.filter(|r| !r.ok).map(|r| {
+        let failed: Vec<&str> = r.checks.iter().filter(|c| !c.ok).map(|c| c.name.as_str()).collect();
+        match (&r.error, failed.is_empty()) {
+            (Some(e), _) => e.clone(),
+            (None, false) => format!("checks failed: {}", failed.join(", ")),
+            (None, true) => "the drill failed".into(),
+        }
+    });
+    let event = crate::notify::Event {
+        command: "backup drill",
+        backup_id: report.map(|r| r.id.clone()).or_else(|| output::context("backup_id")),
+        duration: started.elapsed(),
+        error,
+        rto,
+        ..Default::default()
+    };
+    let result = result.map(|(st, _)| st);
+    crate::notify::after(&s, &event, &result).await;
+    result
+}
+
+async fn drill(
+    ctx: &Ctx,
+    id: String,
+    from: Option<String>,
+) -> Result<(ExitStatus, Option<crate::backup::drill::Report>)> {
+    use crate::backup::drill;
+    crate::util::cleanup_aware();
+    let s = ctx.settings(None)?;
+    if let Some(r) = &from {
+        crate::storage::remote(&s, r)?;
+    }
+    let project = Project::open(s).await?;
+    let s = &project.settings;
+    let engine = project.engine()?;
+    let _lock = Lock::acquire(&drill::root(s), "backup drill", Duration::ZERO).await?;
+    drill::clean_leftovers(engine, s).await?;
+    let report = drill::drill(&project, &drill::Options { id, from }).await?;
+    if output::json_mode() {
+        output::json(&serde_json::to_value(&report)?);
+    } else {
+        output::data(drill::render(&report));
+    }
+    if report.ok {
+        output::status(format!(
+            "drill of backup {} passed: RTO {}",
+            report.id,
+            crate::util::human_duration(Duration::from_secs_f64(report.rto_seconds))
+        ));
+        Ok((ExitStatus::Success, Some(report)))
+    } else {
+        output::error(format!(
+            "drill of backup {} failed{}",
+            report.id,
+            report.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+        ));
+        Ok((ExitStatus::Failure, Some(report)))
+    }
 }

@@ -442,6 +442,15 @@ fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
             return Err(at(&c.name, format!("two health checks are named `{}`; names must be unique", c.name)));
         }
     }
+    let mut drill_names = std::collections::BTreeSet::new();
+    for c in &f.backup.drill.checks {
+        if let Some(why) = c.problem() {
+            return Err(at(&c.name, why));
+        }
+        if !drill_names.insert(c.name.as_str()) {
+            return Err(at(&c.name, format!("two drill checks are named `{}`; names must be unique", c.name)));
+        }
+    }
     for v in &f.backup.volumes {
         if v.name.is_empty() || v.name.contains('/') {
             return Err(at(

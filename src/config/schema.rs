@@ -63,6 +63,8 @@ pub struct Backup {
     pub encryption: Encryption,
     #[serde(default)]
     pub signing: Signing,
+    #[serde(default)]
+    pub drill: Drill,
 }
 
 impl Default for Backup {
@@ -76,6 +78,7 @@ impl Default for Backup {
             compression: Compression::default(),
             encryption: Encryption::default(),
             signing: Signing::default(),
+            drill: Drill::default(),
         }
     }
 }
@@ -155,6 +158,86 @@ pub struct Signing {
     pub password_variable: Option<String>,
 }
 
+/// `backup.drill`: what `ccops backup drill` checks in its throwaway copy, and the
+/// recovery time the operator aims at.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drill {
+    #[serde(default)]
+    pub checks: Vec<DrillCheck>,
+    /// The recovery time objective the report measures the drill against.
+    #[serde(default, with = "opt_duration")]
+    pub target_rto: Option<Duration>,
+    /// How long the copy may take to become healthy (default: `deploy.timeout`).
+    #[serde(default, with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+/// One drill check: exactly one of `sql`, `redis_keys_min`, `file_exists`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillCheck {
+    pub name: String,
+    /// A query run with psql in the copy's database; with `min_rows` or `equals`.
+    pub sql: Option<String>,
+    /// The compose service the check runs in (default: the first `backup.postgres` or
+    /// `backup.redis` service; required for `file_exists`).
+    pub service: Option<String>,
+    /// For `sql`: the database (default: that of the service's `backup.postgres` entry).
+    pub database: Option<String>,
+    /// For `sql`: the query returns at least this many rows (counted by the server).
+    pub min_rows: Option<u64>,
+    /// For `sql`: the first column of the first row, as psql prints it, is this text.
+    pub equals: Option<String>,
+    /// Redis holds at least this many keys (DBSIZE).
+    pub redis_keys_min: Option<u64>,
+    /// A path that must exist inside the service's container.
+    pub file_exists: Option<String>,
+}
+
+impl DrillCheck {
+    /// What is wrong with the check's shape, for config validation.
+    pub fn problem(&self) -> Option<String> {
+        let n = &self.name;
+        let kinds = [self.sql.is_some(), self.redis_keys_min.is_some(), self.file_exists.is_some()];
+        match kinds.iter().filter(|k| **k).count() {
+            1 => {}
+            0 => return Some(format!("drill check `{n}` needs one of sql:, redis_keys_min:, file_exists:")),
+            _ => {
+                return Some(format!(
+                    "drill check `{n}` has several of sql:, redis_keys_min:, file_exists:; give each its own check"
+                ));
+            }
+        }
+        if let Some(sql) = &self.sql {
+            match (self.min_rows, &self.equals) {
+                (Some(_), Some(_)) => {
+                    return Some(format!("drill check `{n}` has both min_rows: and equals:; keep one"));
+                }
+                (None, None) => return Some(format!("drill check `{n}` needs min_rows: or equals: for its sql:")),
+                (Some(_), None) if is_single_count(sql) => {
+                    return Some(format!(
+                        "drill check `{n}`: `SELECT count(*)` returns one row, so min_rows: would always pass; select the rows themselves (e.g. `SELECT 1 FROM notes`) or compare the count with equals:"
+                    ));
+                }
+                _ => {}
+            }
+        } else if self.min_rows.is_some() || self.equals.is_some() || self.database.is_some() {
+            return Some(format!("drill check `{n}`: min_rows:, equals: and database: go with sql:"));
+        }
+        if self.file_exists.is_some() && self.service.is_none() {
+            return Some(format!("drill check `{n}` needs service: (the container to look in) for file_exists:"));
+        }
+        None
+    }
+}
+
+/// `SELECT count(*) FROM x` without GROUP BY: a query of exactly one row.
+fn is_single_count(sql: &str) -> bool {
+    let q = sql.to_ascii_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+    (q.starts_with("select count(") || q.starts_with("select count (")) && !q.contains("group by")
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Remote {
@@ -194,6 +277,9 @@ pub struct Health {
     pub checks: Vec<CheckSpec>,
     #[serde(default, with = "opt_duration")]
     pub backup_max_age: Option<Duration>,
+    /// Unhealthy when the last passing `backup drill` is older than this.
+    #[serde(default, with = "opt_duration")]
+    pub drill_max_age: Option<Duration>,
 }
 
 /// One configured health check: exactly one of `http`, `tcp`, `tls`, `disk` is set.
@@ -236,6 +322,10 @@ pub struct Deploy {
     pub migrate: bool,
     #[serde(default = "yes")]
     pub auto_rollback: bool,
+    /// How long a proxy gets to forget a replica that has left before the next one
+    /// leaves (and to learn new replicas before an old one goes); 0s turns it off.
+    #[serde(default = "default_drain", with = "drain")]
+    pub drain: Duration,
     #[serde(default)]
     pub hooks: Hooks,
 }
@@ -247,6 +337,7 @@ impl Default for Deploy {
             backup_before: true,
             migrate: true,
             auto_rollback: true,
+            drain: default_drain(),
             hooks: Hooks::default(),
         }
     }
@@ -254,6 +345,12 @@ impl Default for Deploy {
 
 fn default_deploy_timeout() -> Duration {
     Duration::from_secs(300)
+}
+
+/// Twice the 1 s a proxy that follows Docker's DNS typically caches the name for
+/// (nginx `valid=1s`, HAProxy `hold valid 1s`, Caddy `refresh 1s`).
+fn default_drain() -> Duration {
+    Duration::from_secs(2)
 }
 
 fn yes() -> bool {
@@ -337,6 +434,31 @@ pub mod duration {
 
     pub fn serialize<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*v).to_string())
+    }
+}
+
+/// `deploy.drain`: a duration of at most 5 minutes (each replica that leaves waits
+/// for it, so a mistaken `30m` would hold a rollout of three replicas for 1.5 hours).
+pub mod drain {
+    use std::time::Duration;
+
+    use serde::{Deserializer, Serializer};
+
+    pub const MAX: Duration = Duration::from_secs(300);
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = super::duration::deserialize(d)?;
+        if v > MAX {
+            return Err(serde::de::Error::custom(format!(
+                "drain `{}` is longer than 5m; a proxy that follows Docker's DNS needs a few seconds (default 2s)",
+                humantime::format_duration(v)
+            )));
+        }
+        Ok(v)
+    }
+
+    pub fn serialize<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        super::duration::serialize(v, s)
     }
 }
 

@@ -5,6 +5,7 @@
 mod backup_age;
 mod containers;
 mod disk;
+mod drill_age;
 pub mod format;
 mod http;
 mod tcp;
@@ -109,6 +110,12 @@ pub async fn run(settings: &Settings, engine: &Result<Engine, String>, model: &M
             let t = Instant::now();
             let o = backup_age::check(settings, max_age);
             vec![finish("backup-age", "backup", t, o)]
+        }));
+    }
+    if let Some(max_age) = settings.file.health.drill_max_age {
+        futures.push(Box::pin(async move {
+            let t = Instant::now();
+            vec![finish("drill-age", "drill", t, drill_age::check(settings, max_age))]
         }));
     }
     let checks: Vec<CheckResult> = futures_util::future::join_all(futures).await.into_iter().flatten().collect();

@@ -93,6 +93,11 @@ const H_UPLOAD_SUCCESS: &str = "When the last successful upload to the remote en
 const H_RESTORE_STATUS: &str = "Whether the last restore worked (1) or failed (0).";
 const H_RESTORE_TIME: &str = "When the last restore ended (Unix time).";
 const H_RESTORE_DURATION: &str = "How long the last restore took.";
+const H_DRILL_STATUS: &str = "Whether the last backup drill passed (1) or not (0).";
+const H_DRILL_RUN: &str = "When the last backup drill ended (Unix time).";
+const H_DRILL_SUCCESS: &str = "When the last passing backup drill ended (Unix time).";
+const H_DRILL_RTO: &str = "Recovery time the last backup drill measured: download, verify, restore, healthy.";
+const H_DRILL_CHECK: &str = "Whether a check of the last backup drill passed (1) or not (0).";
 const H_DEPLOYS: &str = "Deploys and rollbacks run, by command and outcome.";
 const H_DEPLOY_TIME: &str = "When the last deploy or rollback ended (Unix time).";
 const H_DEPLOY_STATUS: &str = "Whether the last deploy or rollback succeeded (1) or not (0).";
@@ -143,6 +148,30 @@ pub fn record_restore(s: &Settings, ok: bool, duration: Duration) {
         t.set("ccops_restore_last_status", H_RESTORE_STATUS, "gauge", base, f64::from(u8::from(ok)));
         t.set("ccops_restore_last_timestamp_seconds", H_RESTORE_TIME, "gauge", base, now());
         t.set("ccops_restore_last_duration_seconds", H_RESTORE_DURATION, "gauge", base, secs(duration));
+    });
+}
+
+/// Record a `ccops backup drill`: its outcome; on success its time; the RTO it measured
+/// (when it got that far, passing or not) and each check's result (checks no longer
+/// configured go).
+pub fn record_drill(s: &Settings, ok: bool, rto: Option<Duration>, checks: &[(String, bool)]) {
+    update(s, |t, base| {
+        let now = now();
+        t.set("ccops_drill_last_status", H_DRILL_STATUS, "gauge", base, f64::from(u8::from(ok)));
+        t.set("ccops_drill_last_run_timestamp_seconds", H_DRILL_RUN, "gauge", base, now);
+        if ok {
+            t.set("ccops_drill_last_success_timestamp_seconds", H_DRILL_SUCCESS, "gauge", base, now);
+        }
+        if let Some(rto) = rto {
+            t.set("ccops_drill_rto_seconds", H_DRILL_RTO, "gauge", base, secs(rto));
+        }
+        if !checks.is_empty() {
+            t.remove("ccops_drill_check_ok", base);
+        }
+        for (name, passed) in checks {
+            let labels = with(base, &[("check", name)]);
+            t.set("ccops_drill_check_ok", H_DRILL_CHECK, "gauge", &labels, f64::from(u8::from(*passed)));
+        }
     });
 }
 

@@ -1,0 +1,463 @@
+//! `ccops backup drill`: prove a backup set restores, and time it. The set (local, or
+//! downloaded from a remote into the drill's own folder) passes the same trust checks
+//! as a restore, is restored into a throwaway copy of the project (copy.rs), the copy is
+//! started and waited for, the configured checks run (checks.rs), and the copy is
+//! removed again, also when anything fails or on Ctrl-C.
+//!
+//! The live project is never touched: the copy has its own compose project name, so its
+//! containers, volumes and network are its own, and nothing is published on the host.
+//! Everything a drill leaves on disk lives in `<state>/drill/<copy>/` (the copy's compose
+//! file, a download, the restore's own journal), whose existence is the record that the
+//! copy may exist: a drill killed with SIGKILL leaves that folder, and the next drill
+//! removes the copy it names from the engine before it starts.
+
+pub mod checks;
+pub mod copy;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+
+use super::layout::{self, LocalSet};
+use super::remote::{self, RemoteSet};
+use super::restore::{self, Step};
+use super::{trust, verify};
+use crate::compose::Flavour;
+use crate::config::Settings;
+use crate::docker::Engine;
+use crate::output;
+use crate::project::Project;
+use crate::storage::s3::S3Store;
+
+/// The record of a copy in its folder: what the next drill reads after a kill.
+const RECORD: &str = "drill.json";
+/// The last passing drill, for `health.drill_max_age`.
+pub const LAST_SUCCESS: &str = "last-success.json";
+
+pub struct Options {
+    /// A backup ID or `latest`.
+    pub id: String,
+    /// Download the set from this remote, even when it is here too.
+    pub from: Option<String>,
+}
+
+/// How long one step took; `in_rto` when it is part of the recovery time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepTime {
+    pub step: &'static str,
+    pub seconds: f64,
+    pub in_rto: bool,
+}
+
+/// What was restored.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Data {
+    pub bytes: u64,
+    pub components: Vec<Component>,
+    /// Keys per Redis service after the restore.
+    pub redis_keys: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Component {
+    pub kind: &'static str,
+    pub name: String,
+    pub bytes: u64,
+}
+
+/// The drill report: `--json` prints it as it is.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Report {
+    pub id: String,
+    /// `local`, or the remote it was downloaded from.
+    pub source: String,
+    /// The copy's compose project name.
+    pub copy: String,
+    pub ok: bool,
+    pub steps: Vec<StepTime>,
+    /// download + verify + prepare + restore + healthy: the time from "we need this set"
+    /// to "the application answers on it".
+    pub rto_seconds: f64,
+    pub target_rto_seconds: Option<f64>,
+    pub within_target: Option<bool>,
+    pub checks: Vec<checks::Outcome>,
+    pub data: Data,
+    /// What failed, when the drill did not get through.
+    pub error: Option<String>,
+    /// What teardown removed from the engine.
+    pub removed: Vec<String>,
+}
+
+impl Report {
+    fn step(&mut self, step: &'static str, since: Instant, in_rto: bool) {
+        let seconds = (since.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+        output::status(format!("  {step}: {}", crate::util::human_duration(since.elapsed())));
+        self.steps.push(StepTime { step, seconds, in_rto });
+        self.rto_seconds =
+            (self.steps.iter().filter(|s| s.in_rto).map(|s| s.seconds).sum::<f64>() * 10.0).round() / 10.0;
+    }
+}
+
+/// Where drills keep their copies' folders (and their lock).
+pub fn root(s: &Settings) -> PathBuf {
+    s.state_dir.join("drill")
+}
+
+/// Run a drill. Call with the drill lock held and leftovers removed ([`clean_leftovers`]).
+/// A drill that ran returns its report (failed checks included); `Err` when it could not
+/// start (no such set, untrusted set) or was interrupted, after the copy is removed.
+pub async fn drill(live: &Project, opts: &Options) -> Result<Report> {
+    let s = &live.settings;
+    let engine = live.engine()?;
+    let source = pick(s, &opts.id, opts.from.as_deref()).await?;
+    let (id, place) = match &source {
+        Source::Local(set) => (set.id.clone(), "local".to_string()),
+        Source::Remote(store, rs) => (rs.id.clone(), store.name.clone()),
+    };
+    output::set_context("backup_id", id.clone());
+    let name = copy::copy_name(&s.project, &id);
+    let dir = root(s).join(&name);
+    crate::util::create_private_dir(&dir)?;
+    let record = serde_json::json!({
+        "copy": name, "project": s.project, "backup_id": id, "pid": std::process::id(),
+        "started_at": chrono::Utc::now().to_rfc3339(),
+    });
+    crate::util::write_atomic(&dir.join(RECORD), record.to_string().as_bytes(), 0o600)?;
+    let target = s.file.backup.drill.target_rto;
+    let mut report = Report {
+        id: id.clone(),
+        source: place.clone(),
+        copy: name.clone(),
+        target_rto_seconds: target.map(|t| t.as_secs_f64()),
+        ..Default::default()
+    };
+    output::status(format!("drill of backup {id} ({place}) in the throwaway copy `{name}`:"));
+    // The copy is thrown away: a run dropped mid-step (Ctrl-C) leaves nothing to put right.
+    let result = tokio::select! {
+        r = run(live, engine, source, &dir, &mut report) => r,
+        () = crate::util::wait_interrupt() => Err(crate::error::Interrupted.into()),
+    };
+    let t = Instant::now();
+    output::status(format!("removing the copy `{name}` ..."));
+    let removed = remove_copy(engine, &dir, &name).await;
+    report.step("teardown", t, false);
+    let mut errors = Vec::new();
+    if let Err(e) = &result {
+        if crate::error::classify(e) == crate::status::ExitStatus::Interrupted {
+            if let Err(e) = &removed {
+                output::error(format!("{e:#}; the next `ccops backup drill` removes what is left"));
+            }
+            return result.map(|()| report);
+        }
+        errors.push(format!("{e:#}"));
+    }
+    match removed {
+        Ok(list) => report.removed = list,
+        Err(e) => errors.push(format!("{e:#}")),
+    }
+    report.error = (!errors.is_empty()).then(|| errors.join("; "));
+    report.within_target = target.map(|t| report.rto_seconds <= t.as_secs_f64());
+    report.ok = report.error.is_none() && report.checks.iter().all(|c| c.ok);
+    if report.ok {
+        let last = serde_json::json!({ "backup_id": id, "at": chrono::Utc::now().to_rfc3339(), "rto_seconds": report.rto_seconds });
+        if let Err(e) = crate::util::write_atomic(&root(s).join(LAST_SUCCESS), last.to_string().as_bytes(), 0o600) {
+            output::warn(format!("the drill passed, but it could not be recorded for `health`: {e:#}"));
+        }
+    }
+    Ok(report)
+}
+
+enum Source {
+    Local(LocalSet),
+    Remote(S3Store, RemoteSet),
+}
+
+/// `--from` downloads from that remote (the off-site copy is what is being tested);
+/// otherwise the local set, else the first remote that has it (a new server).
+async fn pick(s: &Settings, id: &str, from: Option<&str>) -> Result<Source> {
+    if let Some(r) = from {
+        let store = S3Store::connect(r, crate::storage::remote(s, r)?).await?;
+        let sets = remote::list(&store).await?;
+        let rs = remote::resolve(&sets, id, r)?.clone();
+        return Ok(Source::Remote(store, rs));
+    }
+    let local = layout::list(&s.backup_dir)?;
+    match layout::resolve(&local, id) {
+        Ok(set) => Ok(Source::Local(set.clone())),
+        Err(local_err) => {
+            for (name, r) in &s.file.remotes {
+                let Ok(store) = S3Store::connect(name, r).await else { continue };
+                let Ok(sets) = remote::list(&store).await else { continue };
+                if let Ok(rs) = remote::resolve(&sets, id, name) {
+                    output::status(format!("backup {} is not here; using the copy on remote `{name}`", rs.id));
+                    let rs = rs.clone();
+                    return Ok(Source::Remote(store, rs));
+                }
+            }
+            Err(local_err)
+        }
+    }
+}
+
+async fn run(live: &Project, engine: &Engine, source: Source, dir: &Path, report: &mut Report) -> Result<()> {
+    let s = &live.settings;
+    let copy = open_copy(live, engine, dir, &report.copy).await?;
+    let set = match source {
+        Source::Local(set) => trust::signed_local(s, &set)?,
+        Source::Remote(store, rs) => {
+            // As `restore --from`: signature and targets checked before a byte is downloaded.
+            let rs = trust::signed_remote(s, &store, &rs).await?;
+            let planned = LocalSet {
+                id: rs.id.clone(),
+                created: rs.created,
+                path: dir.join("download").join(&rs.id),
+                complete: true,
+                manifest: rs.manifest.clone(),
+                legacy: None,
+                damaged: None,
+                download: false,
+            };
+            restore::check_targets(&copy, &planned)?;
+            trust::check_encrypted(s, &planned, false)?;
+            let t = Instant::now();
+            output::status(format!("downloading backup {} from remote `{}` ...", rs.id, store.name));
+            let got = remote::fetch(&store, &rs, &dir.join("download")).await?;
+            report.step("download", t, true);
+            trust::signed_local(s, &got)?
+        }
+    };
+    trust::check_encrypted(s, &set, false)?;
+    let steps = restore::steps_of(&copy, &set)?;
+    report.data.bytes = set.bytes();
+    if let Some(m) = &set.manifest {
+        report.data.components = m
+            .components
+            .iter()
+            .map(|c| Component { kind: c.kind.word(), name: c.name.clone(), bytes: c.bytes })
+            .collect();
+    }
+    let timeout = s.file.backup.drill.timeout.unwrap_or(s.file.deploy.timeout);
+    let cp = &copy.settings.project;
+
+    // Prepare: the copy created (volumes, network, containers), its databases started.
+    let t = Instant::now();
+    output::status("creating the copy and starting its data services ...");
+    copy.compose.run(&["up", "--no-start"]).await?;
+    let data: BTreeSet<String> = steps
+        .iter()
+        .filter_map(|st| match st {
+            Step::Postgres { target, .. } => Some(target.service.clone()),
+            Step::Redis { service, .. } => Some(service.clone()),
+            Step::Volume { .. } => None,
+        })
+        .collect();
+    if !data.is_empty() {
+        let mut args = vec!["up", "-d"];
+        args.extend(data.iter().map(String::as_str));
+        copy.compose.run(&args).await?;
+        wait_ready(&copy, engine, data.iter().cloned().collect(), timeout).await?;
+    }
+    report.step("prepare", t, true);
+    crate::state::failpoint("drill-prepared");
+
+    // Verify every file, pg_restore --list in the copy's database server.
+    let t = Instant::now();
+    let pg = match steps.iter().find_map(|st| match st {
+        Step::Postgres { target, .. } => Some(target.service.clone()),
+        _ => None,
+    }) {
+        Some(svc) => Some(engine.running_container(cp, &svc).await?.id),
+        None => None,
+    };
+    output::status(format!("verifying backup {} ...", set.id));
+    let files = verify::verify(&set, Some(engine), pg.as_deref()).await;
+    let wanted: Vec<String> = steps.iter().map(restore::step_file).collect();
+    let bad: Vec<String> = files
+        .iter()
+        .filter(|c| !c.ok && wanted.contains(&c.file))
+        .map(|c| format!("`{}`: {}", c.file, c.detail))
+        .collect();
+    if !bad.is_empty() {
+        bail!("backup {} failed verification: {}", set.id, bad.join("; "));
+    }
+    report.step("verify", t, true);
+
+    let t = Instant::now();
+    restore::run_steps(&copy, engine, &steps).await?;
+    report.step("restore", t, true);
+    crate::util::check_interrupt()?;
+
+    // The application on the restored data, as the compose files start it.
+    let t = Instant::now();
+    output::status("starting the application in the copy ...");
+    copy.compose.run(&["up", "-d"]).await?;
+    wait_ready(&copy, engine, copy.model.services.keys().cloned().collect(), timeout).await?;
+    report.step("healthy", t, true);
+
+    let t = Instant::now();
+    for r in &s.file.backup.redis {
+        if let Ok(n) = redis_keys(engine, cp, &r.service).await {
+            report.data.redis_keys.insert(r.service.clone(), n);
+        }
+    }
+    if s.file.backup.drill.checks.is_empty() {
+        output::warn(
+            "`backup.drill.checks` is empty: the drill proves the set restores and the application starts, not that the data is there",
+        );
+    }
+    report.checks = checks::run(&copy.settings, engine, cp).await;
+    report.step("checks", t, false);
+    Ok(())
+}
+
+/// The copy as a project of its own: its compose file written into `dir` from the live
+/// project's model, run by the same Compose that printed that model.
+async fn open_copy(live: &Project, engine: &Engine, dir: &Path, name: &str) -> Result<Project> {
+    let flavour = live.compose.flavour;
+    let config: serde_json::Value = match flavour {
+        Flavour::V2 => serde_json::from_str(&live.compose.run(&["config", "--format", "json"]).await?)?,
+        Flavour::V1 => {
+            let y: serde_yaml::Value = serde_yaml::from_str(&live.compose.run(&["config"]).await?)
+                .map_err(|e| anyhow!("cannot read `docker-compose config` output: {e}"))?;
+            serde_json::to_value(y)?
+        }
+    };
+    let mut present = BTreeSet::new();
+    for (_, image) in copy::images(&config, &live.settings.project, flavour) {
+        if engine.image_exists(&image).await {
+            present.insert(image);
+        }
+    }
+    let (config, warnings) = copy::copy_config(config, &live.settings.project, flavour, &present)?;
+    for w in warnings {
+        output::warn(w);
+    }
+    // Values are resolved in it, secrets too: private, in the private state folder.
+    let file = dir.join("compose.json");
+    crate::util::write_atomic(&file, &serde_json::to_vec_pretty(&config)?, 0o600)?;
+    let mut cs = live.settings.clone();
+    cs.project = name.to_string();
+    cs.compose_files = vec![file];
+    cs.env_file = None;
+    cs.state_dir = dir.to_path_buf();
+    cs.compose_override = Some(if flavour == Flavour::V2 { "v2" } else { "v1" }.into());
+    Project::open(cs).await
+}
+
+/// Wait for every replica of `services` in the copy to be ready, all at once.
+async fn wait_ready(copy: &Project, engine: &Engine, services: Vec<String>, timeout: Duration) -> Result<()> {
+    let project = &copy.settings.project;
+    let waits = services.iter().map(|svc| {
+        let n = copy.model.services.get(svc).map_or(1, |x| x.replicas.max(1)) as usize;
+        crate::deploy::wait::ready(engine, project, svc, None, n, timeout)
+    });
+    let failed: Vec<String> = futures_util::future::join_all(waits)
+        .await
+        .into_iter()
+        .zip(&services)
+        .filter_map(|(r, svc)| r.err().map(|e| format!("{svc}: {e:#}")))
+        .collect();
+    if !failed.is_empty() {
+        bail!("the copy did not become healthy within {}: {}", humantime::format_duration(timeout), failed.join("; "));
+    }
+    Ok(())
+}
+
+async fn redis_keys(engine: &Engine, project: &str, service: &str) -> Result<u64> {
+    let ctr = engine.running_container(project, service).await?;
+    let (_, out, _) = engine.exec_capture(&ctr.id, &["redis-cli", "DBSIZE"], &[]).await?;
+    out.trim().parse().map_err(|_| anyhow!("DBSIZE answered {out:?}"))
+}
+
+/// Remove the copy from the engine, then its folder (only once the engine has nothing
+/// of it left, so that a failed removal is retried by the next drill).
+async fn remove_copy(engine: &Engine, dir: &Path, name: &str) -> Result<Vec<String>> {
+    let removed = copy::remove_project(engine, name).await?;
+    std::fs::remove_dir_all(dir)
+        .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+        .map_err(|e| anyhow!("cannot remove `{}`: {}", dir.display(), crate::util::io_reason(&e)))?;
+    Ok(removed)
+}
+
+/// Remove the copies that killed drills left (their folders under [`root`]) from the
+/// engine and the disk. Call with the drill lock held. Returns the copies removed.
+pub async fn clean_leftovers(engine: &Engine, s: &Settings) -> Result<Vec<String>> {
+    let root = root(s);
+    let entries = match std::fs::read_dir(&root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => bail!("cannot read `{}`: {}", root.display(), crate::util::io_reason(&e)),
+    };
+    let mut cleaned = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        // Only a real folder named as this project's copies are: nothing else is removed.
+        let is_dir = std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir());
+        let ours = name.starts_with(&format!("{}-drill-", s.project))
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !is_dir || !ours {
+            continue;
+        }
+        output::warn(format!("a drill was killed before it removed its copy `{name}`; removing it now"));
+        let removed = remove_copy(engine, &e.path(), &name).await?;
+        output::warn(format!("removed the copy `{name}` ({} objects)", removed.len()));
+        cleaned.push(name);
+    }
+    Ok(cleaned)
+}
+
+/// When the last drill passed: (backup ID, time), from [`LAST_SUCCESS`].
+pub fn last_success(s: &Settings) -> Option<(String, chrono::DateTime<chrono::Utc>)> {
+    let text = crate::util::read_small_file(&root(s).join(LAST_SUCCESS), 4096).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let at = chrono::DateTime::parse_from_rfc3339(v.get("at")?.as_str()?).ok()?.with_timezone(&chrono::Utc);
+    Some((v.get("backup_id")?.as_str()?.to_string(), at))
+}
+
+/// The report as tables: steps with their times and the RTO, then the checks.
+pub fn render(r: &Report) -> String {
+    let mut t = output::table(&["STEP", "TIME", "IN RTO"]);
+    for st in &r.steps {
+        t.add_row(vec![
+            st.step.to_string(),
+            crate::util::human_duration(Duration::from_secs_f64(st.seconds)),
+            if st.in_rto { "yes" } else { "" }.to_string(),
+        ]);
+    }
+    let rto = crate::util::human_duration(Duration::from_secs_f64(r.rto_seconds));
+    let target = match (r.target_rto_seconds, r.within_target) {
+        (Some(t), Some(ok)) => format!(
+            " (target {}: {})",
+            crate::util::human_duration(Duration::from_secs_f64(t)),
+            if ok { "met" } else { "MISSED" }
+        ),
+        _ => String::new(),
+    };
+    let mut out = format!("drill of backup {} ({}) in copy `{}`\n{t}\nRTO {rto}{target}\n", r.id, r.source, r.copy);
+    let comps: Vec<String> = r.data.components.iter().map(|c| format!("{} {}", c.kind, c.name)).collect();
+    out.push_str(&format!("data: {}, {}", crate::util::human_bytes(r.data.bytes), comps.join(", ")));
+    for (svc, n) in &r.data.redis_keys {
+        out.push_str(&format!(", redis `{svc}` {n} keys"));
+    }
+    out.push('\n');
+    if !r.checks.is_empty() {
+        let mut c = output::table(&["CHECK", "KIND", "RESULT", "EXPECTED", "GOT"]);
+        for x in &r.checks {
+            c.add_row(vec![
+                x.name.clone(),
+                x.kind.to_string(),
+                if x.ok { "OK" } else { "FAIL" }.to_string(),
+                x.expected.clone(),
+                x.got.clone(),
+            ]);
+        }
+        out.push_str(&format!("{c}\n"));
+    }
+    out.push_str(if r.ok { "result: PASSED" } else { "result: FAILED" });
+    if let Some(e) = &r.error {
+        out.push_str(&format!(" ({e})"));
+    }
+    out
+}
