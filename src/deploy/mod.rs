@@ -8,6 +8,7 @@
 //! and ccops cleans up (removes half-started containers, records the release as
 //! interrupted) before it exits with 130.
 
+pub mod drain;
 pub mod history;
 pub mod hooks;
 pub mod images;

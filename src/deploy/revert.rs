@@ -33,7 +33,7 @@ pub async fn to_release(p: &Project, target: &Release, timeout: Duration) -> Res
     }
     let mut imgs = images::current(&compose, engine, &model, &services).await?;
     let replicas = replicas(s, &model, &services);
-    let cx = rollout::Ctx { compose: &compose, engine, model: &model, timeout };
+    let cx = rollout::Ctx { compose: &compose, engine, model: &model, timeout, drain: s.file.deploy.drain };
     let plans = rollout::plan(&cx, &services, &replicas, &mut imgs, true).await?;
     rollout::show(&plans);
     let mut touched = Vec::new();

@@ -6,8 +6,13 @@
 //!      beside the OLD ones, which keep serving;
 //!   2. wait until the new ones are healthy (a failure removes them: the old ones never
 //!      stopped);
-//!   3. stop (SIGTERM, grace period) and remove the old ones by container ID;
+//!   3. drain the old ones away by container ID, one at a time, `deploy.drain` apart
+//!      (stop signal, grace period, removal: see `drain`);
 //!   4. `up ... --scale svc=N svc` to confirm the count (nothing left to do normally).
+//!
+//! New containers that never turn healthy go the same way (they are in the service's
+//! DNS name as soon as they run). A scale-down drains the surplus first, so Compose
+//! does not stop them all at once.
 //!
 //! Stop-first is `up -d --no-build --force-recreate --scale svc=N svc`.
 //! The image comparison is by content (`images::fingerprint`), not by ID.
@@ -39,6 +44,8 @@ pub struct Ctx<'a> {
     pub model: &'a Model,
     /// Per wait for healthy containers (`deploy.timeout`).
     pub timeout: Duration,
+    /// Between two replicas leaving (`deploy.drain`).
+    pub drain: Duration,
 }
 
 /// The plan for `services` (already in dependency order): each with its wanted replicas
@@ -215,6 +222,7 @@ pub async fn scale(cx: &Ctx<'_>, wanted: &[(String, u32)]) -> Result<()> {
     extra.extend(wanted.iter().map(|(s, _)| s.clone()));
     for (s, n) in wanted {
         output::status(format!("  {s}: scaling to {n}"));
+        super::drain::scale_down(cx.engine, &cx.compose.project, s, *n, cx.drain).await?;
     }
     up(cx.compose, &extra).await?;
     for (s, n) in wanted {
@@ -252,6 +260,7 @@ async fn start_first(cx: &Ctx<'_>, p: &ServicePlan, touched: &mut Vec<String>) -
     ));
     let scale_to = |n: u32| vec!["--no-recreate".to_string(), "--scale".into(), format!("{svc}={n}"), svc.clone()];
     let started = up(cx.compose, &scale_to(total)).await;
+    let joined = std::time::Instant::now();
     let now = super::containers(cx.engine, project, Some(svc)).await?;
     let new: Vec<String> = now.iter().filter(|c| !old.contains(&c.id)).map(|c| c.id.clone()).collect();
     let names: Vec<String> = now.iter().filter(|c| new.contains(&c.id)).map(|c| c.name.clone()).collect();
@@ -266,20 +275,24 @@ async fn start_first(cx: &Ctx<'_>, p: &ServicePlan, touched: &mut Vec<String>) -
         // The old containers never stopped: removing the new ones is the whole undo.
         let why = if crate::util::interrupted() { "interrupted" } else { "the new containers did not become healthy" };
         output::warn(format!("{svc}: {why}; removing them, the old ones keep serving"));
-        for id in &new {
-            if let Err(e) = cx.engine.remove(id).await {
-                output::error(format!("{e:#}"));
-            }
+        // They ran, so they are in the service's name: drained like old ones, so that a
+        // proxy never holds two vanished addresses; an interrupt does not wait.
+        let failed: Vec<&crate::docker::Container> = now.iter().filter(|c| new.contains(&c.id)).collect();
+        let pause = if crate::util::interrupted() { Duration::ZERO } else { cx.drain };
+        if let Err(e) = super::drain::retire(cx.engine, &failed, pause, 10).await {
+            output::error(format!("{e:#}"));
         }
         return Err(e);
     }
-    output::status(format!("  {svc}: new containers healthy; stopping the {} old one(s)", old.len()));
+    super::drain::settle(joined, cx.drain).await;
+    output::status(format!(
+        "  {svc}: new containers healthy; draining the {} old one(s) one at a time ({} apart)",
+        old.len(),
+        crate::util::human_duration(cx.drain)
+    ));
     touched.push(svc.clone());
-    for c in before.iter().filter(|c| old.contains(&c.id)) {
-        output::debug(format!("  stopping {} (replica {})", c.name, c.number));
-        cx.engine.stop(&c.id, 30).await?;
-        cx.engine.remove(&c.id).await?;
-    }
+    let retiring: Vec<&crate::docker::Container> = before.iter().filter(|c| old.contains(&c.id)).collect();
+    super::drain::retire(cx.engine, &retiring, cx.drain, super::drain::GRACE_S).await?;
     up(cx.compose, &scale_to(p.replicas)).await?;
     wait::ready(cx.engine, project, svc, None, p.replicas as usize, cx.timeout).await?;
     output::status(format!("  {svc}: {} new container(s) serving", p.replicas));

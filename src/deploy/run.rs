@@ -279,7 +279,7 @@ async fn sequence(
     // The tags may have moved since the build (another build of the same tag): what runs
     // must be what was built and recorded.
     images::put_back(&plan.compose, engine, &plan.model, &rel.images, &plan.services).await?;
-    let cx = rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout };
+    let cx = rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout, drain: d.drain };
     let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &mut rel.images, true).await?;
     rollout::show(&plans);
     rollout::apply(&cx, &plans, touched).await?;
@@ -504,7 +504,7 @@ async fn dry_run(plan: &Plan<'_>) -> Result<()> {
         },
         Some(mode) => output::status(format!("  migrations: {} with {}", mode.describe(), plan.version)),
     }
-    let cx = rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout };
+    let cx = rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout, drain: d.drain };
     output::status("  rollout:");
     let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &mut wanted, false).await?;
     rollout::show(&plans);

@@ -90,6 +90,11 @@ pub async fn scale(
         desired.extend(wanted.iter().cloned());
         return Ok(desired);
     }
+    // Compose would stop a scale-down's surplus all at once; drained one at a time, a
+    // proxy in front loses no request (see `drain`).
+    for (svc, n) in wanted {
+        super::drain::scale_down(engine, &s.project, svc, *n, s.file.deploy.drain).await?;
+    }
     let mut args = vec!["--no-recreate".to_string()];
     for (svc, n) in wanted {
         args.push("--scale".into());

@@ -286,7 +286,7 @@ fn first_deploy_auto_rollback_lock_and_interrupt_v1() {
     s.ccops(&["deploy", "production", "v1.1.0"])
         .code(0)
         .stderr_has("start-first")
-        .stderr_has("stopping the 2 old one(s)");
+        .stderr_has("draining the 2 old one(s) one at a time");
     assert_eq!(live(&s), "v1.1.0");
     assert_eq!(healthy(&s, "backend"), 2, "{:?}", s.containers_of("backend"));
     assert_eq!(migrations(&s), "20240101000000,20240601000000");
