@@ -564,3 +564,41 @@ async fn wait_healthy(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{CheckResult, Report, Status};
+
+    fn report(checks: &[(&str, Status)]) -> Report {
+        Report {
+            project: "p".into(),
+            environment: "e".into(),
+            status: checks.iter().map(|c| c.1).max().unwrap_or(Status::Ok),
+            checked_at: String::new(),
+            duration: std::time::Duration::ZERO,
+            checks: checks
+                .iter()
+                .map(|(name, status)| CheckResult {
+                    name: name.to_string(),
+                    kind: "service",
+                    status: *status,
+                    detail: format!("{name} {}", status.word()),
+                    duration: std::time::Duration::ZERO,
+                    metrics: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn only_what_passed_before_is_held_against_the_restore() {
+        let before = report(&[("api", Status::Ok), ("worker", Status::Warn), ("cron", Status::Fail)]);
+        // Still starting (warn) is not failing; what failed before is not blamed.
+        let after = report(&[("api", Status::Warn), ("worker", Status::Ok), ("cron", Status::Fail)]);
+        assert!(newly_failing(&before, &after).is_empty());
+        let after = report(&[("api", Status::Fail), ("worker", Status::Fail), ("cron", Status::Fail)]);
+        let worse: Vec<String> = newly_failing(&before, &after).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(worse, ["api", "worker"]);
+    }
+}
