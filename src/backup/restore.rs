@@ -559,7 +559,8 @@ async fn wait_healthy(
             return Ok(r);
         }
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {},
+            // The containers are ready by now: what is left is an app's own warm-up.
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {},
             _ = crate::util::wait_interrupt() => return Err(crate::error::Interrupted.into()),
         }
     }

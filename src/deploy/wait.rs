@@ -12,6 +12,9 @@ use crate::docker::{Container, Engine};
 
 /// How long a container without a healthcheck must run to count as started.
 const SETTLE: Duration = Duration::from_secs(3);
+/// How often the containers are looked at: a few inspects a round are cheap, and every
+/// wait (deploy, rollback, scale, restore) ends up to one poll later than it could.
+const POLL: Duration = Duration::from_millis(250);
 
 /// Wait for `expected` ready containers of `service` (only those in `only`, if given).
 pub async fn ready(
@@ -71,7 +74,7 @@ pub async fn ready(
             );
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(700)) => {},
+            _ = tokio::time::sleep(POLL) => {},
             _ = crate::util::wait_interrupt() => return Err(crate::error::Interrupted.into()),
         }
     }
