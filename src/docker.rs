@@ -243,8 +243,11 @@ impl Engine {
     }
 
     async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
-        // The exit code can lag the end of the stream by a moment.
-        for _ in 0..50 {
+        // The exit code can lag the end of the stream by a moment, usually a few
+        // milliseconds: look again soon, then less often (about 5 s in all).
+        let mut pause = Duration::from_millis(2);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
             let info = self
                 .docker
                 .inspect_exec(exec_id)
@@ -253,7 +256,11 @@ impl Engine {
             if info.running != Some(true) {
                 return Ok(info.exit_code.unwrap_or(-1));
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            if std::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
         }
         bail!("the command in the container did not report an exit code")
     }

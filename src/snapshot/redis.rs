@@ -28,80 +28,90 @@ async fn cli(engine: &Engine, container: &str, env: &[String], args: &[&str]) ->
     Ok(out)
 }
 
+/// Several commands in one `redis-cli` run (fed on its stdin, one a line): each exec
+/// costs a round trip through the engine, a few of them per backup add up. The reply
+/// lines, raw; an error reply fails the whole script.
+async fn script(engine: &Engine, container: &str, env: &[String], commands: &[&str]) -> Result<Vec<String>> {
+    let input = std::io::Cursor::new(commands.iter().map(|c| format!("{c}\n")).collect::<String>().into_bytes());
+    let mut out = Vec::new();
+    let o = engine.exec_stream(container, &["redis-cli"], env, &mut out, Some(input)).await?;
+    let out = String::from_utf8_lossy(&out);
+    let lines: Vec<String> = out.lines().map(|l| l.trim().to_string()).collect();
+    let refused = lines.iter().find(|l| ["ERR", "NOAUTH", "WRONGPASS", "LOADING", "(error)"].iter().any(|p| l.starts_with(p)));
+    if o.exit_code != 0 || refused.is_some() {
+        let why = refused.cloned().unwrap_or_else(|| o.stderr.clone());
+        bail!("`redis-cli {}` failed: {why}", commands.join("; "));
+    }
+    Ok(lines)
+}
+
+/// The `n`th reply line of a script as a number.
+fn number_at(lines: &[String], n: usize, what: &str) -> Result<u64> {
+    let line = lines.get(n).map(String::as_str).unwrap_or("");
+    line.parse().map_err(|_| anyhow!("`redis-cli {what}` answered `{line}`, not a number"))
+}
+
+/// The value of a `CONFIG GET` reply (key line, value line) starting at line `n`.
+fn config_at(lines: &[String], n: usize, key: &str) -> Result<String> {
+    match (lines.get(n), lines.get(n + 1)) {
+        (Some(k), Some(v)) if k == key && !v.is_empty() => Ok(v.clone()),
+        _ => bail!("cannot read the server's `{key}` setting (CONFIG GET {key} answered `{}`)", lines.join(" ")),
+    }
+}
+
 fn info_field<'a>(info: &'a str, key: &str) -> Option<&'a str> {
     info.lines().find_map(|l| l.trim().strip_prefix(key).and_then(|r| r.strip_prefix(':')))
 }
 
-async fn number(engine: &Engine, c: &str, env: &[String], args: &[&str]) -> Result<u64> {
-    let out = cli(engine, c, env, args).await?;
-    out.lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .parse()
-        .map_err(|_| anyhow!("`redis-cli {}` answered `{out}`, not a number", args.join(" ")))
-}
-
-/// Where the server writes its RDB file: (dir, dbfilename).
-async fn rdb_path(engine: &Engine, c: &str, env: &[String]) -> Result<(String, String)> {
-    let dir = cli(engine, c, env, &["CONFIG", "GET", "dir"]).await?;
-    let file = cli(engine, c, env, &["CONFIG", "GET", "dbfilename"]).await?;
-    let second = |s: &str| s.lines().nth(1).map(|x| x.trim().to_string());
-    match (second(&dir), second(&file)) {
-        (Some(d), Some(f)) if !d.is_empty() && !f.is_empty() => Ok((d, f)),
-        _ => bail!("cannot read the RDB location (CONFIG GET dir/dbfilename answered `{dir}` / `{file}`)"),
-    }
-}
-
-/// Wait until no BGSAVE runs; fail if the last one failed.
+/// Wait until no BGSAVE runs and the last one ended after `since`; fail if it failed.
 async fn wait_bgsave_done(engine: &Engine, c: &str, env: &[String], since: u64) -> Result<()> {
     let started = Instant::now();
+    // A small data set is saved in milliseconds: look again soon, then less often.
+    let mut pause = Duration::from_millis(10);
     loop {
         crate::util::check_interrupt()?;
-        let info = cli(engine, c, env, &["INFO", "persistence"]).await?;
+        let r = script(engine, c, env, &["LASTSAVE", "INFO persistence"]).await?;
+        let last = number_at(&r, 0, "LASTSAVE")?;
+        let info = r[1..].join("\n");
         let running = info_field(&info, "rdb_bgsave_in_progress") == Some("1");
-        if !running {
-            let last = number(engine, c, env, &["LASTSAVE"]).await?;
-            if last > since {
-                if info_field(&info, "rdb_last_bgsave_status") != Some("ok") {
-                    bail!(
-                        "Redis reports its background save failed (rdb_last_bgsave_status: {}); check the Redis log and free disk space in its data folder",
-                        info_field(&info, "rdb_last_bgsave_status").unwrap_or("?")
-                    );
-                }
-                return Ok(());
+        if !running && last > since {
+            if info_field(&info, "rdb_last_bgsave_status") != Some("ok") {
+                bail!(
+                    "Redis reports its background save failed (rdb_last_bgsave_status: {}); check the Redis log and free disk space in its data folder",
+                    info_field(&info, "rdb_last_bgsave_status").unwrap_or("?")
+                );
             }
+            return Ok(());
         }
         if started.elapsed() > Duration::from_secs(3600) {
             bail!("Redis BGSAVE did not finish within an hour");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
     }
 }
 
 /// Take a fresh snapshot and stream the RDB file into `out`. Returns DBSIZE at the snapshot.
 pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, container: &str, service: &str, out: &mut W) -> Result<u64> {
     let env = cli_env(engine, container).await?;
-    // A save already running: let it finish, our snapshot must start after our request.
-    let info = cli(engine, container, &env, &["INFO", "persistence"])
+    // One round trip for all the snapshot needs to know before it starts.
+    let ask = ["LASTSAVE", "TIME", "DBSIZE", "CONFIG GET dir", "CONFIG GET dbfilename"];
+    let r = script(engine, container, &env, &ask)
         .await
         .map_err(|e| e.context(format!("Redis service `{service}` does not answer")))?;
-    if info_field(&info, "rdb_bgsave_in_progress") == Some("1") {
-        crate::output::status(format!("redis `{service}`: a background save is already running; waiting for it"));
-        let last = number(engine, container, &env, &["LASTSAVE"]).await?;
-        wait_bgsave_done(engine, container, &env, last.saturating_sub(1)).await?;
-    }
-    let last = number(engine, container, &env, &["LASTSAVE"]).await?;
+    let last = number_at(&r, 0, "LASTSAVE")?;
+    let now = number_at(&r, 1, "TIME")?;
+    let keys = number_at(&r, 3, "DBSIZE")?;
+    let (dir, file) = (config_at(&r, 4, "dir")?, config_at(&r, 6, "dbfilename")?);
     // LASTSAVE has one-second resolution: make sure ours will read as newer.
-    let now = cli(engine, container, &env, &["TIME"]).await?;
-    let now: u64 = now.lines().next().unwrap_or("0").trim().parse().unwrap_or(0);
     if now <= last {
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
-    let keys = number(engine, container, &env, &["DBSIZE"]).await?;
     let mut answer = cli(engine, container, &env, &["BGSAVE"]).await;
     if answer.as_ref().is_err_and(|e| e.to_string().contains("in progress")) {
-        wait_bgsave_done(engine, container, &env, last).await?;
+        // A save already running: let it finish, ours must start after our request.
+        crate::output::status(format!("redis `{service}`: a background save is already running; waiting for it"));
+        wait_bgsave_done(engine, container, &env, last.saturating_sub(1)).await?;
         answer = cli(engine, container, &env, &["BGSAVE"]).await;
     }
     let answer = answer?;
@@ -109,7 +119,6 @@ pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, container: &str, servi
         bail!("Redis refused BGSAVE: {answer}");
     }
     wait_bgsave_done(engine, container, &env, last).await?;
-    let (dir, file) = rdb_path(engine, container, &env).await?;
     let path = format!("{}/{}", dir.trim_end_matches('/'), file);
     let o = engine.exec_stream(container, &["cat", &path], &[], out, None::<tokio::io::Empty>).await?;
     if o.exit_code != 0 {
@@ -123,16 +132,17 @@ pub fn is_rdb_header(head: &[u8]) -> bool {
     head.len() >= 9 && &head[..5] == b"REDIS" && head[5..9].iter().all(u8::is_ascii_digit)
 }
 
-/// Before anything is stopped: the server must load RDB at start (not AOF).
+/// Before anything is stopped: the server must load RDB at start (not AOF). Where it
+/// keeps the file: (dir, dbfilename).
 pub async fn preflight(engine: &Engine, container: &str, service: &str) -> Result<(String, String)> {
     let env = cli_env(engine, container).await?;
-    let aof = cli(engine, container, &env, &["CONFIG", "GET", "appendonly"]).await?;
-    if aof.lines().nth(1).map(str::trim) == Some("yes") {
+    let r = script(engine, container, &env, &["CONFIG GET appendonly", "CONFIG GET dir", "CONFIG GET dbfilename"]).await?;
+    if config_at(&r, 0, "appendonly")? == "yes" {
         bail!(
             "Redis service `{service}` runs with `appendonly yes`: it would load its AOF, not the restored RDB; disable AOF for the restore or restore it by hand"
         );
     }
-    rdb_path(engine, container, &env).await
+    Ok((config_at(&r, 2, "dir")?, config_at(&r, 4, "dbfilename")?))
 }
 
 /// Put `rdb` (a tar stream holding the file `file`, gzip allowed) in place while Redis is
@@ -200,18 +210,20 @@ where
     start?;
     let env = cli_env(engine, container).await?;
     let started = Instant::now();
+    let mut pause = Duration::from_millis(20);
     loop {
-        if let Ok(info) = cli(engine, container, &env, &["INFO", "persistence"]).await {
-            if info_field(&info, "loading") == Some("0") {
-                break;
+        // Refused while the server starts, LOADING while it reads the file.
+        if let Ok(r) = script(engine, container, &env, &["DBSIZE", "INFO persistence"]).await {
+            if info_field(&r.join("\n"), "loading") == Some("0") {
+                return number_at(&r, 0, "DBSIZE");
             }
         }
         if started.elapsed() > Duration::from_secs(300) {
             bail!("Redis did not finish loading the restored data within 5 minutes");
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
     }
-    number(engine, container, &env, &["DBSIZE"]).await
 }
 
 /// Copy the (stopped) container's RDB file, as the tar the engine hands out, into the
