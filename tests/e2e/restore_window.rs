@@ -3,49 +3,74 @@
 //! waited for before the verdict. Counted on the engine's own event stream.
 
 use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::stack::{Flavour, Stack};
 
-fn now() -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
+/// The stack's Compose containers' stops and starts, followed live from before the
+/// restore: `docker events --since` replays only the engine's last 256 events, which the
+/// execs of tests running beside this one overflow within seconds. Helper containers run
+/// from the project's images carry its project and service labels too (Compose v2
+/// labels the images it builds), but never a config hash.
+struct Events {
+    child: Child,
+    lines: mpsc::Receiver<String>,
 }
 
-/// Per service, (stops, starts) of the stack's Compose containers between two times.
-/// Helper containers run from the project's images carry its project and service labels
-/// too (Compose v2 labels the images it builds), but never a config hash.
-fn stops_and_starts(s: &Stack, since: &str, until: &str) -> BTreeMap<String, (u32, u32)> {
-    let out = s.docker(&[
-        "events",
-        "--since",
-        since,
-        "--until",
-        until,
-        "--filter",
-        "type=container",
-        "--filter",
-        &format!("label=com.docker.compose.project={}", s.project),
-        "--filter",
-        "label=com.docker.compose.config-hash",
-        "--filter",
-        "event=stop",
-        "--filter",
-        "event=start",
-        "--format",
-        "{{.Action}} {{index .Actor.Attributes \"com.docker.compose.service\"}}",
-    ]);
-    let mut counts: BTreeMap<String, (u32, u32)> = BTreeMap::new();
-    for line in out.lines() {
-        let Some((action, service)) = line.split_once(' ') else { continue };
-        let c = counts.entry(service.to_string()).or_default();
-        match action {
-            "stop" => c.0 += 1,
-            "start" => c.1 += 1,
-            _ => {}
-        }
+impl Events {
+    fn follow(s: &Stack) -> Events {
+        let mut child = Command::new("docker")
+            .args([
+                "events",
+                "--filter",
+                "type=container",
+                "--filter",
+                &format!("label=com.docker.compose.project={}", s.project),
+                "--filter",
+                "label=com.docker.compose.config-hash",
+                "--filter",
+                "event=stop",
+                "--filter",
+                "event=start",
+                "--format",
+                "{{.Action}} {{index .Actor.Attributes \"com.docker.compose.service\"}}",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        // The stream is subscribed once the client has connected: give it a moment.
+        std::thread::sleep(Duration::from_millis(500));
+        Events { child, lines }
     }
-    counts
+
+    /// Per service, (stops, starts) seen so far.
+    fn counts(mut self) -> BTreeMap<String, (u32, u32)> {
+        // Events reach the stream a moment after they happen: wait for the last ones.
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut counts: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        for line in self.lines.try_iter() {
+            let Some((action, service)) = line.split_once(' ') else { continue };
+            let c = counts.entry(service.to_string()).or_default();
+            match action {
+                "stop" => c.0 += 1,
+                "start" => c.1 += 1,
+                _ => {}
+            }
+        }
+        counts
+    }
 }
 
 #[test]
@@ -61,13 +86,10 @@ fn a_restore_stops_each_service_once_and_waits_for_health() {
     s.redis(&["SET", "seed:2", "two"]);
     s.exec("backend", &["sh", "-c", "echo junk > /app/storage/a.txt"]);
 
-    let since = now();
+    let events = Events::follow(&s);
     let t = Instant::now();
     let r = s.ccops(&["restore", "latest", "--yes"]);
     let took = t.elapsed();
-    // Events are stamped by the engine when they happen: a moment later catches the last.
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let until = now();
     eprintln!("restore latest --yes took {took:?}");
 
     r.code(0).stderr_has("restored backup").stderr_has("taking a safety backup");
@@ -76,10 +98,15 @@ fn a_restore_stops_each_service_once_and_waits_for_health() {
     assert_eq!(s.redis(&["EXISTS", "seed:2"]), "0", "redis not restored");
     assert_eq!(s.exec("backend", &["cat", "/app/storage/a.txt"]).trim(), "hello docs", "volume not restored");
 
-    let counts = stops_and_starts(&s, &since, &until);
+    let counts = events.counts();
     eprintln!("stops and starts per service: {counts:?}");
     for svc in ["backend", "worker", "proxy", "redis"] {
-        assert_eq!(counts.get(svc), Some(&(1, 1)), "`{svc}` not stopped once and started once: {counts:?}");
+        assert_eq!(
+            counts.get(svc),
+            Some(&(1, 1)),
+            "`{svc}` not stopped once and started once: {counts:?}\nthe restore said:\n{}",
+            r.stderr
+        );
     }
     // The database is restored in place: never stopped.
     assert_eq!(counts.get("postgres"), None, "postgres was stopped: {counts:?}");
