@@ -37,7 +37,8 @@ async fn script(engine: &Engine, container: &str, env: &[String], commands: &[&s
     let o = engine.exec_stream(container, &["redis-cli"], env, &mut out, Some(input)).await?;
     let out = String::from_utf8_lossy(&out);
     let lines: Vec<String> = out.lines().map(|l| l.trim().to_string()).collect();
-    let refused = lines.iter().find(|l| ["ERR", "NOAUTH", "WRONGPASS", "LOADING", "(error)"].iter().any(|p| l.starts_with(p)));
+    let refused =
+        lines.iter().find(|l| ["ERR", "NOAUTH", "WRONGPASS", "LOADING", "(error)"].iter().any(|p| l.starts_with(p)));
     if o.exit_code != 0 || refused.is_some() {
         let why = refused.cloned().unwrap_or_else(|| o.stderr.clone());
         bail!("`redis-cli {}` failed: {why}", commands.join("; "));
@@ -136,7 +137,8 @@ pub fn is_rdb_header(head: &[u8]) -> bool {
 /// keeps the file: (dir, dbfilename).
 pub async fn preflight(engine: &Engine, container: &str, service: &str) -> Result<(String, String)> {
     let env = cli_env(engine, container).await?;
-    let r = script(engine, container, &env, &["CONFIG GET appendonly", "CONFIG GET dir", "CONFIG GET dbfilename"]).await?;
+    let r =
+        script(engine, container, &env, &["CONFIG GET appendonly", "CONFIG GET dir", "CONFIG GET dbfilename"]).await?;
     if config_at(&r, 0, "appendonly")? == "yes" {
         bail!(
             "Redis service `{service}` runs with `appendonly yes`: it would load its AOF, not the restored RDB; disable AOF for the restore or restore it by hand"
