@@ -16,21 +16,10 @@ async fn cli_env(engine: &Engine, container: &str) -> Result<Vec<String>> {
     Ok(env_value(&env, "REDIS_PASSWORD").map(|pw| vec![format!("REDISCLI_AUTH={pw}")]).unwrap_or_default())
 }
 
-async fn cli(engine: &Engine, container: &str, env: &[String], args: &[&str]) -> Result<String> {
-    // Without a terminal redis-cli prints raw replies: `1`, not `(integer) 1`.
-    let mut cmd = vec!["redis-cli"];
-    cmd.extend_from_slice(args);
-    let (code, out, err) = engine.exec_capture(container, &cmd, env).await?;
-    let out = out.trim().to_string();
-    if code != 0 || out.starts_with("ERR") || out.starts_with("NOAUTH") || out.starts_with("WRONGPASS") {
-        bail!("`redis-cli {}` failed: {}", args.join(" "), if out.is_empty() { err.trim().to_string() } else { out });
-    }
-    Ok(out)
-}
-
-/// Several commands in one `redis-cli` run (fed on its stdin, one a line): each exec
-/// costs a round trip through the engine, a few of them per backup add up. The reply
-/// lines, raw; an error reply fails the whole script.
+/// Commands in one `redis-cli` run (fed on its stdin, one a line): each exec costs a
+/// round trip through the engine, a few of them per backup add up. Without a terminal
+/// redis-cli prints raw replies (`1`, not `(integer) 1`): the reply lines; an error reply
+/// fails the whole script.
 async fn script(engine: &Engine, container: &str, env: &[String], commands: &[&str]) -> Result<Vec<String>> {
     let input = std::io::Cursor::new(commands.iter().map(|c| format!("{c}\n")).collect::<String>().into_bytes());
     let mut out = Vec::new();
@@ -108,14 +97,14 @@ pub async fn dump<W: AsyncWrite + Unpin>(engine: &Engine, container: &str, servi
     if now <= last {
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
-    let mut answer = cli(engine, container, &env, &["BGSAVE"]).await;
+    let mut answer = script(engine, container, &env, &["BGSAVE"]).await;
     if answer.as_ref().is_err_and(|e| e.to_string().contains("in progress")) {
         // A save already running: let it finish, ours must start after our request.
         crate::output::status(format!("redis `{service}`: a background save is already running; waiting for it"));
         wait_bgsave_done(engine, container, &env, last.saturating_sub(1)).await?;
-        answer = cli(engine, container, &env, &["BGSAVE"]).await;
+        answer = script(engine, container, &env, &["BGSAVE"]).await;
     }
-    let answer = answer?;
+    let answer = answer?.join(" ");
     if !answer.contains("started") && !answer.contains("scheduled") {
         bail!("Redis refused BGSAVE: {answer}");
     }
