@@ -204,6 +204,9 @@ def run_checks():
 class Handler(BaseHTTPRequestHandler):
     server_version = "commandcenter-backend/" + VERSION
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; on a kept-alive connection (HAProxy reuses
+    # them) Nagle plus the peer's delayed ACK would hold the body ~40 ms.
+    disable_nagle_algorithm = True
 
     def version_string(self):
         return self.server_version
