@@ -10,6 +10,9 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 use serde_yaml::{Mapping, Value};
 
+use crate::syntax::imageref::ImageRef;
+use crate::syntax::{envfile, interp};
+
 /// Compose's own default file names, in the order it looks for them.
 const BASE_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
 
@@ -148,7 +151,7 @@ pub fn detect(dir: &Path) -> Result<Detected> {
         texts.push_str(&text);
         texts.push('\n');
     }
-    let project_from_file = doc.get("name").and_then(Value::as_str).map(|n| expand(n, &vars));
+    let project_from_file = doc.get("name").and_then(Value::as_str).map(|n| interp::expand_known(n, &vars));
     out.project = crate::config::normalize_project(
         &project_from_file
             .or_else(|| vars.get(crate::env_vars::COMPOSE_PROJECT_NAME).cloned())
@@ -248,86 +251,18 @@ fn merge(base: &mut Value, over: Value) {
     }
 }
 
-/// `KEY=value` lines of an env file (quotes removed, comments skipped).
-pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>> {
+/// The variables of an env file; lines that are not `KEY=value` are passed over (init
+/// must work on a half-written env file).
+fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
-    Ok(parse_env(&text))
-}
-
-fn parse_env(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim();
-            let v = if v.len() >= 2
-                && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
-            {
-                &v[1..v.len() - 1]
-            } else {
-                v.split(" #").next().unwrap_or(v).trim_end()
-            };
-            (k.trim().to_string(), v.to_string())
-        })
-        .collect()
-}
-
-/// Compose interpolation, reduced to what detection needs: `${VAR}`, `${VAR:-default}`,
-/// `${VAR-default}`, `${VAR:?msg}`, `$VAR` and `$$`. An unset variable without a default
-/// stays as written, so it can be shown as such.
-pub fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-        } else if let Some(body) = after.strip_prefix('{') {
-            let Some(end) = body.find('}') else {
-                out.push_str(&rest[i..]);
-                return out;
-            };
-            let expr = &body[..end];
-            let name_end = expr.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(expr.len());
-            let (name, op) = expr.split_at(name_end);
-            let value = vars.get(name).map(String::as_str);
-            let default = op.strip_prefix(":-").map(|d| (d, true)).or_else(|| op.strip_prefix('-').map(|d| (d, false)));
-            match (value, default) {
-                (Some(""), Some((d, true))) => out.push_str(d),
-                (Some(v), _) => out.push_str(v),
-                (None, Some((d, _))) => out.push_str(d),
-                (None, None) => out.push_str(&format!("${{{expr}}}")),
-            }
-            rest = &body[end + 1..];
-        } else {
-            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-            match vars.get(&after[..end]) {
-                Some(v) if end > 0 => out.push_str(v),
-                _ => out.push_str(&rest[i..i + 1 + end]),
-            }
-            rest = &after[end..];
-        }
-    }
-    out.push_str(rest);
-    out
+    Ok(envfile::entries(&text).flatten().map(|e| (e.key, e.value)).collect())
 }
 
 /// Every `${VAR:?...}` / `${VAR?...}` in the text, sorted.
 fn required_variables(text: &str) -> Vec<String> {
-    let mut found = BTreeSet::new();
-    for (i, _) in text.match_indices("${") {
-        let body = &text[i + 2..];
-        let name_end = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
-        let op = &body[name_end..];
-        if name_end > 0 && (op.starts_with(":?") || op.starts_with('?')) {
-            found.insert(body[..name_end].to_string());
-        }
-    }
-    found.into_iter().collect()
+    let found: BTreeSet<&str> = interp::all_references(text).iter().filter(|e| e.required()).map(|e| e.name).collect();
+    found.into_iter().map(String::from).collect()
 }
 
 /// A service's environment: its `env_file`s, then `environment:` over them, interpolated.
@@ -344,7 +279,7 @@ fn service_env(dir: &Path, svc: &Value, vars: &BTreeMap<String, String>) -> BTre
         _ => vec![],
     };
     for f in files {
-        if let Ok(m) = read_env_file(&dir.join(expand(&f, vars))) {
+        if let Ok(m) = read_env_file(&dir.join(interp::expand_known(&f, vars))) {
             env.extend(m);
         }
     }
@@ -352,13 +287,13 @@ fn service_env(dir: &Path, svc: &Value, vars: &BTreeMap<String, String>) -> BTre
         Some(Value::Mapping(m)) => {
             for (k, v) in m {
                 let (Some(k), Some(v)) = (k.as_str(), scalar(v)) else { continue };
-                env.insert(k.to_string(), expand(&v, vars));
+                env.insert(k.to_string(), interp::expand_known(&v, vars));
             }
         }
         Some(Value::Sequence(items)) => {
             for item in items.iter().filter_map(Value::as_str) {
                 if let Some((k, v)) = item.split_once('=') {
-                    env.insert(k.to_string(), expand(v, vars));
+                    env.insert(k.to_string(), interp::expand_known(v, vars));
                 }
             }
         }
@@ -378,26 +313,7 @@ fn scalar(v: &Value) -> Option<String> {
 
 /// The repository part of an image reference, lowercased: `docker.io/library/postgres`.
 fn repository(image: &str) -> String {
-    let no_digest = image.split('@').next().unwrap_or(image);
-    let repo = tag_start(no_digest).map_or(no_digest, |i| &no_digest[..i]);
-    repo.to_ascii_lowercase()
-}
-
-/// Where the `:tag` of an image reference starts: the last `:` after the last `/` (one
-/// before it is a registry port), not counting those inside `${...}`.
-fn tag_start(image: &str) -> Option<usize> {
-    let mut depth = 0;
-    let mut found = None;
-    for (i, c) in image.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            '/' if depth == 0 => found = None,
-            ':' if depth == 0 => found = Some(i),
-            _ => {}
-        }
-    }
-    found
+    ImageRef::parse(image).name.to_ascii_lowercase()
 }
 
 /// Postgres by image (postgres, postgis, timescaledb, pgvector, bitnami/postgresql...) or,
@@ -487,12 +403,11 @@ fn mount_targets(svc: &Value) -> Vec<String> {
         .collect()
 }
 
-/// `${VAR}` in the tag of an image reference.
+/// `${VAR}` at the start of the tag of an image reference.
 fn tag_variable(image: &str) -> Option<String> {
-    let tag = &image[tag_start(image)? + 1..];
-    let body = tag.strip_prefix("${")?;
-    let end = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
-    (end > 0).then(|| body[..end].to_string())
+    let tag = ImageRef::parse(image).tag.filter(|t| t.starts_with("${"))?;
+    let e = interp::references(&tag).into_iter().next()?;
+    (!e.name.is_empty()).then(|| e.name.to_string())
 }
 
 /// `host:port` addresses of published ports as written (`127.0.0.1:${PORT:-8000}`).
@@ -563,18 +478,13 @@ mod tests {
     }
 
     #[test]
-    fn expands_like_compose() {
-        let v = vars(&[("A", "x"), ("E", "")]);
-        assert_eq!(expand("${A}-${A:-d}-${B:-d}-${E:-d}-${E-d}-$A-$$-${B}", &v), "x-x-d-d--x-$-${B}");
-        assert_eq!(expand("${A:?set it}", &v), "x");
-    }
-
-    #[test]
     fn env_files_and_templates() {
         assert!(is_env_file(".env") && is_env_file(".env.prod"));
         assert!(!is_env_file(".env.example") && !is_env_file(".envrc") && !is_env_file("x.env"));
-        let m = parse_env("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=v # note\n");
-        assert_eq!(m, vars(&[("A", "1"), ("B", "two words"), ("C", "x"), ("D", "v")]));
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join(".env");
+        std::fs::write(&f, "# c\nA=1\nexport B=\"two words\"\nhalf written\nC='x' \nD=v # note\n").unwrap();
+        assert_eq!(read_env_file(&f).unwrap(), vars(&[("A", "1"), ("B", "two words"), ("C", "x"), ("D", "v")]));
     }
 
     #[test]

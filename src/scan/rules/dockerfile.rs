@@ -10,8 +10,8 @@ use super::image::is_root_user;
 use super::secrets::is_secret_name;
 use crate::scan::dockerfile::{Dockerfile, Instruction, pairs, split_words, substitute};
 use crate::scan::finding::Finding;
-use crate::scan::imageref::ImageRef;
-use crate::scan::interp;
+use crate::syntax::imageref::ImageRef;
+use crate::syntax::interp;
 
 const ARCHIVES: &[&str] = &[".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"];
 const CREDENTIAL_NAMES: &[&str] = &[

@@ -5,8 +5,8 @@
 use super::Cx;
 use crate::scan::compose::{Service, list_to_map};
 use crate::scan::finding::Finding;
-use crate::scan::interp;
 use crate::scan::yaml::{Kind, Node};
+use crate::syntax::interp;
 
 /// Suffixes that make a name about a secret rather than the secret itself
 /// (`DB_PASSWORD_FILE` is the recommended way to pass one).
@@ -115,9 +115,9 @@ fn literals(cx: &Cx<'_>, svc: &Service<'_>, vars: &Node, what: &str, out: &mut V
 fn weak_defaults(cx: &Cx<'_>, svc: &Service<'_>, n: &Node, under: Option<&str>, out: &mut Vec<Finding>) {
     match &n.kind {
         Kind::Scalar { text, .. } => {
-            for e in interp::exprs(text) {
-                let Some(default) = &e.default else { continue };
-                let secret = is_secret_name(&e.name) || under.is_some_and(is_secret_name);
+            for e in interp::references(text) {
+                let Some(default) = e.default() else { continue };
+                let secret = is_secret_name(e.name) || under.is_some_and(is_secret_name);
                 if secret && is_weak(default) {
                     let shown = if default.is_empty() {
                         "an empty default".to_string()
@@ -128,9 +128,7 @@ fn weak_defaults(cx: &Cx<'_>, svc: &Service<'_>, n: &Node, under: Option<&str>, 
                         "Write `${{{}:?must be set}}` so Compose refuses to start without a real value.",
                         e.name
                     );
-                    out.push(
-                        cx.at("SEC002", n, svc, format!("`${{{}}}` has {shown}", e.name)).key(e.name.clone()).fix(fix),
-                    );
+                    out.push(cx.at("SEC002", n, svc, format!("`${{{}}}` has {shown}", e.name)).key(e.name).fix(fix));
                 }
             }
         }
