@@ -19,10 +19,11 @@ use serde_yaml::Value;
 pub use error::ConfigError;
 pub use schema::*;
 pub use suggest::closest;
-pub use vars::{Vars, is_secret_name};
+pub use vars::Vars;
 
 use crate::env_vars;
 use crate::syntax::interp;
+use crate::syntax::secrets::is_secret_name;
 
 /// What a command needs to know, resolved from flags, the environment and ccops.yaml.
 #[derive(Debug, Clone)]

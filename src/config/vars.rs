@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::syntax::interp::Lookup;
+use crate::syntax::secrets::is_secret_name;
 
 /// Where variable values come from, and which of them are secrets.
 #[derive(Debug, Clone, Default)]
@@ -56,15 +57,6 @@ impl Lookup for Vars {
     }
 }
 
-/// A name that says it holds a secret (SPEC §1 Output): it contains PASSWORD, SECRET or
-/// TOKEN, or one of its `_`-separated words is KEY or PASS (SECRET_KEY, STRIPE_API_KEY,
-/// APIKEY, DB_PASS), so that MONKEY, KEYBOARD_LAYOUT or the shell's PWD are not secrets.
-pub fn is_secret_name(name: &str) -> bool {
-    let up = name.to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN"].iter().any(|w| up.contains(w))
-        || up.split(['_', '-', '.']).any(|word| matches!(word, "KEY" | "KEYS" | "APIKEY" | "PASS"))
-}
-
 /// A URL with a password in it, or a long token of letters and digits.
 fn looks_like_credential(v: &str) -> bool {
     if v.contains("://") && v.contains('@') {
@@ -77,18 +69,6 @@ fn looks_like_credential(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_names() {
-        for n in ["DB_PASSWORD", "SECRET_KEY", "API_TOKEN", "AWS_SECRET_ACCESS_KEY", "STRIPE_KEY", "APIKEY", "db_pass"]
-        {
-            assert!(is_secret_name(n), "{n}");
-        }
-        // PWD and OLDPWD are the shell's folders, not passwords.
-        for n in ["MONKEY", "KEYBOARD_LAYOUT", "HOSTNAME", "APP_VERSION", "PWD", "OLDPWD"] {
-            assert!(!is_secret_name(n), "{n}");
-        }
-    }
 
     #[test]
     fn free_text_masks_only_credential_like_values() {

@@ -5,11 +5,11 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::secrets::is_secret_name;
 use crate::scan::finding::Finding;
 use crate::scan::git::Git;
 use crate::scan::read::Tree;
 use crate::syntax::envfile;
+use crate::syntax::secrets::is_secret_name;
 
 /// Env-file names that are templates, meant to be committed.
 pub fn is_template(name: &str) -> bool {
