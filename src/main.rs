@@ -24,6 +24,7 @@ mod snapshot;
 mod state;
 mod status;
 mod storage;
+mod syntax;
 mod util;
 
 use clap::Parser;

@@ -141,7 +141,7 @@ fn mask_one(url: &str) -> String {
 
 fn secret_param(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    crate::config::is_secret_name(name) || lower == "sig" || lower.ends_with("signature") || lower == "auth"
+    crate::syntax::secrets::is_secret_name(name) || lower == "sig" || lower.ends_with("signature") || lower == "auth"
 }
 
 /// Context added to every JSON log line from now on (command, environment, backup_id...).

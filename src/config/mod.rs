@@ -5,10 +5,10 @@
 mod discover;
 mod envfile;
 mod error;
-mod interpolate;
 pub mod schema;
 mod signing;
 mod suggest;
+mod vars;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,11 +17,13 @@ use anyhow::Result;
 use serde_yaml::Value;
 
 pub use error::ConfigError;
-pub use interpolate::{Vars, is_secret_name};
 pub use schema::*;
 pub use suggest::closest;
+pub use vars::Vars;
 
 use crate::env_vars;
+use crate::syntax::interp;
+use crate::syntax::secrets::is_secret_name;
 
 /// What a command needs to know, resolved from flags, the environment and ccops.yaml.
 #[derive(Debug, Clone)]
@@ -310,13 +312,10 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     })
 }
 
-/// Whether the config text refers to variable `name` (`${NAME...}` or `$NAME`).
+/// Whether the config text refers to variable `name` (`${NAME...}` or `$NAME`, also inside
+/// another's default; `$$NAME` is an escaped dollar, not a reference).
 fn mentions(text: &str, name: &str) -> bool {
-    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    ["${", "$"].iter().any(|open| {
-        let needle = format!("{open}{name}");
-        text.match_indices(&needle).any(|(i, m)| !text[i + m.len()..].starts_with(ident))
-    })
+    interp::all_references(text).iter().any(|e| e.name == name)
 }
 
 /// Remove every environment but `keep` from `environments:`, returning them.
@@ -335,7 +334,7 @@ fn put_back_envs(v: &mut Value, others: Vec<(Value, Value)>) {
 }
 
 fn interp_plain(s: &str, vars: &Vars) -> String {
-    interpolate::interpolate(s, vars).map(|r| r.value).unwrap_or_else(|_| s.to_string())
+    interp::interpolate(s, vars).map(|r| r.value).unwrap_or_else(|_| s.to_string())
 }
 
 fn select_env(path: &Path, flag: Option<&str>, default: Option<&str>, names: &[String]) -> Result<String> {
@@ -379,7 +378,7 @@ pub fn normalize_project(name: &str) -> String {
 fn interp_tree(v: &mut Value, shown: &mut Value, vars: &Vars, text: &str, path: &Path) -> Result<()> {
     match (&mut *v, shown) {
         (Value::String(s), shown) => {
-            let r = interpolate::interpolate(s, vars).map_err(|(_, msg)| {
+            let r = interp::interpolate(s, vars).map_err(|(_, msg)| {
                 // Point at the expression in the file.
                 let needle = s.find("${").map_or(s.as_str(), |i| &s[i..]);
                 let needle = needle.split('}').next().unwrap_or(needle);
@@ -387,7 +386,8 @@ fn interp_tree(v: &mut Value, shown: &mut Value, vars: &Vars, text: &str, path: 
                 ConfigError::at(path, line, col, format!("{msg} (set it in the environment or the env file)"))
             })?;
             let typed = if r.expanded { retype(&r.value) } else { Value::String(r.value.clone()) };
-            *shown = if r.uses_secret { Value::String("********".into()) } else { typed.clone() };
+            *shown =
+                if r.used.iter().any(|n| vars.is_secret(n)) { Value::String("********".into()) } else { typed.clone() };
             *v = typed;
         }
         (Value::Sequence(a), Value::Sequence(b)) => {
@@ -569,6 +569,8 @@ mod tests {
         assert!(mentions("a: ${DB_PASSWORD}", "DB_PASSWORD"));
         assert!(mentions("a: $DB_PASSWORD/x", "DB_PASSWORD"));
         assert!(!mentions("a: ${DB_PASSWORD}", "DB"));
+        assert!(mentions("a: ${X:-${DB_PASSWORD}}", "DB_PASSWORD"), "inside a default");
+        assert!(!mentions("a: $${DB_PASSWORD}", "DB_PASSWORD"), "an escaped dollar");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::record::ImageRecord;
 use crate::compose::{Compose, Flavour, Model};
 use crate::docker::{Engine, short_err};
 use crate::output;
+use crate::syntax::imageref::ImageRef;
 
 /// The image reference Compose uses for a service: `image:`, else the name it gives a
 /// built image (`<project>-<service>` on v2, `<project>_<service>` on v1).
@@ -158,10 +159,12 @@ pub async fn put_back(
 
 /// Tag image `id` as `reference` (the tag moves; the image it left keeps its ID).
 pub async fn point(engine: &Engine, reference: &str, id: &str) -> Result<()> {
-    let Some((repo, tag)) = split_reference(reference) else {
+    // A digest reference cannot be tagged; no tag means `latest`.
+    let r = ImageRef::parse(reference);
+    if r.digest.is_some() {
         bail!("cannot point `{reference}` at image {}: not a tag", short(id));
-    };
-    let opts = bollard::query_parameters::TagImageOptionsBuilder::new().repo(&repo).tag(&tag).build();
+    }
+    let opts = bollard::query_parameters::TagImageOptionsBuilder::new().repo(&r.name).tag(r.tag_or_latest()).build();
     engine
         .api()
         .tag_image(id, Some(opts))
@@ -186,19 +189,6 @@ pub async fn fingerprint(engine: &Engine, id: &str) -> Option<String> {
     Some(hex::encode(Sha256::digest(text.as_bytes())))
 }
 
-/// `registry:5000/app:v1` -> (`registry:5000/app`, `v1`); no tag means `latest`;
-/// digest references cannot be tagged.
-pub fn split_reference(r: &str) -> Option<(String, String)> {
-    if r.contains('@') {
-        return None;
-    }
-    let slash = r.rfind('/').map_or(0, |i| i + 1);
-    match r[slash..].rfind(':') {
-        Some(i) => Some((r[..slash + i].to_string(), r[slash + i + 1..].to_string())),
-        None => Some((r.to_string(), "latest".to_string())),
-    }
-}
-
 /// `sha256:0123456789ab...` -> `0123456789ab`
 pub fn short(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
@@ -210,11 +200,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_references() {
-        assert_eq!(split_reference("app:v1"), Some(("app".into(), "v1".into())));
-        assert_eq!(split_reference("reg:5000/team/app:v1.2"), Some(("reg:5000/team/app".into(), "v1.2".into())));
-        assert_eq!(split_reference("reg:5000/app"), Some(("reg:5000/app".into(), "latest".into())));
-        assert_eq!(split_reference("app@sha256:abc"), None);
+    fn shortens_image_ids() {
         assert_eq!(short("sha256:0123456789abcdef"), "0123456789ab");
     }
 }

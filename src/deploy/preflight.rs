@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use crate::config::{Settings, is_secret_name};
+use crate::config::{Settings, Vars};
 use crate::output;
+use crate::syntax::interp;
+use crate::syntax::secrets::{is_secret_name, is_weak_value};
 
 /// An environment whose name says it serves real users: production, prod, prd, live.
 pub fn production_like(env: &str) -> bool {
@@ -15,97 +17,46 @@ pub fn production_like(env: &str) -> bool {
     e.contains("prod") || e.split(['-', '_', '.']).any(|w| matches!(w, "prd" | "live"))
 }
 
-/// A value nobody should run production with: empty, a well-known default, a placeholder.
-pub fn weak_value(v: &str) -> bool {
-    let v = v.trim().to_ascii_lowercase();
-    const EXACT: [&str; 16] = [
-        "",
-        "changeme",
-        "change-me",
-        "change_me",
-        "password",
-        "passw0rd",
-        "secret",
-        "admin",
-        "root",
-        "test",
-        "default",
-        "example",
-        "123456",
-        "12345678",
-        "postgres",
-        "redis",
-    ];
-    const PARTS: [&str; 6] = ["changeme", "change-me", "change_me", "replace-with", "replace_me", "placeholder"];
-    EXACT.contains(&v.as_str()) || PARTS.iter().any(|p| v.contains(p))
-}
-
-/// `${NAME}`, `${NAME:-default}`, `${NAME-default}` and `$NAME` references in a text:
-/// name -> the default written with it, if any (`$$` is an escaped dollar).
-pub fn references(text: &str) -> BTreeMap<String, Option<String>> {
-    let mut out: BTreeMap<String, Option<String>> = BTreeMap::new();
-    let b = text.as_bytes();
-    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'$' {
-            i += 1;
-            continue;
-        }
-        if b.get(i + 1) == Some(&b'$') {
-            i += 2;
-            continue;
-        }
-        let braced = b.get(i + 1) == Some(&b'{');
-        let start = if braced { i + 2 } else { i + 1 };
-        let mut j = start;
-        while j < b.len() && ident(b[j]) {
-            j += 1;
-        }
-        if j == start || b[start].is_ascii_digit() {
-            i = j.max(i + 1);
-            continue;
-        }
-        let name = text[start..j].to_string();
-        let mut default = None;
-        if braced {
-            let end = text[j..].find('}').map(|k| j + k).unwrap_or(b.len());
-            let rest = &text[j..end];
-            default = rest.strip_prefix(":-").or_else(|| rest.strip_prefix('-')).map(String::from);
-            j = end;
-        }
-        let entry = out.entry(name).or_default();
-        if entry.is_none() {
-            *entry = default;
-        }
-        i = j + 1;
-    }
-    out
-}
-
 /// The variables a deploy depends on: `required_variables` and every variable the compose
 /// files and ccops.yaml refer to, with the value they would get.
 fn effective_values(s: &Settings) -> BTreeMap<String, String> {
-    let mut refs: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut texts: Vec<String> = s.compose_files.iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect();
     texts.extend(std::fs::read_to_string(&s.config_file).ok());
-    for t in &texts {
-        for (k, d) in references(t) {
-            let e = refs.entry(k).or_default();
-            if e.is_none() {
-                *e = d;
+    effective(&texts, &s.vars, &s.env.required_variables)
+}
+
+/// `effective_values` of these texts: a variable's own value when set and not empty, else
+/// the first default written with it (itself interpolated), else empty.
+pub fn effective(texts: &[String], vars: &Vars, required: &[String]) -> BTreeMap<String, String> {
+    let mut refs: BTreeMap<String, Option<&str>> = BTreeMap::new();
+    for t in texts {
+        for e in interp::all_references(t).into_iter().filter(|e| valid_name(e.name)) {
+            let d = refs.entry(e.name.to_string()).or_default();
+            if d.is_none() {
+                *d = e.default();
             }
         }
     }
-    for r in &s.env.required_variables {
+    for r in required {
         refs.entry(r.clone()).or_default();
     }
     refs.into_iter()
         .map(|(k, default)| {
-            let v = s.vars.get(&k).filter(|v| !v.is_empty()).map(String::from).or(default).unwrap_or_default();
+            let default = || default.map(|d| interp::interpolate(d, vars).map_or_else(|_| d.to_string(), |r| r.value));
+            let v = vars.get(&k).filter(|v| !v.is_empty()).map(String::from).or_else(default).unwrap_or_default();
             (k, v)
         })
         .collect()
+}
+
+/// A name Compose takes for a variable: `${1BAD}` is none.
+fn valid_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+}
+
+/// The secret-named variables among `values` whose value is weak.
+pub fn weak_secrets(values: &BTreeMap<String, String>) -> Vec<&str> {
+    values.iter().filter(|(k, v)| is_secret_name(k) && is_weak_value(v)).map(|(k, _)| k.as_str()).collect()
 }
 
 /// Refuse (exit 2) what must not be deployed. Nothing has changed when this runs.
@@ -122,14 +73,12 @@ pub fn check(s: &Settings, allow_weak_secrets: bool) -> Result<()> {
             s.env_file.as_ref().map_or("the env file".into(), |f| format!("`{}`", f.display()))
         ));
     }
-    let weak: Vec<&String> =
-        values.iter().filter(|(k, v)| is_secret_name(k) && weak_value(v)).map(|(k, _)| k).collect();
+    let weak = weak_secrets(&values);
     if weak.is_empty() {
         return Ok(());
     }
-    let names: Vec<&str> = weak.iter().map(|m| m.as_str()).collect();
     let what =
-        format!("weak or placeholder secret(s): {} (empty, a well-known default or a placeholder)", names.join(", "));
+        format!("weak or placeholder secret(s): {} (empty, a well-known default or a placeholder)", weak.join(", "));
     if production_like(&s.env_name) && !allow_weak_secrets {
         return Err(crate::usage!(
             "refusing to deploy to production-like environment `{}` with {what}; set real values, or pass --allow-weak-secrets",
@@ -155,22 +104,19 @@ mod tests {
     }
 
     #[test]
-    fn weak_values() {
-        for v in ["", " ", "changeme", "Password", "replace-with-output-of-openssl-rand-base64-32", "my-placeholder"] {
-            assert!(weak_value(v), "{v:?}");
-        }
-        for v in ["k8Jq2vX0pL", "correct horse battery staple"] {
-            assert!(!weak_value(v), "{v:?}");
-        }
-    }
-
-    #[test]
-    fn finds_references_and_their_defaults() {
-        let r = references("a: ${DB_PASSWORD:-changeme}\nb: $SECRET_KEY/x ${PORT-80} $$NOT ${X:?msg} ${1BAD} $");
-        assert_eq!(r.get("DB_PASSWORD"), Some(&Some("changeme".to_string())));
-        assert_eq!(r.get("SECRET_KEY"), Some(&None));
-        assert_eq!(r.get("PORT"), Some(&Some("80".to_string())));
-        assert_eq!(r.get("X"), Some(&None));
-        assert!(!r.contains_key("NOT") && !r.contains_key("1BAD"));
+    fn effective_values_take_the_value_then_the_default() {
+        let mut vars = Vars::default();
+        vars.insert("SET", "k8Jq2vX0pL".into(), false);
+        vars.insert("EMPTY", String::new(), false);
+        let text = "a: ${DB_PASSWORD:-changeme}\nb: $SECRET_KEY/x ${PORT-80} $$NOT ${X:?msg} ${1BAD} $\n\
+                    c: ${SET:-changeme} ${EMPTY:-postgres} ${A_TOKEN:-${SET}} ${B_TOKEN:-${NOPE:-admin}}";
+        let v = effective(&[text.to_string()], &vars, &["REQ".to_string()]);
+        let get = |k: &str| v.get(k).map(String::as_str);
+        assert_eq!(get("DB_PASSWORD"), Some("changeme"));
+        assert_eq!((get("SECRET_KEY"), get("PORT"), get("X"), get("REQ")), (Some(""), Some("80"), Some(""), Some("")));
+        assert!(!v.contains_key("NOT") && !v.contains_key("1BAD"));
+        assert_eq!((get("SET"), get("EMPTY")), (Some("k8Jq2vX0pL"), Some("postgres")));
+        assert_eq!((get("A_TOKEN"), get("B_TOKEN"), get("NOPE")), (Some("k8Jq2vX0pL"), Some("admin"), Some("admin")));
+        assert_eq!(weak_secrets(&v), ["B_TOKEN", "DB_PASSWORD", "SECRET_KEY"]);
     }
 }

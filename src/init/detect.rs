@@ -10,6 +10,12 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 use serde_yaml::{Mapping, Value};
 
+use super::service::{
+    Postgres, is_postgres, is_redis, named_mounts, postgres_target, published_ports, read_env_file, service_env,
+    tag_variable,
+};
+use crate::syntax::interp;
+
 /// Compose's own default file names, in the order it looks for them.
 const BASE_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
 
@@ -38,15 +44,6 @@ pub struct EnvProposal {
     /// Relative to the project folder.
     pub compose_files: Vec<String>,
     pub env_file: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Postgres {
-    pub service: String,
-    pub database: String,
-    pub user: String,
-    /// Where database and user came from, for the comment beside them.
-    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +145,7 @@ pub fn detect(dir: &Path) -> Result<Detected> {
         texts.push_str(&text);
         texts.push('\n');
     }
-    let project_from_file = doc.get("name").and_then(Value::as_str).map(|n| expand(n, &vars));
+    let project_from_file = doc.get("name").and_then(Value::as_str).map(|n| interp::expand_known(n, &vars));
     out.project = crate::config::normalize_project(
         &project_from_file
             .or_else(|| vars.get(crate::env_vars::COMPOSE_PROJECT_NAME).cloned())
@@ -248,371 +245,24 @@ fn merge(base: &mut Value, over: Value) {
     }
 }
 
-/// `KEY=value` lines of an env file (quotes removed, comments skipped).
-pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
-    Ok(parse_env(&text))
-}
-
-fn parse_env(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim();
-            let v = if v.len() >= 2
-                && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
-            {
-                &v[1..v.len() - 1]
-            } else {
-                v.split(" #").next().unwrap_or(v).trim_end()
-            };
-            (k.trim().to_string(), v.to_string())
-        })
-        .collect()
-}
-
-/// Compose interpolation, reduced to what detection needs: `${VAR}`, `${VAR:-default}`,
-/// `${VAR-default}`, `${VAR:?msg}`, `$VAR` and `$$`. An unset variable without a default
-/// stays as written, so it can be shown as such.
-pub fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-        } else if let Some(body) = after.strip_prefix('{') {
-            let Some(end) = body.find('}') else {
-                out.push_str(&rest[i..]);
-                return out;
-            };
-            let expr = &body[..end];
-            let name_end = expr.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(expr.len());
-            let (name, op) = expr.split_at(name_end);
-            let value = vars.get(name).map(String::as_str);
-            let default = op.strip_prefix(":-").map(|d| (d, true)).or_else(|| op.strip_prefix('-').map(|d| (d, false)));
-            match (value, default) {
-                (Some(""), Some((d, true))) => out.push_str(d),
-                (Some(v), _) => out.push_str(v),
-                (None, Some((d, _))) => out.push_str(d),
-                (None, None) => out.push_str(&format!("${{{expr}}}")),
-            }
-            rest = &body[end + 1..];
-        } else {
-            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-            match vars.get(&after[..end]) {
-                Some(v) if end > 0 => out.push_str(v),
-                _ => out.push_str(&rest[i..i + 1 + end]),
-            }
-            rest = &after[end..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// Every `${VAR:?...}` / `${VAR?...}` in the text, sorted.
 fn required_variables(text: &str) -> Vec<String> {
-    let mut found = BTreeSet::new();
-    for (i, _) in text.match_indices("${") {
-        let body = &text[i + 2..];
-        let name_end = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
-        let op = &body[name_end..];
-        if name_end > 0 && (op.starts_with(":?") || op.starts_with('?')) {
-            found.insert(body[..name_end].to_string());
-        }
-    }
-    found.into_iter().collect()
-}
-
-/// A service's environment: its `env_file`s, then `environment:` over them, interpolated.
-fn service_env(dir: &Path, svc: &Value, vars: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut env = BTreeMap::new();
-    let files: Vec<String> = match svc.get("env_file") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .filter_map(|i| {
-                i.as_str().map(String::from).or_else(|| i.get("path").and_then(Value::as_str).map(String::from))
-            })
-            .collect(),
-        _ => vec![],
-    };
-    for f in files {
-        if let Ok(m) = read_env_file(&dir.join(expand(&f, vars))) {
-            env.extend(m);
-        }
-    }
-    match svc.get("environment") {
-        Some(Value::Mapping(m)) => {
-            for (k, v) in m {
-                let (Some(k), Some(v)) = (k.as_str(), scalar(v)) else { continue };
-                env.insert(k.to_string(), expand(&v, vars));
-            }
-        }
-        Some(Value::Sequence(items)) => {
-            for item in items.iter().filter_map(Value::as_str) {
-                if let Some((k, v)) = item.split_once('=') {
-                    env.insert(k.to_string(), expand(v, vars));
-                }
-            }
-        }
-        _ => {}
-    }
-    env
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// The repository part of an image reference, lowercased: `docker.io/library/postgres`.
-fn repository(image: &str) -> String {
-    let no_digest = image.split('@').next().unwrap_or(image);
-    let repo = tag_start(no_digest).map_or(no_digest, |i| &no_digest[..i]);
-    repo.to_ascii_lowercase()
-}
-
-/// Where the `:tag` of an image reference starts: the last `:` after the last `/` (one
-/// before it is a registry port), not counting those inside `${...}`.
-fn tag_start(image: &str) -> Option<usize> {
-    let mut depth = 0;
-    let mut found = None;
-    for (i, c) in image.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            '/' if depth == 0 => found = None,
-            ':' if depth == 0 => found = Some(i),
-            _ => {}
-        }
-    }
-    found
-}
-
-/// Postgres by image (postgres, postgis, timescaledb, pgvector, bitnami/postgresql...) or,
-/// for a locally built image, by the server's own variables or data directory.
-fn is_postgres(image: &str, env: &BTreeMap<String, String>, svc: &Value) -> bool {
-    let repo = repository(image);
-    let tools = ["exporter", "pgadmin", "pgbouncer", "postgrest", "pgbackrest", "backup", "pghero", "pgweb"];
-    if tools.iter().any(|t| repo.contains(t)) {
-        return false;
-    }
-    if ["postgres", "postgis", "timescaledb", "pgvector"].iter().any(|p| repo.contains(p)) {
-        return true;
-    }
-    let server_vars =
-        ["POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_INITDB_ARGS", "PGDATA", "POSTGRESQL_PASSWORD"];
-    // A client names the host it connects to; the server does not.
-    let client_vars = ["POSTGRES_HOST", "POSTGRES_SERVER", "POSTGRES_PORT", "DATABASE_URL", "DB_HOST", "PGHOST"];
-    let server = server_vars.iter().any(|v| env.contains_key(*v)) && !client_vars.iter().any(|v| env.contains_key(*v));
-    server || mount_targets(svc).iter().any(|t| t.starts_with("/var/lib/postgresql"))
-}
-
-fn postgres_target(service: &str, env: &BTreeMap<String, String>) -> Postgres {
-    let pick = |keys: &[&str]| {
-        keys.iter().find_map(|k| {
-            env.get(*k).filter(|v| !v.is_empty() && !v.contains("${")).map(|v| (k.to_string(), v.clone()))
-        })
-    };
-    let user = pick(&["POSTGRES_USER", "POSTGRESQL_USERNAME"]);
-    let db = pick(&["POSTGRES_DB", "POSTGRESQL_DATABASE"]);
-    let (user_name, user_src) =
-        user.map_or(("postgres".to_string(), "the image's default user".to_string()), |(k, v)| (v, k));
-    // The official image creates a database named after the user when POSTGRES_DB is unset.
-    let (db_name, db_src) =
-        db.map_or((user_name.clone(), "named after the user, as the image does".to_string()), |(k, v)| (v, k));
-    Postgres {
-        service: service.to_string(),
-        database: db_name,
-        user: user_name,
-        source: format!("database from {db_src}, user from {user_src}"),
-    }
-}
-
-fn is_redis(image: &str, svc: &Value) -> bool {
-    let repo = repository(image);
-    if ["exporter", "commander", "insight", "sentinel"].iter().any(|t| repo.contains(t)) {
-        return false;
-    }
-    let command = match svc.get("command") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
-        _ => String::new(),
-    };
-    repo.contains("redis") || command.contains("redis-server")
-}
-
-/// Named volumes a service mounts: (volume key, read-only).
-fn named_mounts(svc: &Value) -> Vec<(String, bool)> {
-    let Some(items) = svc.get("volumes").and_then(Value::as_sequence) else { return vec![] };
-    items
-        .iter()
-        .filter_map(|m| match m {
-            Value::String(s) => {
-                let parts: Vec<&str> = s.split(':').collect();
-                let src = parts.first().copied().unwrap_or_default();
-                let named = parts.len() >= 2 && !src.is_empty() && !src.starts_with(['.', '/', '~', '$']);
-                named.then(|| (src.to_string(), parts.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"))))
-            }
-            Value::Mapping(_) => {
-                let kind = m.get("type").and_then(Value::as_str).unwrap_or("volume");
-                let src = m.get("source").and_then(Value::as_str)?;
-                (kind == "volume")
-                    .then(|| (src.to_string(), m.get("read_only").and_then(Value::as_bool).unwrap_or(false)))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn mount_targets(svc: &Value) -> Vec<String> {
-    let Some(items) = svc.get("volumes").and_then(Value::as_sequence) else { return vec![] };
-    items
-        .iter()
-        .filter_map(|m| match m {
-            Value::String(s) => s.split(':').nth(1).map(String::from),
-            _ => m.get("target").and_then(Value::as_str).map(String::from),
-        })
-        .collect()
-}
-
-/// `${VAR}` in the tag of an image reference.
-fn tag_variable(image: &str) -> Option<String> {
-    let tag = &image[tag_start(image)? + 1..];
-    let body = tag.strip_prefix("${")?;
-    let end = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
-    (end > 0).then(|| body[..end].to_string())
-}
-
-/// `host:port` addresses of published ports as written (`127.0.0.1:${PORT:-8000}`).
-fn published_ports(svc: &Value) -> Vec<String> {
-    let Some(items) = svc.get("ports").and_then(Value::as_sequence) else { return vec![] };
-    let mut out = Vec::new();
-    for p in items {
-        let (ip, published) = match p {
-            Value::String(s) => {
-                if s.ends_with("/udp") {
-                    continue;
-                }
-                let s = s.trim_end_matches("/tcp");
-                // ip:published:target, published:target or target; `${...}` may hold a `:-`.
-                let parts = split_port(s);
-                match parts.len() {
-                    3 => (parts[0].clone(), parts[1].clone()),
-                    2 => (String::new(), parts[0].clone()),
-                    _ => continue,
-                }
-            }
-            Value::Mapping(_) => {
-                if p.get("protocol").and_then(Value::as_str) == Some("udp") {
-                    continue;
-                }
-                let Some(published) = p.get("published").and_then(scalar) else { continue };
-                (p.get("host_ip").and_then(Value::as_str).unwrap_or_default().to_string(), published)
-            }
-            _ => continue,
-        };
-        if published.is_empty() || published.contains('-') && !published.contains("${") {
-            continue;
-        }
-        let host = match ip.as_str() {
-            "" | "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_string(),
-            ip => ip.to_string(),
-        };
-        out.push(format!("{host}:{published}"));
-    }
-    out
-}
-
-/// Split a short port mapping at the `:` that are not inside `${...}`.
-fn split_port(s: &str) -> Vec<String> {
-    let mut parts = vec![String::new()];
-    let mut depth = 0;
-    for c in s.chars() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            ':' if depth == 0 => {
-                parts.push(String::new());
-                continue;
-            }
-            _ => {}
-        }
-        parts.last_mut().unwrap_or_else(|| unreachable!()).push(c);
-    }
-    parts
+    let found: BTreeSet<&str> = interp::all_references(text).iter().filter(|e| e.required()).map(|e| e.name).collect();
+    found.into_iter().map(String::from).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn vars(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn expands_like_compose() {
-        let v = vars(&[("A", "x"), ("E", "")]);
-        assert_eq!(expand("${A}-${A:-d}-${B:-d}-${E:-d}-${E-d}-$A-$$-${B}", &v), "x-x-d-d--x-$-${B}");
-        assert_eq!(expand("${A:?set it}", &v), "x");
-    }
-
     #[test]
     fn env_files_and_templates() {
         assert!(is_env_file(".env") && is_env_file(".env.prod"));
         assert!(!is_env_file(".env.example") && !is_env_file(".envrc") && !is_env_file("x.env"));
-        let m = parse_env("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=v # note\n");
-        assert_eq!(m, vars(&[("A", "1"), ("B", "two words"), ("C", "x"), ("D", "v")]));
     }
 
     #[test]
-    fn finds_postgres_by_image_or_variables() {
-        let svc: Value = serde_yaml::from_str("volumes: [pg:/var/lib/postgresql/data]").unwrap();
-        let none = BTreeMap::new();
-        assert!(is_postgres("postgres:16-alpine", &none, &svc));
-        assert!(is_postgres("docker.io/postgis/postgis:15-3.4", &none, &svc));
-        assert!(is_postgres("timescale/timescaledb-ha:pg16", &none, &svc));
-        assert!(is_postgres("bitnami/postgresql", &none, &svc));
-        assert!(!is_postgres("prometheuscommunity/postgres-exporter", &none, &svc));
-        assert!(!is_postgres("postgrest/postgrest", &none, &svc));
-        let built = Value::Mapping(Mapping::new());
-        assert!(is_postgres("", &vars(&[("POSTGRES_PASSWORD", "x")]), &built));
-        assert!(!is_postgres("myapp", &vars(&[("POSTGRES_PASSWORD", "x"), ("POSTGRES_HOST", "db")]), &built));
-        assert!(!is_postgres("myapp", &none, &built));
-    }
-
-    #[test]
-    fn postgres_names_come_from_variables_or_image_defaults() {
-        let p = postgres_target("db", &vars(&[("POSTGRES_USER", "app")]));
-        assert_eq!((p.database.as_str(), p.user.as_str()), ("app", "app"));
-        let p = postgres_target("db", &BTreeMap::new());
-        assert_eq!((p.database.as_str(), p.user.as_str()), ("postgres", "postgres"));
-        let p = postgres_target("db", &vars(&[("POSTGRES_USER", "u"), ("POSTGRES_DB", "d")]));
-        assert_eq!((p.database.as_str(), p.user.as_str()), ("d", "u"));
-    }
-
-    #[test]
-    fn images_tags_ports_and_required_variables() {
-        assert_eq!(repository("registry:5000/team/redis:7@sha256:abc"), "registry:5000/team/redis");
-        assert_eq!(tag_variable("app:${APP_VERSION:-v1}").as_deref(), Some("APP_VERSION"));
-        assert_eq!(tag_variable("registry:5000/app"), None);
-        let svc: Value = serde_yaml::from_str(
-            "ports: [\"127.0.0.1:${PORT:-8000}:8000\", \"8080:80\", \"9000\", \"53:53/udp\", {target: 443, published: 8443, host_ip: 0.0.0.0}]",
-        )
-        .unwrap();
-        assert_eq!(published_ports(&svc), ["127.0.0.1:${PORT:-8000}", "127.0.0.1:8080", "127.0.0.1:8443"]);
+    fn required_variables_are_found_once_each() {
         assert_eq!(required_variables("a: ${X:?set}\nb: ${Y?y} ${Z:-z} ${X:?again}"), ["X", "Y"]);
     }
 

@@ -1,10 +1,12 @@
 //! `ccops init`: a commented ccops.yaml for the Compose project in a folder, from what
-//! its compose and env files say (detect.rs), written as text (render.rs). The result is
-//! loaded with the real config loader before it is written, and an existing file is
-//! never replaced without `--force` (and then kept as `ccops.yaml.bak`).
+//! its compose and env files say (detect.rs, one service in service.rs), written as text
+//! (render.rs). The result is loaded with the real config loader before it is written,
+//! and an existing file is never replaced without `--force` (and then kept as
+//! `ccops.yaml.bak`).
 
 pub mod detect;
 mod render;
+mod service;
 
 use std::path::{Path, PathBuf};
 

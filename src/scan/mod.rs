@@ -10,8 +10,6 @@ mod dockerfile;
 mod dockerignore;
 mod finding;
 mod git;
-mod imageref;
-mod interp;
 mod paths;
 #[cfg(test)]
 mod proptests;
@@ -33,6 +31,7 @@ pub use suppress::Suppressed;
 pub use target::Target;
 
 use crate::cli::Severity;
+use crate::syntax::interp;
 use compose::{Files, Model};
 use dedupe::Dedupe;
 use dockerfile::Dockerfile;

@@ -11,10 +11,10 @@ use proptest::prelude::*;
 use super::compose::{Files, Model};
 use super::dockerfile::{Dockerfile, pairs, split_words, substitute};
 use super::dockerignore::DockerIgnore;
-use super::interp;
 use super::read::Tree;
 use super::rules::{self, Cx};
 use super::yaml::{self, MAX_NODES};
+use crate::syntax::interp;
 
 /// Text made of `pieces`, in any order and number.
 fn made_of(pieces: &'static [&'static str], max: usize) -> impl Strategy<Value = String> {
@@ -174,7 +174,7 @@ proptest! {
     fn interpolation_never_panics_and_never_grows(text in prop_oneof![made_of(INTERP, 60), any::<String>()]) {
         let r = interp::resolve(&text);
         prop_assert!(r.text.len() <= text.len(), "{:?} -> {:?}", text, r.text);
-        prop_assert!(interp::exprs(&text).len() <= text.len() / 2 + 1);
+        prop_assert!(interp::references(&text).len() <= text.len() / 2 + 1);
         let _ = interp::is_only_expr(&text);
         let _ = interp::resolve_with(&text, "?");
     }

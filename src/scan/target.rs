@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::interp;
 use super::read::{Refusal, Tree};
 use super::suppress::{self, Ignore};
 use super::yaml;
 use crate::config::{ConfigError, ProcessEnv};
+use crate::syntax::{envfile, interp};
 
 /// The compose files Compose itself looks for, in its order of preference.
 const BASE_NAMES: &[&str] = &["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
@@ -238,14 +238,8 @@ fn unsafe_to_load(base_dir: &Path, node: Option<&yaml::Node>) -> Option<String> 
         // Missing or unreadable: the loader says so itself, without reading anything.
         Err(_) => return None,
     };
-    for line in text.lines() {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else { continue };
-        if !k.trim().ends_with("_FILE") {
-            continue;
-        }
-        let file = base_dir.join(v.trim().trim_matches(|c| c == '"' || c == '\''));
+    for e in envfile::entries(&text).flatten().filter(|e| e.key.ends_with("_FILE")) {
+        let file = base_dir.join(&e.value);
         match Tree::anywhere().check(&file) {
             Err(r) if r.rule().is_some() => return Some(refuse(&file, r)),
             _ => {}

@@ -7,11 +7,11 @@ use std::path::Path;
 
 use super::envfiles::is_template;
 use super::image::is_root_user;
-use super::secrets::is_secret_name;
 use crate::scan::dockerfile::{Dockerfile, Instruction, pairs, split_words, substitute};
 use crate::scan::finding::Finding;
-use crate::scan::imageref::ImageRef;
-use crate::scan::interp;
+use crate::syntax::imageref::ImageRef;
+use crate::syntax::interp;
+use crate::syntax::secrets::is_secret_name;
 
 const ARCHIVES: &[&str] = &[".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"];
 const CREDENTIAL_NAMES: &[&str] = &[

@@ -5,10 +5,11 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::secrets::is_secret_name;
 use crate::scan::finding::Finding;
 use crate::scan::git::Git;
 use crate::scan::read::Tree;
+use crate::syntax::envfile;
+use crate::syntax::secrets::is_secret_name;
 
 /// Env-file names that are templates, meant to be committed.
 pub fn is_template(name: &str) -> bool {
@@ -17,20 +18,11 @@ pub fn is_template(name: &str) -> bool {
 
 /// Secret-named variables with a non-empty value, with their lines.
 fn secrets(text: &str) -> Vec<(String, usize)> {
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        if line.starts_with('#') {
-            continue;
-        }
-        let Some((k, v)) = line.split_once('=') else { continue };
-        let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
-        if is_secret_name(k.trim()) && !v.is_empty() {
-            out.push((k.trim().to_string(), i + 1));
-        }
-    }
-    out
+    envfile::entries(text)
+        .flatten()
+        .filter(|e| is_secret_name(&e.key) && !e.value.is_empty())
+        .map(|e| (e.key, e.line))
+        .collect()
 }
 
 fn names(list: &[(String, usize)]) -> String {

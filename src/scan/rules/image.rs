@@ -6,9 +6,9 @@
 use super::Cx;
 use crate::scan::compose::Service;
 use crate::scan::finding::Finding;
-use crate::scan::imageref::ImageRef;
-use crate::scan::interp;
 use crate::scan::yaml::Node;
+use crate::syntax::imageref::ImageRef;
+use crate::syntax::interp;
 
 const UNKNOWN: &str = "\u{1}";
 

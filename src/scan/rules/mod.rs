@@ -21,9 +21,9 @@ pub use envfiles::check as env_file_findings;
 use super::compose::{Files, Model, Service};
 use super::dockerfile::Dockerfile;
 use super::finding::Finding;
-use super::interp;
 use super::paths;
 use super::yaml::Node;
+use crate::syntax::interp;
 
 /// What a compose rule can look at.
 pub struct Cx<'a> {

@@ -5,8 +5,8 @@
 use super::Cx;
 use crate::scan::compose::Service;
 use crate::scan::finding::Finding;
-use crate::scan::interp;
 use crate::scan::yaml::Node;
+use crate::syntax::interp;
 
 /// Ports of databases, caches and brokers that must never face the network.
 const DATA_PORTS: &[(u32, &str)] = &[

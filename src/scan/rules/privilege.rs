@@ -5,8 +5,8 @@
 use super::Cx;
 use crate::scan::compose::Service;
 use crate::scan::finding::Finding;
-use crate::scan::interp;
 use crate::scan::yaml::Node;
+use crate::syntax::interp;
 
 const DANGEROUS_CAPS: &[&str] =
     &["ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH"];

@@ -5,81 +5,9 @@
 use super::Cx;
 use crate::scan::compose::{Service, list_to_map};
 use crate::scan::finding::Finding;
-use crate::scan::interp;
 use crate::scan::yaml::{Kind, Node};
-
-/// Suffixes that make a name about a secret rather than the secret itself
-/// (`DB_PASSWORD_FILE` is the recommended way to pass one).
-const NOT_SECRET_SUFFIXES: &[&str] = &[
-    "_FILE",
-    "_PATH",
-    "_DIR",
-    "_URL",
-    "_URI",
-    "_HOST",
-    "_PORT",
-    "_NAME",
-    "_ID",
-    "_LENGTH",
-    "_TTL",
-    "_EXPIRY",
-    "_EXPIRES",
-    "_EXPIRE",
-    "_LIFETIME",
-    "_TIMEOUT",
-    "_ALGORITHM",
-    "_TYPE",
-    "_HEADER",
-    "_ENABLED",
-    "_REQUIRED",
-    "_SIZE",
-    "_ROTATION",
-    "_ISSUER",
-    "_AUDIENCE",
-];
-
-/// Defaults nobody should deploy with.
-const WEAK: &[&str] = &[
-    "",
-    "changeme",
-    "change-me",
-    "change_me",
-    "changeit",
-    "password",
-    "passw0rd",
-    "p@ssw0rd",
-    "admin",
-    "administrator",
-    "root",
-    "postgres",
-    "mysql",
-    "secret",
-    "123456",
-    "12345678",
-    "1234",
-    "test",
-    "default",
-    "example",
-    "guest",
-    "letmein",
-    "qwerty",
-    "pass",
-];
-
-/// A name that says it holds a secret: PASSWORD, SECRET or TOKEN in it, or a word ending in
-/// KEY (API_KEY, APIKEY, SECRET_KEY_BASE), unless it names where the secret is.
-pub fn is_secret_name(name: &str) -> bool {
-    let up = name.to_ascii_uppercase();
-    if NOT_SECRET_SUFFIXES.iter().any(|s| up.ends_with(s)) || up.contains("PUBLIC") {
-        return false;
-    }
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN"].iter().any(|w| up.contains(w))
-        || up.split(['_', '-', '.']).any(|part| part.ends_with("KEY") || part == "KEYS")
-}
-
-pub fn is_weak(value: &str) -> bool {
-    WEAK.contains(&value.trim().to_ascii_lowercase().as_str())
-}
+use crate::syntax::interp;
+use crate::syntax::secrets::{is_secret_name, is_weak_value};
 
 /// A value that holds no secret even under a secret-like name.
 fn harmless(value: &str) -> bool {
@@ -115,10 +43,10 @@ fn literals(cx: &Cx<'_>, svc: &Service<'_>, vars: &Node, what: &str, out: &mut V
 fn weak_defaults(cx: &Cx<'_>, svc: &Service<'_>, n: &Node, under: Option<&str>, out: &mut Vec<Finding>) {
     match &n.kind {
         Kind::Scalar { text, .. } => {
-            for e in interp::exprs(text) {
-                let Some(default) = &e.default else { continue };
-                let secret = is_secret_name(&e.name) || under.is_some_and(is_secret_name);
-                if secret && is_weak(default) {
+            for e in interp::references(text) {
+                let Some(default) = e.default() else { continue };
+                let secret = is_secret_name(e.name) || under.is_some_and(is_secret_name);
+                if secret && is_weak_value(default) {
                     let shown = if default.is_empty() {
                         "an empty default".to_string()
                     } else {
@@ -128,9 +56,7 @@ fn weak_defaults(cx: &Cx<'_>, svc: &Service<'_>, n: &Node, under: Option<&str>, 
                         "Write `${{{}:?must be set}}` so Compose refuses to start without a real value.",
                         e.name
                     );
-                    out.push(
-                        cx.at("SEC002", n, svc, format!("`${{{}}}` has {shown}", e.name)).key(e.name.clone()).fix(fix),
-                    );
+                    out.push(cx.at("SEC002", n, svc, format!("`${{{}}}` has {shown}", e.name)).key(e.name).fix(fix));
                 }
             }
         }
@@ -151,34 +77,28 @@ fn weak_defaults(cx: &Cx<'_>, svc: &Service<'_>, n: &Node, under: Option<&str>, 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::scan::rules::testing::scan;
 
+    /// One rule: `scan` flags `${NAME:-value}` (SEC002) exactly when a production deploy
+    /// refuses that default as NAME's value.
     #[test]
-    fn secret_names() {
-        for n in [
-            "DB_PASSWORD",
-            "POSTGRES_PASSWORD",
-            "SECRET_KEY",
-            "API_KEY",
-            "APIKEY",
-            "GITHUB_TOKEN",
-            "jwt_secret",
-            "SECRET_KEY_BASE",
-        ] {
-            assert!(is_secret_name(n), "{n}");
+    fn scan_and_deploy_preflight_agree() {
+        use crate::deploy::preflight::{effective, weak_secrets};
+        let names = ["DB_PASSWORD", "DB_PASS", "SSH_PRIVATEKEY", "MONKEY", "DB_PASSWORD_FILE"];
+        let values = ["", "changeme", "redis", "guest", "qwerty", "replace-with-a-real-one", "k8Zq2vLr9XwPmT4a", "x y"];
+        let mut flagged = 0;
+        for name in names {
+            for value in values {
+                let yaml =
+                    format!("services:\n  a:\n    image: x:1\n    environment:\n      {name}: ${{{name}:-{value}}}\n");
+                let scan_flags = !scan(&yaml, &[]).of("SEC002").is_empty();
+                let deploy_refuses = !weak_secrets(&effective(&[yaml], &Default::default(), &[])).is_empty();
+                assert_eq!(scan_flags, deploy_refuses, "{name}={value:?}");
+                flagged += usize::from(scan_flags);
+            }
         }
-        for n in [
-            "POSTGRES_PASSWORD_FILE",
-            "KEYCLOAK_URL",
-            "TOKEN_TTL",
-            "PUBLIC_KEY",
-            "DB_HOST",
-            "MONKEYS_ALLOWED",
-            "AWS_ACCESS_KEY_ID",
-        ] {
-            assert!(!is_secret_name(n), "{n}");
-        }
+        // Three secret names, each with six weak values.
+        assert_eq!(flagged, 18);
     }
 
     #[test]
