@@ -1,6 +1,7 @@
 //! S3 and S3-compatible stores (MinIO, Ceph, R2, B2, Scaleway) on aws-sdk-s3 with the
-//! standard AWS credential chain. Files are streamed: uploads read the local file part by
-//! part (memory bounded by part size × parts in flight), downloads hash while writing.
+//! standard AWS credential chain: objects under the remote's `prefix` in its bucket.
+//! Files are streamed: uploads read the local file part by part (memory bounded by part
+//! size × parts in flight); downloads hand the body on as it arrives.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use aws_sdk_s3::types::{
 };
 use tokio::io::AsyncReadExt;
 
-use crate::backup::sink::{HashWriter, Written};
+use super::hash::Written;
+use super::{Fut, Object, Store};
 use crate::config::{Checksum, Remote};
 
 /// What an upload task hands back: its part, or why it failed.
@@ -30,10 +32,11 @@ const MIN_PART: u64 = 8 << 20;
 const PARALLEL: usize = 8;
 const DEFAULT_MAX_PARTS: u64 = 10_000;
 
+/// One bucket (and prefix) of an S3-compatible service.
 pub struct S3Store {
     client: Client,
-    pub name: String,
-    pub bucket: String,
+    name: String,
+    bucket: String,
     prefix: String,
     storage_class: Option<StorageClass>,
     sse: Option<ServerSideEncryption>,
@@ -87,9 +90,9 @@ impl S3Store {
         })
     }
 
-    /// The object key of a file of a set.
-    pub fn key(&self, id: &str, file: &str) -> String {
-        format!("{}{id}/{file}", self.prefix)
+    /// The object key in the bucket of a key of the store.
+    fn full(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
     }
 
     /// A readable error for a failed request: unreachable, credentials, bucket, other.
@@ -120,12 +123,9 @@ impl S3Store {
         part_size(len, self.max_parts)
     }
 
-    /// Upload a local file to `key`, in parts when it is larger than one part. Returns the
-    /// size and SHA-256 of what was read, so the caller can check it against the manifest
-    /// before it uploads the manifest.
-    /// `file` is opened by the caller, which decides what may be read; `path` names it in
-    /// messages.
-    pub async fn upload_file(
+    /// Upload a local file to `key` (a full key), in parts when it is larger than one
+    /// part. Returns the size and SHA-256 of what was read.
+    async fn upload_file(
         &self,
         file: std::fs::File,
         path: &Path,
@@ -140,8 +140,8 @@ impl S3Store {
         if len <= part {
             let mut data = Vec::with_capacity(len as usize);
             tokio::io::AsyncReadExt::read_to_end(&mut file, &mut data).await.map_err(|e| unreadable(&e))?;
-            let written = hash_bytes(&data);
-            self.put_small(key, data).await?;
+            let written = Written::of(&data);
+            self.put_object(key, data).await?;
             bar.inc(len);
             return Ok(written);
         }
@@ -275,102 +275,9 @@ impl S3Store {
         }
     }
 
-    /// Stream an object through `out` (hashing what passes); returns size and SHA-256.
-    /// At most `limit` bytes are read: an object larger than its manifest says is cut off
-    /// with an error rather than filling the disk.
-    pub async fn download<W: std::io::Write + Send + 'static>(
-        &self,
-        key: &str,
-        out: W,
-        limit: u64,
-        bar: &indicatif::ProgressBar,
-    ) -> Result<(W, Written)> {
-        let obj = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
-            if e.code() == Some("NoSuchKey") {
-                anyhow!("remote `{}` has no object `{key}` (deleted?)", self.name)
-            } else {
-                self.explain(&format!("downloading `{key}`"), &e)
-            }
-        })?;
-        let mut body = obj.body;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(8);
-        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<(W, Written)> {
-            let mut w = HashWriter::new(out);
-            for chunk in rx {
-                std::io::Write::write_all(&mut w, &chunk)?;
-            }
-            let (inner, written) = w.finish();
-            Ok((inner, written))
-        });
-        let mut failure = None;
-        let mut seen: u64 = 0;
-        loop {
-            let next = tokio::select! {
-                n = body.next() => n,
-                _ = crate::util::wait_interrupt() => { failure = Some(anyhow::Error::new(crate::error::Interrupted)); break; }
-            };
-            match next {
-                Some(Ok(chunk)) => {
-                    seen = seen.saturating_add(chunk.len() as u64);
-                    if seen > limit {
-                        failure = Some(anyhow!(
-                            "`{key}` on remote `{}` is larger than the {limit} bytes its manifest says; stopped reading it",
-                            self.name
-                        ));
-                        break;
-                    }
-                    bar.inc(chunk.len() as u64);
-                    if tx.send(chunk).is_err() {
-                        break;
-                    }
-                }
-                Some(Err(e)) => {
-                    failure = Some(anyhow!("downloading `{key}` broke off: {}", DisplayErrorContext(&e)));
-                    break;
-                }
-                None => break,
-            }
-        }
-        drop(tx);
-        let written = writer.await.map_err(|e| anyhow!("{e}"))?;
-        if let Some(f) = failure {
-            return Err(f);
-        }
-        written.map_err(|e| anyhow!("cannot write what `{key}` holds: {}", crate::util::io_reason(&e)))
-    }
-
-    /// A small object (a manifest) whole, or None when it does not exist. An object of
-    /// more than `max` bytes is refused, by its declared length or as it streams.
-    pub async fn get_small(&self, key: &str, max: u64) -> Result<Option<Vec<u8>>> {
-        let too_big = || {
-            anyhow::Error::new(TooLarge(format!(
-                "`{key}` on remote `{}` is larger than {max} bytes; not reading it",
-                self.name
-            )))
-        };
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(o) => {
-                if o.content_length().is_some_and(|n| u64::try_from(n).unwrap_or(u64::MAX) > max) {
-                    return Err(too_big());
-                }
-                let mut body = o.body;
-                let mut data = Vec::new();
-                while let Some(chunk) = body.next().await {
-                    let chunk = chunk.map_err(|e| anyhow!("reading `{key}` failed: {}", DisplayErrorContext(&e)))?;
-                    if (data.len() + chunk.len()) as u64 > max {
-                        return Err(too_big());
-                    }
-                    data.extend_from_slice(&chunk);
-                }
-                Ok(Some(data))
-            }
-            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
-            Err(e) => Err(self.explain(&format!("reading `{key}`"), &e)),
-        }
-    }
-
-    /// Put an object from memory: a manifest, or a file no larger than one part.
-    pub async fn put_small(&self, key: &str, data: Vec<u8>) -> Result<()> {
+    /// Put an object (full key) from memory: a small object, or a file no larger than
+    /// one part.
+    async fn put_object(&self, key: &str, data: Vec<u8>) -> Result<()> {
         let crc = self.crc32.then(|| crc32(&data));
         let len = data.len() as i64;
         let mut req = self
@@ -392,77 +299,107 @@ impl S3Store {
         Ok(())
     }
 
-    /// The set IDs under the prefix (folders `<prefix><ID>/`).
-    pub async fn list_ids(&self) -> Result<Vec<String>> {
-        let mut ids = Vec::new();
+    /// Start reading an object (full key); None when it does not exist.
+    async fn get_object(&self, key: &str) -> Result<Option<Object>> {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(o) => {
+                let len = o.content_length().map(|n| u64::try_from(n).unwrap_or(u64::MAX));
+                let body = futures_util::stream::unfold(o.body, |mut body| async move {
+                    let next = body.next().await?;
+                    Some((next.map_err(|e| anyhow!("{}", DisplayErrorContext(&e))), body))
+                });
+                Ok(Some(Object { len, body: Box::pin(body) }))
+            }
+            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
+            Err(e) => Err(self.explain(&format!("reading `{key}`"), &e)),
+        }
+    }
+
+    /// Keys (full) under `prefix` (full); with `delimiter`, the common prefixes instead.
+    async fn list_keys(&self, prefix: &str, delimiter: bool) -> Result<Vec<String>> {
+        let mut out = Vec::new();
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(&self.prefix)
-            .delimiter("/")
+            .prefix(prefix)
+            .set_delimiter(delimiter.then(|| "/".to_string()))
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.explain("listing the bucket", &e))?;
-            for p in page.common_prefixes() {
-                if let Some(id) = p.prefix().and_then(|x| x.strip_prefix(&self.prefix)).map(|x| x.trim_end_matches('/'))
-                {
-                    if crate::backup::layout::parse_id(id).is_some() {
-                        ids.push(id.to_string());
-                    }
-                }
+            if delimiter {
+                out.extend(page.common_prefixes().iter().filter_map(|p| p.prefix()).map(String::from));
+            } else {
+                out.extend(page.contents().iter().filter_map(|o| o.key()).map(String::from));
             }
         }
-        Ok(ids)
+        Ok(out)
     }
 
-    /// Delete every object of a set (manifest first, so a half-deleted set reads as incomplete).
-    pub async fn delete_set(&self, id: &str) -> Result<()> {
-        let manifest = self.key(id, crate::backup::manifest::FILE);
+    /// Delete an object (full key).
+    async fn delete_object(&self, key: &str) -> Result<()> {
         self.client
             .delete_object()
             .bucket(&self.bucket)
-            .key(&manifest)
+            .key(key)
             .send()
             .await
-            .map_err(|e| self.explain(&format!("deleting `{manifest}`"), &e))?;
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(format!("{}{id}/", self.prefix))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.explain("listing the bucket", &e))?;
-            for o in page.contents() {
-                if let Some(k) = o.key() {
-                    self.client
-                        .delete_object()
-                        .bucket(&self.bucket)
-                        .key(k)
-                        .send()
-                        .await
-                        .map_err(|e| self.explain(&format!("deleting `{k}`"), &e))?;
-                }
-            }
-        }
+            .map_err(|e| self.explain(&format!("deleting `{key}`"), &e))?;
         Ok(())
     }
+}
 
-    /// Put and remove a small object: credentials valid, bucket there and writable.
-    pub async fn probe(&self) -> Result<()> {
-        let key = format!("{}.ccops-probe-{}", self.prefix, std::process::id());
-        self.put_small(&key, b"ccops probe\n".to_vec()).await?;
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(|e| self.explain("removing the probe object", &e))?;
-        Ok(())
+impl Store for S3Store {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn describe(&self) -> String {
+        format!("bucket `{}`", self.bucket)
+    }
+
+    fn put_file<'a>(
+        &'a self,
+        key: &'a str,
+        file: std::fs::File,
+        path: &'a Path,
+        bar: &'a indicatif::ProgressBar,
+    ) -> Fut<'a, Written> {
+        Box::pin(async move { self.upload_file(file, path, &self.full(key), bar).await })
+    }
+
+    fn put<'a>(&'a self, key: &'a str, data: Vec<u8>) -> Fut<'a, ()> {
+        Box::pin(async move { self.put_object(&self.full(key), data).await })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> Fut<'a, Option<Object>> {
+        Box::pin(async move { self.get_object(&self.full(key)).await })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> Fut<'a, Vec<String>> {
+        Box::pin(async move {
+            let keys = self.list_keys(&self.full(prefix), false).await?;
+            Ok(keys.into_iter().filter_map(|k| k.strip_prefix(&self.prefix).map(String::from)).collect())
+        })
+    }
+
+    fn folders<'a>(&'a self, prefix: &'a str) -> Fut<'a, Vec<String>> {
+        Box::pin(async move {
+            let full = self.full(prefix);
+            let found = self.list_keys(&full, true).await?;
+            Ok(found
+                .iter()
+                .filter_map(|p| p.strip_prefix(&full))
+                .map(|p| p.trim_end_matches('/'))
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect())
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> Fut<'a, ()> {
+        Box::pin(async move { self.delete_object(&self.full(key)).await })
     }
 }
 
@@ -473,17 +410,6 @@ fn crc32(data: &[u8]) -> String {
     crc.update(data);
     base64::engine::general_purpose::STANDARD.encode(crc.sum().to_be_bytes())
 }
-
-fn hash_bytes(data: &[u8]) -> Written {
-    use sha2::Digest;
-    Written { bytes: data.len() as u64, sha256: hex::encode(sha2::Sha256::digest(data)) }
-}
-
-/// An object larger than the caller allowed: the listing reports that set as damaged
-/// instead of failing as a whole.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TooLarge(String);
 
 /// At least 8 MiB; grows (in whole MiB) so `len` fits in `max_parts` parts.
 pub fn part_size(len: u64, max_parts: u64) -> u64 {
