@@ -1,12 +1,14 @@
-//! `ccops restore [ID|latest] [--from REMOTE]`: the set chosen (`backup::remote::pick`),
-//! downloaded when it is on a remote, restored, and monitoring told.
+//! `ccops restore [ID|latest] [--from REMOTE]`: the set chosen
+//! (`backup::remote::locate::pick`), downloaded when it is on a remote, restored, and
+//! monitoring told.
 
 use std::time::Duration;
 
 use anyhow::Result;
 
 use super::Ctx;
-use crate::backup::remote::{self, Source};
+use crate::backup::remote::locate::{self, Source};
+use crate::backup::remote::transfer;
 use crate::backup::{restore, trust};
 use crate::cli::RestoreArgs;
 use crate::lock::Lock;
@@ -40,7 +42,7 @@ pub async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
 async fn restore_set(ctx: &Ctx, a: RestoreArgs, restored: &mut Option<String>) -> Result<ExitStatus> {
     crate::util::cleanup_aware();
     let s = ctx.settings(None)?;
-    let source = remote::pick(&s, &a.id, a.from.as_deref()).await?;
+    let source = locate::pick(&s, &a.id, a.from.as_deref()).await?;
     *restored = Some(source.describe().0);
     let project = Project::open(s).await?;
     let s = &project.settings;
@@ -62,8 +64,8 @@ async fn restore_set(ctx: &Ctx, a: RestoreArgs, restored: &mut Option<String>) -
         }
         Source::Remote(store, rs) => {
             let targets = |p: &_| restore::check_targets(&project, p);
-            let rs = remote::locate::vet(s, &*store, &rs, &s.backup_dir, a.allow_unencrypted, targets).await?;
-            remote::fetch(&*store, &rs, &s.backup_dir).await?
+            let rs = locate::vet(s, &*store, &rs, &s.backup_dir, a.allow_unencrypted, targets).await?;
+            transfer::fetch(&*store, &rs, &s.backup_dir).await?
         }
     };
     output::log_field("backup_id", &set.id);

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 
-use super::remote::{self, Source};
+use super::remote::locate::{self, Source};
+use super::remote::transfer;
 use super::restore::{self, Step};
 use super::{trust, verify};
 use crate::compose::Flavour;
@@ -96,7 +97,7 @@ pub fn root(s: &Settings) -> PathBuf {
     s.state_dir.join("drill")
 }
 
-/// Run a drill of the set `source` holds ([`remote::locate::for_drill`] chooses it).
+/// Run a drill of the set `source` holds ([`locate::for_drill`] chooses it).
 /// Call with the drill lock held and leftovers removed ([`clean_leftovers`]).
 /// A drill that ran returns its report (failed checks included); `Err` when it could not
 /// start (untrusted set) or was interrupted, after the copy is removed.
@@ -164,12 +165,10 @@ async fn run(live: &Project, engine: &Engine, source: Source, dir: &Path, report
         Source::Local(set) => trust::signed_local(s, &set)?,
         Source::Remote(store, rs) => {
             // As `restore --from`: signature and targets checked before a byte is downloaded.
-            let rs = remote::locate::vet(s, &*store, &rs, &dir.join("download"), false, |p| {
-                restore::check_targets(&copy, p)
-            })
-            .await?;
+            let rs = locate::vet(s, &*store, &rs, &dir.join("download"), false, |p| restore::check_targets(&copy, p))
+                .await?;
             let t = Instant::now();
-            let got = remote::fetch(&*store, &rs, &dir.join("download")).await?;
+            let got = transfer::fetch(&*store, &rs, &dir.join("download")).await?;
             report.step("download", t, true);
             trust::signed_local(s, &got)?
         }

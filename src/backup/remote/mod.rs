@@ -26,10 +26,6 @@ use crate::config::Settings;
 use crate::output;
 use crate::storage::{self, Store};
 
-pub use locate::{Source, pick};
-pub use prune::prune;
-pub use transfer::{fetch, send, verify};
-
 /// The key of a file of a set: sets are folders named by their ID.
 pub fn key(id: &str, file: &str) -> String {
     format!("{id}/{file}")

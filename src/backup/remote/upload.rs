@@ -18,7 +18,7 @@ pub async fn upload(s: &Settings, store: &dyn Store, set: &LocalSet) -> Result<(
     let name = store.name();
     output::status(format!("uploading backup {} to remote `{name}` ...", set.id));
     let t = std::time::Instant::now();
-    match super::send(store, set).await {
+    match super::transfer::send(store, set).await {
         Ok(bytes) => {
             pending::remove(&s.state_dir, name, &set.id)?;
             output::status(format!(

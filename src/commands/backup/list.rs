@@ -69,7 +69,7 @@ pub async fn verify(ctx: &Ctx, id: &str, r: Option<&str>) -> Result<ExitStatus> 
     if let Some(r) = r {
         let (store, set) = remote::locate::on_remote(&s, r, id).await?;
         let set = remote::signed(&s, &*store, &set).await?;
-        let checks = remote::verify(&*store, &set).await?;
+        let checks = remote::transfer::verify(&*store, &set).await?;
         return report_checks(&set.id, &checks, &format!(" on remote `{r}`"));
     }
     let sets = layout::list(&s.backup_dir)?;

@@ -16,7 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption, StorageClass};
 
 use super::hash::Written;
-use super::{Fut, Object, Store};
+use super::store::{Fut, Object, Store};
 use crate::config::{Checksum, Remote};
 
 const DEFAULT_MAX_PARTS: u64 = 10_000;
