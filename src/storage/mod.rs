@@ -11,6 +11,8 @@
 //! the core every layer reads, and it imports nothing from here.
 
 pub mod hash;
+#[cfg(test)]
+pub mod memory;
 pub mod s3;
 pub mod store;
 

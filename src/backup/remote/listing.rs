@@ -144,3 +144,30 @@ fn components(x: &LocalSet) -> Vec<String> {
         _ => vec![],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(row: &Row) -> Vec<String> {
+        row.to_json().as_object().unwrap().keys().cloned().collect()
+    }
+
+    #[test]
+    fn only_local_rows_say_layout_partial_and_state() {
+        let created = layout::parse_id("20240101_000000").unwrap();
+        let common = ["bytes", "complete", "components", "created", "environment", "id", "tags", "where"];
+        let remote_only = Row::of_manifest("20240101_000000", created, None, Origin::RemoteOnly);
+        assert_eq!(keys(&remote_only), common);
+        let mut local =
+            Row::of_manifest("20240101_000000", created, None, Origin::Local { legacy: true, partial: false });
+        local.damaged = Some("why".into());
+        let json = local.to_json();
+        assert_eq!(
+            (json["layout"].as_str(), json["state"].as_str(), json["damaged"].as_str()),
+            (Some("legacy"), Some("complete"), Some("why"))
+        );
+        assert_eq!(json["created"], "2024-01-01T00:00:00Z");
+        assert_eq!(keys(&local).len(), common.len() + 4);
+    }
+}

@@ -67,3 +67,41 @@ async fn delete_set(store: &dyn Store, id: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory::MemoryStore;
+
+    async fn put_set(store: &MemoryStore, id: &str) {
+        let manifest = format!(
+            r#"{{"format":1,"id":"{id}","created_at":"x","project":"p","environment":"e","ccops_version":"0","components":[{{"kind":"redis","name":"redis","file":"redis.rdb.gz","bytes":3,"sha256":"{}","compression":"gzip","encrypted":false}}]}}"#,
+            "ab".repeat(32)
+        );
+        store.put(&key(id, "redis.rdb.gz"), b"abc".to_vec()).await.unwrap();
+        store.put(&key(id, manifest::FILE), manifest.into_bytes()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_old_set_goes_whole_and_what_is_no_set_stays() {
+        let store = MemoryStore::default();
+        put_set(&store, "20240101_000000").await;
+        put_set(&store, "20240102_000000").await;
+        store.put("notes/readme.txt", b"not a set".to_vec()).await.unwrap();
+        let rules = crate::config::Retention {
+            days: Some(30),
+            keep_last: Some(1),
+            keep_daily: Some(0),
+            keep_weekly: Some(0),
+            keep_monthly: Some(0),
+        };
+
+        let planned = prune(&store, &rules, true).await.unwrap();
+        assert_eq!(planned.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["20240101_000000"]);
+        assert_eq!(store.objects.lock().unwrap().len(), 5, "a dry run deletes nothing");
+
+        prune(&store, &rules, false).await.unwrap();
+        let left: Vec<String> = store.objects.lock().unwrap().keys().cloned().collect();
+        assert_eq!(left, ["20240102_000000/manifest.json", "20240102_000000/redis.rdb.gz", "notes/readme.txt"]);
+    }
+}

@@ -169,3 +169,79 @@ fn check_space(dir: &Path, id: &str, need: u64) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::hash::Written;
+    use crate::storage::memory::MemoryStore;
+
+    const ID: &str = "20240101_000000";
+
+    /// A complete local set of one file, `volume-data.tar.gz` holding `data`.
+    fn local_set(dir: &Path, data: &[u8]) -> LocalSet {
+        let set = dir.join(ID);
+        std::fs::create_dir_all(&set).unwrap();
+        std::fs::write(set.join("volume-data.tar.gz"), data).unwrap();
+        let w = Written::of(data);
+        let m = format!(
+            r#"{{"format":1,"id":"{ID}","created_at":"x","project":"p","environment":"e","ccops_version":"0","components":[{{"kind":"volume","name":"data","file":"volume-data.tar.gz","bytes":{},"sha256":"{}","compression":"gzip","encrypted":false}}]}}"#,
+            w.bytes, w.sha256
+        );
+        std::fs::write(set.join(manifest::FILE), m).unwrap();
+        layout::resolve(&layout::list(dir).unwrap(), ID).unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_set_goes_up_verifies_and_comes_back_through_any_store() {
+        let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let store = MemoryStore::default();
+        let set = local_set(here.path(), b"some volume data");
+        assert_eq!(send(&store, &set).await.unwrap(), 16);
+        let keys: Vec<String> = store.objects.lock().unwrap().keys().cloned().collect();
+        assert_eq!(keys, [format!("{ID}/manifest.json"), format!("{ID}/volume-data.tar.gz")]);
+
+        let sets = super::super::list(&store).await.unwrap();
+        assert_eq!((sets.len(), sets[0].state()), (1, "complete"));
+        assert!(verify(&store, &sets[0]).await.unwrap().iter().all(|c| c.ok));
+
+        let got = fetch(&store, &sets[0], there.path()).await.unwrap();
+        assert_eq!(std::fs::read(got.path.join("volume-data.tar.gz")).unwrap(), b"some volume data");
+        assert!(!there.path().join(format!("{ID}{}", layout::DOWNLOAD)).exists());
+    }
+
+    #[tokio::test]
+    async fn a_changed_object_fails_verify_and_fetch_keeps_nothing() {
+        let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let store = MemoryStore::default();
+        send(&store, &local_set(here.path(), b"some volume data")).await.unwrap();
+        store.objects.lock().unwrap().insert(format!("{ID}/volume-data.tar.gz"), b"other volume data".to_vec());
+
+        let sets = super::super::list(&store).await.unwrap();
+        let checks = verify(&store, &sets[0]).await.unwrap();
+        assert!(!checks[0].ok && checks[0].detail.contains("larger than"), "{checks:?}");
+        store
+            .objects
+            .lock()
+            .unwrap()
+            .insert(format!("{ID}/volume-data.tar.gz"), b"same size, changed".to_vec()[..16].to_vec());
+        let checks = verify(&store, &sets[0]).await.unwrap();
+        assert!(!checks[0].ok && checks[0].detail.contains("checksum mismatch"), "{checks:?}");
+
+        let err = fetch(&store, &sets[0], there.path()).await.unwrap_err();
+        assert!(format!("{err:#}").contains("does not match its manifest"), "{err:#}");
+        assert!(layout::list(there.path()).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_file_changed_after_its_backup_is_not_sent_with_a_manifest() {
+        let here = tempfile::tempdir().unwrap();
+        let store = MemoryStore::default();
+        let set = local_set(here.path(), b"some volume data");
+        std::fs::write(set.path.join("volume-data.tar.gz"), b"changed").unwrap();
+        let err = send(&store, &set).await.unwrap_err();
+        assert!(format!("{err:#}").contains("no longer matches its manifest"), "{err:#}");
+        assert!(!store.objects.lock().unwrap().contains_key(&format!("{ID}/manifest.json")));
+        assert_eq!(super::super::list(&store).await.unwrap()[0].state(), "incomplete");
+    }
+}
