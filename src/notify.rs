@@ -74,23 +74,6 @@ impl Outcome {
     }
 }
 
-/// The ID of the set a `restore` worked on, for its notification. The log context holds
-/// the last set named, which is the safety backup when one was taken; that one's
-/// `before-<ID>` tag names the set restored. Before anything was resolved, the ID asked
-/// for (`latest`) is all there is.
-pub fn restored_id(s: &Settings, wanted: &str) -> String {
-    let Some(id) = output::context("backup_id") else { return wanted.to_string() };
-    let sets = crate::backup::layout::list(&s.backup_dir).unwrap_or_default();
-    let tags =
-        sets.iter().find(|x| x.id == id).and_then(|x| x.manifest.as_ref()).map(|m| m.tags.clone()).unwrap_or_default();
-    if tags.iter().any(|t| t == "pre-restore") {
-        if let Some(before) = tags.iter().find_map(|t| t.strip_prefix("before-")) {
-            return before.to_string();
-        }
-    }
-    id
-}
-
 /// Send the notification `settings` asks for after an operation ended with `result`.
 /// Never fails: a webhook problem is a warning on stderr and in the log.
 pub async fn after(settings: &Settings, event: &Event, result: &anyhow::Result<ExitStatus>) {

@@ -144,14 +144,11 @@ fn secret_param(name: &str) -> bool {
     crate::syntax::secrets::is_secret_name(name) || lower == "sig" || lower.ends_with("signature") || lower == "auth"
 }
 
-/// Context added to every JSON log line from now on (command, environment, backup_id...).
-pub fn set_context(key: &'static str, value: impl Into<String>) {
+/// A field added to every JSON log line from now on (command, environment, the backup
+/// set or release being worked on), so the lines of one run can be told apart. Write
+/// only: results travel between layers as return values, never through the printer.
+pub fn log_field(key: &'static str, value: impl Into<String>) {
     CONTEXT.lock().unwrap_or_else(|e| e.into_inner()).insert(key, value.into());
-}
-
-/// The current value of a context key (e.g. the ID of the backup just written).
-pub fn context(key: &str) -> Option<String> {
-    CONTEXT.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -23,6 +23,25 @@ pub struct Options {
     pub dry_run: bool,
 }
 
+/// A backup that failed after its set ID was chosen: the message says what was kept, and
+/// the ID is there for monitoring (see [`failed_id`]).
+#[derive(Debug)]
+pub struct Failed {
+    pub id: String,
+    message: String,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The ID of the set a failed backup had chosen, when it got that far.
+pub fn failed_id(e: &anyhow::Error) -> Option<String> {
+    e.downcast_ref::<Failed>().map(|f| f.id.clone())
+}
+
 /// Take a backup set. The caller holds the project lock.
 pub async fn create(p: &Project, opts: &Options) -> Result<Option<Manifest>> {
     create_in_window(p, opts, &[]).await
@@ -63,7 +82,7 @@ pub async fn create_in_window(p: &Project, opts: &Options, held: &[String]) -> R
     let dir = &s.backup_dir;
     let id =
         layout::new_id(chrono::Utc::now(), |id| dir.join(id).exists() || dir.join(format!("{id}{PARTIAL}")).exists());
-    output::set_context("backup_id", id.clone());
+    output::log_field("backup_id", id.clone());
     let partial = dir.join(format!("{id}{PARTIAL}"));
     crate::util::create_private_dir(&partial)?;
     let started = Instant::now();
@@ -74,7 +93,10 @@ pub async fn create_in_window(p: &Project, opts: &Options, held: &[String]) -> R
         Ok(c) => c,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&partial);
-            return Err(e.context(format!("backup {id} failed; nothing was kept (the partial set was removed)")));
+            return Err(e.context(Failed {
+                message: format!("backup {id} failed; nothing was kept (the partial set was removed)"),
+                id,
+            }));
         }
     };
     let m = Manifest {
@@ -93,7 +115,7 @@ pub async fn create_in_window(p: &Project, opts: &Options, held: &[String]) -> R
     let sealed = seal(&partial, &dir.join(&id), &m, signing_key.as_ref());
     if let Err(e) = sealed {
         let _ = std::fs::remove_dir_all(&partial);
-        return Err(e.context(format!("backup {id} failed while sealing; nothing was kept")));
+        return Err(e.context(Failed { message: format!("backup {id} failed while sealing; nothing was kept"), id }));
     }
     output::status(format!(
         "backup {id} complete: {} in {}",

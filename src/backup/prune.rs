@@ -46,7 +46,7 @@ pub fn prune(s: &Settings, dry_run: bool) -> Result<Outcome> {
     }
     // A set not yet uploaded is the only copy that will ever reach the remote: keep it.
     let pending: std::collections::BTreeSet<String> =
-        crate::storage::pending::read(&s.state_dir).into_values().flatten().collect();
+        crate::backup::remote::pending::read(&s.state_dir).into_values().flatten().collect();
     let mut out = Outcome::default();
     for d in decisions {
         if !d.keep && pending.contains(&d.id) {

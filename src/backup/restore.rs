@@ -510,7 +510,7 @@ async fn safety_backup(p: &Project, set: &LocalSet, steps: &[Step], held: &[Stri
         .await
         .map_err(|e| e.context("the safety backup failed, nothing was restored; fix it or pass --no-safety-backup"))?;
     // The safety backup set its own ID as log context; the lines after are the restore's.
-    output::set_context("backup_id", set.id.clone());
+    output::log_field("backup_id", set.id.clone());
     Ok(())
 }
 

@@ -6,47 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
-use sha2::{Digest, Sha256};
 use tokio::io::DuplexStream;
 
 use crate::config::Compression;
-
-/// What was written: stored bytes and their SHA-256.
-#[derive(Debug, Clone)]
-pub struct Written {
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-/// A `Write` that hashes and counts what passes through to the file.
-pub struct HashWriter<W: Write> {
-    inner: W,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> HashWriter<W> {
-    pub fn new(inner: W) -> Self {
-        HashWriter { inner, hasher: Sha256::new(), bytes: 0 }
-    }
-
-    pub fn finish(self) -> (W, Written) {
-        (self.inner, Written { bytes: self.bytes, sha256: hex::encode(self.hasher.finalize()) })
-    }
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
+/// The hashing writer lives with the stores, which hash what they upload and download.
+pub use crate::storage::hash::{HashWriter, Written};
 
 /// How a stream is stored.
 #[derive(Debug, Clone, Copy)]

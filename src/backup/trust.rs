@@ -1,17 +1,16 @@
 //! What a set must prove before ccops acts on it, beyond a well-formed manifest
 //! (manifest.rs): a valid signature when `backup.signing` asks for one, and encryption
 //! when `backup.encryption` is configured. Every reader that restores, verifies or
-//! uploads a set goes through here, local or remote, so the rules cannot differ.
+//! uploads a set goes through here, local or remote (`backup::remote::signed`), so the
+//! rules cannot differ.
 
 use anyhow::{Result, anyhow, bail};
 
 use super::layout::{self, LocalSet};
 use super::manifest::{self, Manifest};
-use super::remote::{self, RemoteSet};
 use super::signing::{self, SIGNATURE_FILE, Verdict};
 use crate::config::Settings;
 use crate::output;
-use crate::storage::s3::S3Store;
 
 /// Check the signature of the manifest bytes `raw` of set `id` (`place` says where it
 /// lives, for messages). Refuses a bad signature always, and a missing one when
@@ -28,18 +27,6 @@ pub fn check_signature(s: &Settings, id: &str, place: &str, raw: &[u8], signatur
         Verdict::Unsigned => output::debug(format!("backup {id}{place}: not signed")),
     }
     Ok(verdict)
-}
-
-/// A remote set as it may be acted on: its manifest and signature read again, the
-/// signature checked, and the manifest parsed from exactly the bytes that were checked.
-pub async fn signed_remote(s: &Settings, store: &S3Store, set: &RemoteSet) -> Result<RemoteSet> {
-    let (raw, signature) = remote::reread(store, set).await?;
-    check_signature(s, &set.id, &format!(" on remote `{}`", store.name), &raw, signature.as_deref())?;
-    let mut out = set.clone();
-    out.manifest = Some(Manifest::parse(&raw, &set.id)?);
-    out.raw = Some(raw);
-    out.signature = signature;
-    Ok(out)
 }
 
 /// A local set as it may be acted on: its manifest read once more together with its

@@ -18,8 +18,9 @@ pub async fn run(ctx: &Ctx, a: DeployArgs) -> Result<ExitStatus> {
         dry_run: a.dry_run.dry_run,
     };
     let started = std::time::Instant::now();
-    let result = print_release(run::deploy(&project, &o).await);
-    observe(&project, "deploy", o.version.clone(), o.dry_run, started, &result).await;
+    let mut settled = None;
+    let result = print_release(run::deploy(&project, &o, &mut settled).await);
+    observe(&project, "deploy", settled.or(o.version), o.dry_run, started, &result).await;
     result
 }
 
@@ -34,7 +35,9 @@ pub(super) fn print_release<T: serde::Serialize>(r: Result<Option<T>>) -> Result
 }
 
 /// Monitoring hears of every real deploy or rollback: metrics and the webhook. Neither
-/// can fail the operation.
+/// can fail the operation. `version` is the one the command settled on (the version
+/// variable's value for a bare `deploy ENV`, the release before for a bare
+/// `rollback ENV`), else the one asked for.
 pub(super) async fn observe(
     project: &Project,
     command: &'static str,
@@ -47,9 +50,6 @@ pub(super) async fn observe(
         return;
     }
     let s = &project.settings;
-    // The version the command settled on (the version variable's value for a bare
-    // `deploy ENV`, the release before for a bare `rollback ENV`), else the one asked for.
-    let version = crate::output::context("version").or(version);
     let outcome = crate::metrics::DeployOutcome::of(result);
     crate::metrics::record_deploy(s, command, version.as_deref().unwrap_or_default(), outcome, started.elapsed());
     let event = crate::notify::Event { command, version, duration: started.elapsed(), ..Default::default() };

@@ -33,7 +33,7 @@ impl Ctx {
     pub fn settings(&self, env: Option<&str>) -> Result<Settings> {
         let env = env.or(self.global.env.as_deref());
         let s = crate::config::load(self.global.config.as_deref(), env, &self.penv)?;
-        output::set_context("environment", s.env_name.clone());
+        output::log_field("environment", s.env_name.clone());
         crate::backup::crypto::configure(&s)?;
         Ok(s)
     }
@@ -77,7 +77,7 @@ pub fn report(e: &anyhow::Error) {
 
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<ExitStatus> {
     let name = command_name(&command);
-    output::set_context("command", name);
+    output::log_field("command", name);
     match command {
         Command::Health(a) => health::run(ctx, a).await,
         Command::Backup(a) => backup::run(ctx, a).await,

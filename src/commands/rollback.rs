@@ -18,7 +18,8 @@ pub async fn run(ctx: &Ctx, a: RollbackArgs) -> Result<ExitStatus> {
         yes: ctx.global.yes,
     };
     let started = std::time::Instant::now();
-    let result = super::deploy::print_release(rollback::rollback(&project, &o).await);
-    super::deploy::observe(&project, "rollback", o.to.clone(), o.dry_run, started, &result).await;
+    let mut settled = None;
+    let result = super::deploy::print_release(rollback::rollback(&project, &o, &mut settled).await);
+    super::deploy::observe(&project, "rollback", settled.or(o.to), o.dry_run, started, &result).await;
     result
 }

@@ -27,7 +27,9 @@ pub struct Options {
     pub yes: bool,
 }
 
-pub async fn rollback(p: &Project, o: &Options) -> Result<Option<Release>> {
+/// Go back to an earlier release. Dry runs return None. `settled` gets the version
+/// rolled back to once known, failed run or not.
+pub async fn rollback(p: &Project, o: &Options, settled: &mut Option<String>) -> Result<Option<Release>> {
     crate::util::cleanup_aware();
     let s = &p.settings;
     let mut steps = Steps::new(if o.with_data { 5 } else { 4 });
@@ -48,7 +50,8 @@ pub async fn rollback(p: &Project, o: &Options) -> Result<Option<Release>> {
     }
     let current = history.current().cloned();
     let target = history.rollback_target(o.to.as_deref())?.clone();
-    output::set_context("version", target.version.clone());
+    *settled = Some(target.version.clone());
+    output::log_field("version", target.version.clone());
     match &current {
         Some(c) if c.version == target.version => {
             output::status(format!("  {} is live already; putting its recorded images back anyway", target.label()))
@@ -80,7 +83,7 @@ pub async fn rollback(p: &Project, o: &Options) -> Result<Option<Release>> {
         current.as_ref().map(|c| c.version.as_str()),
         s,
     );
-    output::set_context("release", rel.id.to_string());
+    output::log_field("release", rel.id.to_string());
     rel.steps = steps.records.clone();
     history.put(&rel)?;
     let started = Instant::now();

@@ -69,12 +69,14 @@ fn version_of(p: &Project, given: Option<&str>) -> Result<String> {
     }
 }
 
-/// Run a deploy. Dry runs return None.
-pub async fn deploy(p: &Project, o: &Options) -> Result<Option<Release>> {
+/// Run a deploy. Dry runs return None. `settled` gets the version deployed (the
+/// argument, else the version variable's value) once known, failed run or not.
+pub async fn deploy(p: &Project, o: &Options, settled: &mut Option<String>) -> Result<Option<Release>> {
     crate::util::cleanup_aware();
     let s = &p.settings;
     let version = version_of(p, o.version.as_deref())?;
-    output::set_context("version", version.clone());
+    *settled = Some(version.clone());
+    output::log_field("version", version.clone());
     let mut steps = Steps::new(TOTAL);
     steps.begin("lock", "project lock");
     let lock = if o.dry_run {
@@ -122,7 +124,7 @@ pub async fn deploy(p: &Project, o: &Options) -> Result<Option<Release>> {
         s,
     );
     rel.replicas = plan.replicas.clone();
-    output::set_context("release", rel.id.to_string());
+    output::log_field("release", rel.id.to_string());
     steps.ok("");
     rel.steps = steps.records.clone();
     history.put(&rel)?;

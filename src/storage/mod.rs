@@ -1,12 +1,26 @@
-//! Where backup sets live besides the local folder: remotes of ccops.yaml (`remotes:`),
-//! today S3 and S3-compatible stores.
+//! Object stores: where copies of local files live besides the local folder. A store
+//! puts, gets, lists and deletes objects by key and knows nothing of what they hold
+//! (backup sets are the backup module's business, `backup::remote`). Each `remotes:`
+//! entry of ccops.yaml opens one store; today S3 and S3-compatible stores (s3/).
+//!
+//! A new kind of store (a local folder, SFTP, Azure) is one file here implementing
+//! [`Store`] (store.rs), and its arm in [`connect`]; nothing in backup/ changes.
+//!
+//! The driver reads its settings straight from `config::Remote`: that struct is the
+//! schema of a remote, and a copy of it here would only repeat its fields; config is
+//! the core every layer reads, and it imports nothing from here.
 
-pub mod pending;
+pub mod hash;
+#[cfg(test)]
+pub mod memory;
 pub mod s3;
+pub mod store;
 
 use anyhow::Result;
 
 use crate::config::{Remote, Settings, closest};
+
+pub use store::{Store, TooLarge, download, get_small};
 
 /// The remote called `name` in ccops.yaml (an unknown name is a usage error).
 pub fn remote<'a>(s: &'a Settings, name: &str) -> Result<&'a Remote> {
@@ -21,9 +35,21 @@ pub fn remote<'a>(s: &'a Settings, name: &str) -> Result<&'a Remote> {
     })
 }
 
+/// Open the store a remote describes. Each kind of store registers here.
+pub async fn connect(name: &str, r: &Remote) -> Result<Box<dyn Store>> {
+    Ok(Box::new(s3::S3Store::connect(name, r).await?))
+}
+
+/// Open the remote called `name` in ccops.yaml.
+pub async fn open(s: &Settings, name: &str) -> Result<Box<dyn Store>> {
+    connect(name, remote(s, name)?).await
+}
+
 /// Connect to a remote and prove it is writable: put a small object and remove it.
 pub async fn probe(s: &Settings, name: &str) -> Result<String> {
-    let store = s3::S3Store::connect(name, remote(s, name)?).await?;
-    store.probe().await?;
-    Ok(format!("bucket `{}` is reachable and writable", store.bucket))
+    let store = open(s, name).await?;
+    let key = format!(".ccops-probe-{}", std::process::id());
+    store.put(&key, b"ccops probe\n".to_vec()).await?;
+    store.delete(&key).await?;
+    Ok(format!("{} is reachable and writable", store.describe()))
 }

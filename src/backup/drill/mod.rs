@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 
-use super::layout::{self, LocalSet};
-use super::remote::{self, RemoteSet};
+use super::remote::locate::{self, Source};
+use super::remote::transfer;
 use super::restore::{self, Step};
 use super::{trust, verify};
 use crate::compose::Flavour;
@@ -29,19 +29,11 @@ use crate::config::Settings;
 use crate::docker::Engine;
 use crate::output;
 use crate::project::Project;
-use crate::storage::s3::S3Store;
 
 /// The record of a copy in its folder: what the next drill reads after a kill.
 const RECORD: &str = "drill.json";
 /// The last passing drill, for `health.drill_max_age`.
 pub const LAST_SUCCESS: &str = "last-success.json";
-
-pub struct Options {
-    /// A backup ID or `latest`.
-    pub id: String,
-    /// Download the set from this remote, even when it is here too.
-    pub from: Option<String>,
-}
 
 /// How long one step took; `in_rto` when it is part of the recovery time.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -105,18 +97,15 @@ pub fn root(s: &Settings) -> PathBuf {
     s.state_dir.join("drill")
 }
 
-/// Run a drill. Call with the drill lock held and leftovers removed ([`clean_leftovers`]).
+/// Run a drill of the set `source` holds ([`locate::for_drill`] chooses it).
+/// Call with the drill lock held and leftovers removed ([`clean_leftovers`]).
 /// A drill that ran returns its report (failed checks included); `Err` when it could not
-/// start (no such set, untrusted set) or was interrupted, after the copy is removed.
-pub async fn drill(live: &Project, opts: &Options) -> Result<Report> {
+/// start (untrusted set) or was interrupted, after the copy is removed.
+pub async fn drill(live: &Project, source: Source) -> Result<Report> {
     let s = &live.settings;
     let engine = live.engine()?;
-    let source = pick(s, &opts.id, opts.from.as_deref()).await?;
-    let (id, place) = match &source {
-        Source::Local(set) => (set.id.clone(), "local".to_string()),
-        Source::Remote(store, rs) => (rs.id.clone(), store.name.clone()),
-    };
-    output::set_context("backup_id", id.clone());
+    let (id, place) = source.describe();
+    output::log_field("backup_id", &id);
     let name = copy::copy_name(&s.project, &id);
     let dir = root(s).join(&name);
     crate::util::create_private_dir(&dir)?;
@@ -169,38 +158,6 @@ pub async fn drill(live: &Project, opts: &Options) -> Result<Report> {
     Ok(report)
 }
 
-enum Source {
-    Local(LocalSet),
-    Remote(S3Store, RemoteSet),
-}
-
-/// `--from` downloads from that remote (the off-site copy is what is being tested);
-/// otherwise the local set, else the first remote that has it (a new server).
-async fn pick(s: &Settings, id: &str, from: Option<&str>) -> Result<Source> {
-    if let Some(r) = from {
-        let store = S3Store::connect(r, crate::storage::remote(s, r)?).await?;
-        let sets = remote::list(&store).await?;
-        let rs = remote::resolve(&sets, id, r)?.clone();
-        return Ok(Source::Remote(store, rs));
-    }
-    let local = layout::list(&s.backup_dir)?;
-    match layout::resolve(&local, id) {
-        Ok(set) => Ok(Source::Local(set.clone())),
-        Err(local_err) => {
-            for (name, r) in &s.file.remotes {
-                let Ok(store) = S3Store::connect(name, r).await else { continue };
-                let Ok(sets) = remote::list(&store).await else { continue };
-                if let Ok(rs) = remote::resolve(&sets, id, name) {
-                    output::status(format!("backup {} is not here; using the copy on remote `{name}`", rs.id));
-                    let rs = rs.clone();
-                    return Ok(Source::Remote(store, rs));
-                }
-            }
-            Err(local_err)
-        }
-    }
-}
-
 async fn run(live: &Project, engine: &Engine, source: Source, dir: &Path, report: &mut Report) -> Result<()> {
     let s = &live.settings;
     let copy = open_copy(live, engine, dir, &report.copy).await?;
@@ -208,22 +165,10 @@ async fn run(live: &Project, engine: &Engine, source: Source, dir: &Path, report
         Source::Local(set) => trust::signed_local(s, &set)?,
         Source::Remote(store, rs) => {
             // As `restore --from`: signature and targets checked before a byte is downloaded.
-            let rs = trust::signed_remote(s, &store, &rs).await?;
-            let planned = LocalSet {
-                id: rs.id.clone(),
-                created: rs.created,
-                path: dir.join("download").join(&rs.id),
-                complete: true,
-                manifest: rs.manifest.clone(),
-                legacy: None,
-                damaged: None,
-                download: false,
-            };
-            restore::check_targets(&copy, &planned)?;
-            trust::check_encrypted(s, &planned, false)?;
+            let rs = locate::vet(s, &*store, &rs, &dir.join("download"), false, |p| restore::check_targets(&copy, p))
+                .await?;
             let t = Instant::now();
-            output::status(format!("downloading backup {} from remote `{}` ...", rs.id, store.name));
-            let got = remote::fetch(&store, &rs, &dir.join("download")).await?;
+            let got = transfer::fetch(&*store, &rs, &dir.join("download")).await?;
             report.step("download", t, true);
             trust::signed_local(s, &got)?
         }

@@ -1,5 +1,6 @@
-//! Sets whose upload failed, per remote, in the state folder: the next `backup` or
-//! `backup push` uploads them first, and `backup list` shows them as pending.
+//! Sets whose upload failed, per remote, in the state folder (`pending-uploads.json`):
+//! the next `backup --upload` or `backup push all-pending` uploads them first, and
+//! `backup list` shows them as pending.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,12 +21,14 @@ fn write(state_dir: &Path, map: &BTreeMap<String, BTreeSet<String>>) -> Result<(
     crate::util::write_atomic(&path(state_dir), serde_json::to_string_pretty(map)?.as_bytes(), 0o600)
 }
 
+/// Mark set `id` as not uploaded to `remote` yet.
 pub fn add(state_dir: &Path, remote: &str, id: &str) -> Result<()> {
     let mut m = read(state_dir);
     m.entry(remote.to_string()).or_default().insert(id.to_string());
     write(state_dir, &m)
 }
 
+/// Forget that set `id` waits for `remote`.
 pub fn remove(state_dir: &Path, remote: &str, id: &str) -> Result<()> {
     let mut m = read(state_dir);
     if let Some(ids) = m.get_mut(remote) {
