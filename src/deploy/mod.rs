@@ -9,11 +9,13 @@
 //! interrupted) before it exits with 130.
 
 pub mod drain;
+mod dry_run;
 pub mod history;
 pub mod hooks;
 pub mod images;
 pub mod migrate;
 pub mod plan;
+mod pre_backup;
 pub mod preflight;
 pub mod proc;
 pub mod record;

@@ -106,7 +106,7 @@ pub async fn rollback(p: &Project, o: &Options, settled: &mut Option<String>) ->
             rel.backup_id = Some(set.id.clone());
         }
         steps.begin("health", "health checks");
-        run::health_suite(p, timeout).await?;
+        super::wait::health_suite(p, timeout).await?;
         steps.ok("");
         Ok(())
     }

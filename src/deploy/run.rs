@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 
 use super::history::History;
 use super::migrate::{self, Mode};
-use super::record::{Action, AutoRollback, ImageRecord, Outcome, Release};
+use super::record::{Action, AutoRollback, Outcome, Release};
 use super::steps::Steps;
 use super::{compose_for, hooks, images, model_of, preflight, revert, rollout, wait};
 use crate::compose::{Compose, Model};
@@ -32,16 +32,17 @@ pub struct Options {
 const TOTAL: usize = 10;
 
 /// What a deploy works with once the preflight passed.
-struct Plan<'a> {
-    p: &'a Project,
-    version: String,
-    compose: Compose,
-    model: Model,
-    services: Vec<String>,
-    deps: BTreeMap<String, Vec<String>>,
-    replicas: BTreeMap<String, u32>,
-    migrate: Option<Mode>,
-    previous: Option<Release>,
+/// What one deploy works from, settled before anything changes.
+pub(super) struct Plan<'a> {
+    pub(super) p: &'a Project,
+    pub(super) version: String,
+    pub(super) compose: Compose,
+    pub(super) model: Model,
+    pub(super) services: Vec<String>,
+    pub(super) deps: BTreeMap<String, Vec<String>>,
+    pub(super) replicas: BTreeMap<String, u32>,
+    pub(super) migrate: Option<Mode>,
+    pub(super) previous: Option<Release>,
 }
 
 /// The version to deploy: the argument, else the version variable's value now.
@@ -112,7 +113,7 @@ pub async fn deploy(p: &Project, o: &Options, settled: &mut Option<String>) -> R
     let plan = Plan { p, version, compose, model, services, deps, replicas, migrate, previous };
     if o.dry_run {
         steps.ok("");
-        dry_run(&plan).await?;
+        super::dry_run::show(&plan).await?;
         return Ok(None);
     }
 
@@ -238,7 +239,7 @@ async fn sequence(
         steps.skip("backup", "backup before deploy", "deploy.backup_before is off");
     } else {
         steps.begin("backup", format!("backup (tags pre-deploy, {})", plan.version));
-        rel.backup_id = backup(p, &plan.version).await?;
+        rel.backup_id = super::pre_backup::take(p, &plan.version).await?;
     }
     checkpoint(steps, rel, history)?;
 
@@ -297,7 +298,7 @@ async fn sequence(
     output::status(format!("  {} service(s) ready", plan.services.len()));
 
     steps.begin("health", "health checks");
-    health_suite(p, d.timeout).await?;
+    wait::health_suite(p, d.timeout).await?;
 
     if d.hooks.post_deploy.is_empty() {
         steps.skip("post_deploy", "post_deploy hooks", "none configured");
@@ -315,42 +316,6 @@ fn checkpoint(steps: &mut Steps, rel: &mut Release, history: &mut History) -> Re
     rel.steps = steps.records.clone();
     history.put(rel)?;
     crate::util::check_interrupt()
-}
-
-/// The pre-deploy backup: every configured component that can be copied without
-/// stopping a service (a deploy must not take the application down for a file copy; the
-/// volumes a deploy does not change are in the nightly backups). None on a first deploy.
-async fn backup(p: &Project, version: &str) -> Result<Option<String>> {
-    let s = &p.settings;
-    let engine = p.engine()?;
-    if !super::containers(engine, &s.project, None).await?.iter().any(|c| c.is_running()) {
-        output::status("  nothing runs yet (first deploy): nothing to back up");
-        return Ok(None);
-    }
-    let items = match crate::backup::plan::select(s, &p.model, &[]) {
-        Ok(i) => i,
-        Err(_) => {
-            output::status("  no backup components configured (`backup:` in ccops.yaml)");
-            return Ok(None);
-        }
-    };
-    let (take, skip): (Vec<_>, Vec<_>) = items.iter().partition(|i| i.stop_note().is_empty());
-    for i in &skip {
-        output::status(format!(
-            "  leaving out {}: copying it{} would take the application down",
-            i.describe(),
-            i.stop_note()
-        ));
-    }
-    if take.is_empty() {
-        output::status("  every configured component needs a service stopped: no pre-deploy backup");
-        return Ok(None);
-    }
-    let only = if skip.is_empty() { vec![] } else { take.iter().map(|i| i.name()).collect() };
-    let opts =
-        crate::backup::create::Options { only, tags: vec!["pre-deploy".into(), version.to_string()], dry_run: false };
-    let m = crate::backup::create::create(p, &opts).await?;
-    Ok(m.map(|m| m.id))
 }
 
 /// The services the migrations need (the database), started first when nothing runs yet.
@@ -392,34 +357,6 @@ async fn start_needed(plan: &Plan<'_>, mode: &Mode) -> Result<()> {
     Ok(())
 }
 
-/// The health checks of `ccops health`, polled until none fails (warnings pass).
-pub async fn health_suite(p: &Project, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let report = crate::health::run(&p.settings, &p.engine, &p.model).await;
-        if report.status != crate::health::Status::Fail {
-            for c in report.failing() {
-                output::status(format!("  {} {}: {}", c.name, c.status.word(), c.detail));
-            }
-            output::status(format!("  {} checks pass", report.checks.len()));
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            let bad: Vec<String> = report
-                .checks
-                .iter()
-                .filter(|c| c.status == crate::health::Status::Fail)
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect();
-            bail!("health checks still failing after {}: {}", humantime::format_duration(timeout), bad.join("; "));
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {},
-            _ = crate::util::wait_interrupt() => return Err(crate::error::Interrupted.into()),
-        }
-    }
-}
-
 /// After a failed rollout: the previous release back, when there is one and it is asked.
 async fn auto_rollback(plan: &Plan<'_>, rel: &mut Release, history: &mut History) {
     let s = &plan.p.settings;
@@ -453,72 +390,4 @@ async fn auto_rollback(plan: &Plan<'_>, rel: &mut Release, history: &mut History
         }
     };
     rel.auto_rollback = Some(AutoRollback { to_version: prev.version.clone(), to_release: prev.id, outcome, reason });
-}
-
-/// `--dry-run`: what would be built, backed up, migrated and replaced.
-async fn dry_run(plan: &Plan<'_>) -> Result<()> {
-    let p = plan.p;
-    let s = &p.settings;
-    let engine = p.engine()?;
-    let d = &s.file.deploy;
-    output::status(format!("dry run: the plan to deploy {} to `{}`", plan.version, s.env_name));
-    for h in &d.hooks.pre_deploy {
-        output::status(format!("  pre_deploy hook: {h}"));
-    }
-    if d.backup_before {
-        let items = crate::backup::plan::select(s, &p.model, &[]).unwrap_or_default();
-        let (take, skip): (Vec<_>, Vec<_>) = items.iter().partition(|i| i.stop_note().is_empty());
-        let names: Vec<String> = take.iter().map(|i| i.name()).collect();
-        output::status(format!(
-            "  backup (pre-deploy, {}): {}",
-            plan.version,
-            if names.is_empty() { "nothing".into() } else { names.join(", ") }
-        ));
-        for i in skip {
-            output::status(format!("    leaving out {}{}", i.describe(), i.stop_note()));
-        }
-    }
-    let mut wanted: BTreeMap<String, ImageRecord> = BTreeMap::new();
-    for svc in &plan.services {
-        let r = images::reference(&plan.compose, &plan.model, svc);
-        let has_build = plan.model.services.get(svc).is_some_and(|x| x.has_build);
-        let rec = images::inspect(engine, &r).await?;
-        output::status(format!(
-            "  image {svc}: {} `{r}`{}",
-            if has_build { "build" } else { "pull" },
-            if rec.is_some() { " (present)" } else { "" }
-        ));
-        // An image not built yet differs from whatever runs.
-        wanted
-            .insert(svc.clone(), rec.unwrap_or(ImageRecord { image: r, id: "(to be built)".into(), digests: vec![] }));
-    }
-    match &plan.migrate {
-        None => output::status("  migrations: none"),
-        Some(mode @ Mode::Sql { .. }) => match migrate::status(&plan.compose, engine, mode).await {
-            Ok(st) => {
-                let pending: Vec<&str> = st.pending().iter().map(|r| r.name.as_str()).collect();
-                output::status(format!(
-                    "  migrations: {}",
-                    if pending.is_empty() { "none pending".into() } else { pending.join(", ") }
-                ));
-            }
-            Err(e) => output::status(format!("  migrations: cannot read their status now ({})", first_line(&e))),
-        },
-        Some(mode) => output::status(format!("  migrations: {} with {}", mode.describe(), plan.version)),
-    }
-    let cx = rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout, drain: d.drain };
-    output::status("  rollout:");
-    let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &mut wanted, false).await?;
-    rollout::show(&plans);
-    if output::json_mode() {
-        output::json(&serde_json::json!({
-            "dry_run": true,
-            "version": plan.version,
-            "environment": s.env_name,
-            "previous_version": plan.previous.as_ref().map(|r| r.version.clone()),
-            "rollout": plans,
-        }));
-    }
-    output::status("dry run: nothing was changed");
-    Ok(())
 }

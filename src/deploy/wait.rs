@@ -2,6 +2,7 @@
 //! (Docker applies its start period and retries), or, without a healthcheck, running
 //! for a few seconds without restarting. Unhealthy, exited or restarting is a failure at
 //! once, not after the timeout; the timeout (`deploy.timeout`) bounds the whole wait.
+//! Also the last wait of a deploy or rollback: until `ccops health`'s checks pass.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::docker::{Container, Engine};
+use crate::output;
+use crate::project::Project;
 
 /// How long a container without a healthcheck must run to count as started.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -100,5 +103,33 @@ async fn health_detail(engine: &Engine, id: &str) -> String {
             )
         }
         None => "no healthcheck result yet".into(),
+    }
+}
+
+/// The health checks of `ccops health`, polled until none fails (warnings pass).
+pub async fn health_suite(p: &Project, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let report = crate::health::run(&p.settings, &p.engine, &p.model).await;
+        if report.status != crate::health::Status::Fail {
+            for c in report.failing() {
+                output::status(format!("  {} {}: {}", c.name, c.status.word(), c.detail));
+            }
+            output::status(format!("  {} checks pass", report.checks.len()));
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let bad: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| c.status == crate::health::Status::Fail)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect();
+            bail!("health checks still failing after {}: {}", humantime::format_duration(timeout), bad.join("; "));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+            _ = crate::util::wait_interrupt() => return Err(crate::error::Interrupted.into()),
+        }
     }
 }
