@@ -1,5 +1,8 @@
 //! The Docker Engine API (bollard): a project's containers found by their compose labels
-//! (never by name: Compose v1 and v2 name them differently), streaming exec, archives.
+//! (never by name: Compose v1 and v2 name them differently), archives, helper containers.
+//! Running commands in containers is exec.rs.
+
+mod exec;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,16 +13,12 @@ use bollard::query_parameters::{
     DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, StartContainerOptions,
     StopContainerOptionsBuilder,
 };
-use futures_util::{Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use futures_util::Stream;
 
 pub const LABEL_PROJECT: &str = "com.docker.compose.project";
 pub const LABEL_SERVICE: &str = "com.docker.compose.service";
 pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
 pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
-
-/// Bytes of an exec's output gathered before they are written on.
-const BATCH: usize = 256 << 10;
 
 /// A connection to the Docker engine.
 #[derive(Clone)]
@@ -48,14 +47,6 @@ impl Container {
     pub fn is_running(&self) -> bool {
         self.state == "running"
     }
-}
-
-/// What a finished exec reported.
-#[derive(Debug)]
-pub struct ExecOutcome {
-    pub exit_code: i64,
-    /// The last part of stderr (bounded), for error messages.
-    pub stderr: String,
 }
 
 impl Engine {
@@ -149,127 +140,6 @@ impl Engine {
         all.into_iter().find(Container::is_running).ok_or_else(|| {
             anyhow!("service `{service}` of project `{project}` is not running; start it (`docker compose up -d {service}`) and try again")
         })
-    }
-
-    /// Run `cmd` in a container; its stdout is streamed into `stdout` as it comes, `stdin`
-    /// (if any) is streamed in. Nothing is held whole in memory.
-    pub async fn exec_stream<W, R>(
-        &self,
-        container: &str,
-        cmd: &[&str],
-        env: &[String],
-        stdout: &mut W,
-        stdin: Option<R>,
-    ) -> Result<ExecOutcome>
-    where
-        W: AsyncWrite + Unpin + ?Sized,
-        R: AsyncRead + Unpin + Send + 'static,
-    {
-        use bollard::exec::{CreateExecOptions, StartExecResults};
-        let exec = self
-            .docker
-            .create_exec(
-                container,
-                CreateExecOptions {
-                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
-                    env: Some(env.to_vec()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    attach_stdin: Some(stdin.is_some()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| {
-                anyhow!("cannot exec `{}` in container {}: {}", cmd.join(" "), short_id(container), short_err(&e))
-            })?;
-        let started = self
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(|e| anyhow!("cannot start exec: {}", short_err(&e)))?;
-        let StartExecResults::Attached { mut output, mut input } = started else {
-            bail!("exec started detached");
-        };
-        let feeder = stdin.map(|mut r| {
-            tokio::spawn(async move {
-                let res = tokio::io::copy(&mut r, &mut input).await;
-                let _ = input.shutdown().await;
-                res
-            })
-        });
-        let mut stderr = Vec::new();
-        // Frames are a few KiB each; handing each one on woke the writer's thread a
-        // thousand times a second, on a machine whose other core runs the dump itself.
-        let mut batch = Vec::with_capacity(BATCH);
-        let write_failed = |e: std::io::Error| anyhow!("cannot write exec output: {}", crate::util::io_reason(&e));
-        while let Some(frame) = output.next().await {
-            use bollard::container::LogOutput;
-            match frame.map_err(|e| anyhow!("exec stream broke: {}", short_err(&e)))? {
-                LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                    batch.extend_from_slice(&message);
-                    if batch.len() >= BATCH {
-                        stdout.write_all(&batch).await.map_err(write_failed)?;
-                        batch.clear();
-                    }
-                }
-                LogOutput::StdErr { message } => {
-                    stderr.extend_from_slice(&message);
-                    if stderr.len() > 16 * 1024 {
-                        stderr.drain(..stderr.len() - 8 * 1024);
-                    }
-                }
-                LogOutput::StdIn { .. } => {}
-            }
-        }
-        stdout.write_all(&batch).await.map_err(write_failed)?;
-        stdout.flush().await.ok();
-        if let Some(f) = feeder {
-            // The command is done with its output: input it did not read (`pg_restore
-            // --list` stops after the table of contents) is not sent on; the engine would
-            // read and discard all of it first. Its exit status says whether it was content.
-            if !f.is_finished() {
-                f.abort();
-            }
-            match f.await {
-                Ok(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    bail!("cannot stream input into `{}`: {}", cmd.join(" "), crate::util::io_reason(&e))
-                }
-                _ => {}
-            }
-        }
-        let exit_code = self.exec_exit_code(&exec.id).await?;
-        Ok(ExecOutcome { exit_code, stderr: String::from_utf8_lossy(&stderr).trim().to_string() })
-    }
-
-    async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
-        // The exit code can lag the end of the stream by a moment, usually a few
-        // milliseconds: look again soon, then less often (about 5 s in all).
-        let mut pause = Duration::from_millis(2);
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let info = self
-                .docker
-                .inspect_exec(exec_id)
-                .await
-                .map_err(|e| anyhow!("cannot inspect exec: {}", short_err(&e)))?;
-            if info.running != Some(true) {
-                return Ok(info.exit_code.unwrap_or(-1));
-            }
-            if std::time::Instant::now() >= deadline {
-                break;
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(100));
-        }
-        bail!("the command in the container did not report an exit code")
-    }
-
-    /// Run a short command and capture its stdout (bounded to what the command prints).
-    pub async fn exec_capture(&self, container: &str, cmd: &[&str], env: &[String]) -> Result<(i64, String, String)> {
-        let mut out = Vec::new();
-        let o = self.exec_stream(container, cmd, env, &mut out, None::<tokio::io::Empty>).await?;
-        Ok((o.exit_code, String::from_utf8_lossy(&out).into_owned(), o.stderr))
     }
 
     pub async fn stop(&self, id: &str, timeout_s: i32) -> Result<()> {
