@@ -80,7 +80,7 @@ impl Manifest {
     pub fn read(dir: &Path, id: &str) -> Result<Manifest> {
         let p = dir.join(FILE);
         let bytes =
-            super::layout::read_capped(&p, MAX_BYTES).with_context(|| format!("cannot read `{}`", p.display()))?;
+            super::untrusted::read_capped(&p, MAX_BYTES).with_context(|| format!("cannot read `{}`", p.display()))?;
         Manifest::parse(&bytes, id)
     }
 

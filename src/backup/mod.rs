@@ -17,6 +17,7 @@ pub mod schedule;
 pub mod signing;
 pub mod sink;
 pub mod trust;
+pub mod untrusted;
 pub mod verify;
 
 pub use layout::newest_complete;
