@@ -13,6 +13,9 @@
 
 pub mod checks;
 pub mod copy;
+pub mod record;
+
+pub use record::root;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,8 +36,6 @@ use crate::storage::s3::S3Store;
 
 /// The record of a copy in its folder: what the next drill reads after a kill.
 const RECORD: &str = "drill.json";
-/// The last passing drill, for `health.drill_max_age`.
-pub const LAST_SUCCESS: &str = "last-success.json";
 
 pub struct Options {
     /// A backup ID or `latest`.
@@ -100,11 +101,6 @@ impl Report {
     }
 }
 
-/// Where drills keep their copies' folders (and their lock).
-pub fn root(s: &Settings) -> PathBuf {
-    s.state_dir.join("drill")
-}
-
 /// Run a drill. Call with the drill lock held and leftovers removed ([`clean_leftovers`]).
 /// A drill that ran returns its report (failed checks included); `Err` when it could not
 /// start (no such set, untrusted set) or was interrupted, after the copy is removed.
@@ -160,11 +156,10 @@ pub async fn drill(live: &Project, opts: &Options) -> Result<Report> {
     report.error = (!errors.is_empty()).then(|| errors.join("; "));
     report.within_target = target.map(|t| report.rto_seconds <= t.as_secs_f64());
     report.ok = report.error.is_none() && report.checks.iter().all(|c| c.ok);
-    if report.ok {
-        let last = serde_json::json!({ "backup_id": id, "at": chrono::Utc::now().to_rfc3339(), "rto_seconds": report.rto_seconds });
-        if let Err(e) = crate::util::write_atomic(&root(s).join(LAST_SUCCESS), last.to_string().as_bytes(), 0o600) {
-            output::warn(format!("the drill passed, but it could not be recorded for `health`: {e:#}"));
-        }
+    if report.ok
+        && let Err(e) = record::write_success(s, &id, report.rto_seconds)
+    {
+        output::warn(format!("the drill passed, but it could not be recorded for `health`: {e:#}"));
     }
     Ok(report)
 }
@@ -406,14 +401,6 @@ pub async fn clean_leftovers(engine: &Engine, s: &Settings) -> Result<Vec<String
         cleaned.push(name);
     }
     Ok(cleaned)
-}
-
-/// When the last drill passed: (backup ID, time), from [`LAST_SUCCESS`].
-pub fn last_success(s: &Settings) -> Option<(String, chrono::DateTime<chrono::Utc>)> {
-    let text = crate::util::read_small_file(&root(s).join(LAST_SUCCESS), 4096).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let at = chrono::DateTime::parse_from_rfc3339(v.get("at")?.as_str()?).ok()?.with_timezone(&chrono::Utc);
-    Some((v.get("backup_id")?.as_str()?.to_string(), at))
 }
 
 /// The report as tables: steps with their times and the RTO, then the checks.
