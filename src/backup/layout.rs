@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use super::kinds::{self, Kind};
 use super::manifest::{FILE as MANIFEST, Manifest};
 /// Other parts read set files through `layout`; the functions live in a leaf, which the
 /// manifest reads too.
@@ -74,6 +75,17 @@ pub struct LegacySet {
 }
 
 impl LegacySet {
+    /// Each file with its kind and the name its file name gives (database, volume,
+    /// `redis`). The scripts' layout is fixed: it names these three kinds, and no other
+    /// kind ever has a legacy form.
+    pub fn entries(&self) -> Vec<(&'static dyn Kind, &str, &PathBuf)> {
+        let mut out: Vec<(&'static dyn Kind, &str, &PathBuf)> = Vec::new();
+        out.extend(self.postgres.iter().map(|(db, p)| (&kinds::postgres::Postgres as &dyn Kind, db.as_str(), p)));
+        out.extend(self.redis.iter().map(|p| (&kinds::redis::Redis as &dyn Kind, "redis", p)));
+        out.extend(self.volumes.iter().map(|(v, p)| (&kinds::volume::Volume as &dyn Kind, v.as_str(), p)));
+        out
+    }
+
     pub fn files(&self) -> Vec<&PathBuf> {
         self.postgres
             .iter()

@@ -18,7 +18,8 @@ pub fn root(s: &Settings) -> PathBuf {
 
 /// Record that a drill of backup `id` passed now, with its recovery time.
 pub fn write_success(s: &Settings, id: &str, rto_seconds: f64) -> Result<()> {
-    let last = serde_json::json!({ "backup_id": id, "at": chrono::Utc::now().to_rfc3339(), "rto_seconds": rto_seconds });
+    let last =
+        serde_json::json!({ "backup_id": id, "at": chrono::Utc::now().to_rfc3339(), "rto_seconds": rto_seconds });
     crate::util::write_atomic(&root(s).join(LAST_SUCCESS), last.to_string().as_bytes(), 0o600)?;
     Ok(())
 }
