@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
-use super::kinds::Kind;
+use super::kinds::{Kind, Stored};
 use super::layout::LocalSet;
 use super::sink::hash_file;
 use crate::docker::Engine;
@@ -87,6 +87,7 @@ async fn check_one(e: &Expect, engine: Option<&Engine>, server: Option<&str>) ->
         }
         notes.push("sha256 ok".to_string());
     }
-    notes.push(e.kind.check(&path, e.legacy, engine, server).await?);
+    let file = Stored { path: &path, legacy: e.legacy };
+    notes.push(e.kind.check(file, engine.zip(server)).await?);
     Ok(notes.join(", "))
 }

@@ -46,15 +46,9 @@ pub trait Kind: Send + Sync {
     fn target(&self, cx: &Targets<'_>, rec: &Recorded<'_>) -> Result<Box<dyn Component>>;
 
     /// Read a stored file the way a restore would (its checksum is checked already); a
-    /// note on what was read. `server` is a running container of the data's server, for
-    /// the kinds whose check runs in one (`pg_restore --list`).
-    fn check<'a>(
-        &'a self,
-        path: &'a Path,
-        legacy: bool,
-        engine: Option<&'a Engine>,
-        server: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<String>>;
+    /// note on what was read. `server` is the engine and a running container of the data's
+    /// server, for the kinds whose check runs in one (`pg_restore --list`).
+    fn check<'a>(&'a self, file: Stored<'a>, server: Option<(&'a Engine, &'a str)>) -> BoxFuture<'a, Result<String>>;
 }
 
 impl std::fmt::Debug for dyn Kind {
@@ -114,14 +108,8 @@ pub trait Component: Send + Sync + std::fmt::Debug {
     /// Dump it into the file `path` (named `file` in the set).
     fn dump<'a>(&'a self, cx: &'a Dump<'a>, path: &'a Path, file: &'a str) -> BoxFuture<'a, Result<Dumped>>;
 
-    /// Put the stored file back (`legacy`: in the replaced scripts' format).
-    fn restore<'a>(
-        &'a self,
-        p: &'a Project,
-        engine: &'a Engine,
-        file: &'a Path,
-        legacy: bool,
-    ) -> BoxFuture<'a, Result<()>>;
+    /// Put the stored file back into the live data.
+    fn restore<'a>(&'a self, p: &'a Project, engine: &'a Engine, file: Stored<'a>) -> BoxFuture<'a, Result<()>>;
 
     /// " (stops a, b meanwhile)" when a backup stops services for it, else "".
     fn stop_note(&self) -> String {
@@ -153,6 +141,14 @@ pub struct Dumped {
     pub compression: String,
     /// Redis: DBSIZE when the snapshot was taken.
     pub keys: Option<u64>,
+}
+
+/// A stored file of a set.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored<'a> {
+    pub path: &'a Path,
+    /// In the replaced scripts' format (plain SQL, `docker cp` tar).
+    pub legacy: bool,
 }
 
 /// What a restore maps a set's files onto: the project, and the set (for messages).

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::{Component, Dump, Dumped, Kind, Recorded, Targets, blocking};
+use super::{Component, Dump, Dumped, Kind, Recorded, Stored, Targets, blocking};
 use crate::backup::compress;
 use crate::backup::sink::{Encoding, Sink, Written};
 use crate::backup::window::interruptible;
@@ -55,15 +55,10 @@ impl Kind for Postgres {
             })
     }
 
-    fn check<'a>(
-        &'a self,
-        path: &'a Path,
-        legacy: bool,
-        engine: Option<&'a Engine>,
-        server: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<String>> {
+    fn check<'a>(&'a self, file: Stored<'a>, server: Option<(&'a Engine, &'a str)>) -> BoxFuture<'a, Result<String>> {
         async move {
-            if legacy {
+            let path = file.path;
+            if file.legacy {
                 let n = blocking(path.to_path_buf(), |p| {
                     let mut r = compress::open_decoded(&p)?;
                     let n = std::io::copy(&mut r, &mut std::io::sink())?;
@@ -75,7 +70,7 @@ impl Kind for Postgres {
                 .await?;
                 return Ok(format!("gzip ok, {} of SQL", crate::util::human_bytes(n)));
             }
-            let (Some(engine), Some(ctr)) = (engine, server) else {
+            let Some((engine, ctr)) = server else {
                 return Ok("pg_restore --list skipped (postgres not running)".into());
             };
             if path.to_string_lossy().ends_with(".age") {
@@ -156,20 +151,14 @@ impl Component for Database {
         .boxed()
     }
 
-    fn restore<'a>(
-        &'a self,
-        p: &'a Project,
-        engine: &'a Engine,
-        file: &'a Path,
-        legacy: bool,
-    ) -> BoxFuture<'a, Result<()>> {
+    fn restore<'a>(&'a self, p: &'a Project, engine: &'a Engine, file: Stored<'a>) -> BoxFuture<'a, Result<()>> {
         async move {
             let (target, project) = (&self.0, &p.settings.project);
             let ctr = engine.running_container(project, &target.service).await?;
-            let src = if legacy {
-                snapshot::postgres::Source::Sql(compress::decoded_async(file))
+            let src = if file.legacy {
+                snapshot::postgres::Source::Sql(compress::decoded_async(file.path))
             } else {
-                snapshot::postgres::Source::Custom(compress::decoded_async(file))
+                snapshot::postgres::Source::Custom(compress::decoded_async(file.path))
             };
             // Not cancelled on a signal: the input ends instead, and restore() drops its
             // staging copy; the live database is never half-replaced.

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 
-use super::{Component, Dump, Dumped, Kind, Recorded, Targets, blocking};
+use super::{Component, Dump, Dumped, Kind, Recorded, Stored, Targets, blocking};
 use crate::backup::compress;
 use crate::backup::sink::{Encoding, Sink};
 use crate::backup::window::interruptible;
@@ -70,15 +70,10 @@ impl Kind for Redis {
         Ok(Box::new(Dataset { service, keys: rec.keys }))
     }
 
-    fn check<'a>(
-        &'a self,
-        path: &'a Path,
-        legacy: bool,
-        _engine: Option<&'a Engine>,
-        _server: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<String>> {
+    fn check<'a>(&'a self, file: Stored<'a>, _server: Option<(&'a Engine, &'a str)>) -> BoxFuture<'a, Result<String>> {
         async move {
-            let head = blocking(path.to_path_buf(), move |p| rdb_head(&p, legacy)).await?;
+            let legacy = file.legacy;
+            let head = blocking(file.path.to_path_buf(), move |p| rdb_head(&p, legacy)).await?;
             if !snapshot::redis::is_rdb_header(&head) {
                 bail!("not an RDB file (starts with {:?})", String::from_utf8_lossy(&head));
             }
@@ -144,20 +139,14 @@ impl Component for Dataset {
         .boxed()
     }
 
-    fn restore<'a>(
-        &'a self,
-        p: &'a Project,
-        engine: &'a Engine,
-        file: &'a Path,
-        legacy: bool,
-    ) -> BoxFuture<'a, Result<()>> {
+    fn restore<'a>(&'a self, p: &'a Project, engine: &'a Engine, file: Stored<'a>) -> BoxFuture<'a, Result<()>> {
         async move {
             let service = &self.service;
             let ctr = engine.running_container(&p.settings.project, service).await?;
             let (dir, dbfile) = snapshot::redis::preflight(engine, &ctr.id, service).await?;
-            let f = file.to_path_buf();
+            let (f, legacy) = (file.path.to_path_buf(), file.legacy);
             let size = tokio::task::spawn_blocking(move || rdb_size(&f, legacy)).await??;
-            let tar = rdb_tar_stream(file.to_path_buf(), legacy, dbfile.clone(), size);
+            let tar = rdb_tar_stream(file.path.to_path_buf(), legacy, dbfile.clone(), size);
             let got = snapshot::redis::replace_and_start(
                 engine,
                 &ctr.id,

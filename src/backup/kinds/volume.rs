@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 
-use super::{Component, Dump, Dumped, Kind, Recorded, Targets, blocking};
+use super::{Component, Dump, Dumped, Kind, Recorded, Stored, Targets, blocking};
 use crate::backup::compress;
 use crate::backup::sink::{Encoding, Sink};
 use crate::backup::window::{start_again, stop_services};
@@ -80,16 +80,10 @@ impl Kind for Volume {
         Ok(Box::new(NamedVolume { key, engine_name, stop: v.stop_services.clone() }))
     }
 
-    fn check<'a>(
-        &'a self,
-        path: &'a Path,
-        _legacy: bool,
-        _engine: Option<&'a Engine>,
-        _server: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<String>> {
+    fn check<'a>(&'a self, file: Stored<'a>, _server: Option<(&'a Engine, &'a str)>) -> BoxFuture<'a, Result<String>> {
         async move {
-            let n =
-                blocking(path.to_path_buf(), |p| snapshot::volume::check_archive(compress::open_decoded(&p)?)).await?;
+            let read = |p: std::path::PathBuf| snapshot::volume::check_archive(compress::open_decoded(&p)?);
+            let n = blocking(file.path.to_path_buf(), read).await?;
             Ok(format!("tar ok, {n} entries"))
         }
         .boxed()
@@ -187,16 +181,11 @@ impl Component for NamedVolume {
         .boxed()
     }
 
-    fn restore<'a>(
-        &'a self,
-        p: &'a Project,
-        engine: &'a Engine,
-        file: &'a Path,
-        _legacy: bool,
-    ) -> BoxFuture<'a, Result<()>> {
+    fn restore<'a>(&'a self, p: &'a Project, engine: &'a Engine, file: Stored<'a>) -> BoxFuture<'a, Result<()>> {
         async move {
             let image = helper_image(p, engine, &self.key).await?;
-            snapshot::volume::restore(engine, &image, &self.engine_name, tar_stream(file), &p.settings.state_dir).await
+            snapshot::volume::restore(engine, &image, &self.engine_name, tar_stream(file.path), &p.settings.state_dir)
+                .await
         }
         .boxed()
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::backup::kinds::{Component, Recorded, Targets};
+use crate::backup::kinds::{Component, Recorded, Stored, Targets};
 use crate::backup::layout::LocalSet;
 use crate::docker::Engine;
 use crate::output;
@@ -102,7 +102,7 @@ pub(crate) async fn run_steps(p: &Project, engine: &Engine, steps: &[Step]) -> R
     }
     let results = futures_util::future::join_all(steps.iter().map(|st| async move {
         let t = std::time::Instant::now();
-        let r = st.component.restore(p, engine, &st.file, st.legacy).await;
+        let r = st.component.restore(p, engine, Stored { path: &st.file, legacy: st.legacy }).await;
         if r.is_ok() {
             output::status(format!("  done in {}: {}", crate::util::human_duration(t.elapsed()), st.describe()));
         }
