@@ -1,6 +1,7 @@
 //! `ccops restore`: verify everything, confirm, take a safety backup, stop the services
 //! that use the data, restore, start exactly what was running before (also on failure),
-//! and finish with the health checks.
+//! and finish with the health checks. What each file of a set restores into, and the
+//! steps: restore/steps.rs; waiting for health afterwards: restore/settle.rs.
 
 mod settle;
 mod steps;
