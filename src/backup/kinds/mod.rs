@@ -206,4 +206,28 @@ mod tests {
         }
         assert!(by_word("mysql").is_none());
     }
+
+    #[test]
+    fn components_are_named_and_matched_as_sets_record_them() {
+        let pg = postgres::Database(crate::config::PostgresTarget {
+            service: "db".into(),
+            database: "app".into(),
+            user: "u".into(),
+        });
+        let rd = redis::Dataset { service: "cache".into(), keys: Some(3) };
+        let vol = volume::NamedVolume { key: "files".into(), engine_name: "p_files".into(), stop: vec!["web".into()] };
+        let z = Compression::Zstd;
+        assert_eq!(
+            [pg.file_name(z), rd.file_name(z), vol.file_name(z)],
+            ["postgres-db-app.dump", "redis-cache.rdb.zst", "volume-files.tar.zst"]
+        );
+        for t in ["postgres", "db-app", "db", "app"] {
+            assert!(pg.matches(t), "{t}");
+        }
+        assert!(rd.matches("redis") && rd.matches("cache") && !rd.matches("db"));
+        assert!(vol.matches("volume") && vol.matches("files") && vol.matches("p_files") && !vol.matches("web"));
+        assert_eq!(vol.stop_note(), " (stops web meanwhile)");
+        assert_eq!(pg.stop_note(), "");
+        assert_eq!(rd.describe_restore(), "redis service `cache` (3 keys; the current data is replaced)");
+    }
 }
