@@ -106,7 +106,7 @@ fn file_name(p: &Path) -> String {
 /// Refuse to go on when files are encrypted and cannot be decrypted (before a restore).
 pub fn check_can_decrypt(paths: &[&Path]) -> Result<()> {
     for p in paths.iter().filter(|p| p.to_string_lossy().ends_with(".age")) {
-        let f = super::layout::open_file(p)
+        let f = super::untrusted::open_file(p)
             .map_err(|e| anyhow!("cannot read `{}`: {}", p.display(), crate::util::io_reason(&e)))?;
         let mut r = decrypt(p, f)?;
         let mut first = [0u8; 1];

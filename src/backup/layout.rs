@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use super::kinds::{self, Kind};
 use super::manifest::{FILE as MANIFEST, Manifest};
+/// Other parts read set files through `layout`; the functions live in a leaf, which the
+/// manifest reads too.
+pub use super::untrusted::{open_file, read_capped};
 
 pub const PARTIAL: &str = ".partial";
 /// A remote set being downloaded (`backup restore --from`): renamed to its ID when every
@@ -71,6 +75,17 @@ pub struct LegacySet {
 }
 
 impl LegacySet {
+    /// Each file with its kind and the name its file name gives (database, volume,
+    /// `redis`). The scripts' layout is fixed: it names these three kinds, and no other
+    /// kind ever has a legacy form.
+    pub fn entries(&self) -> Vec<(&'static dyn Kind, &str, &PathBuf)> {
+        let mut out: Vec<(&'static dyn Kind, &str, &PathBuf)> = Vec::new();
+        out.extend(self.postgres.iter().map(|(db, p)| (&kinds::postgres::Postgres as &dyn Kind, db.as_str(), p)));
+        out.extend(self.redis.iter().map(|p| (&kinds::redis::Redis as &dyn Kind, "redis", p)));
+        out.extend(self.volumes.iter().map(|(v, p)| (&kinds::volume::Volume as &dyn Kind, v.as_str(), p)));
+        out
+    }
+
     pub fn files(&self) -> Vec<&PathBuf> {
         self.postgres
             .iter()
@@ -166,41 +181,6 @@ pub fn list(dir: &Path) -> Result<Vec<LocalSet>> {
     sets.extend(list_legacy(dir));
     sets.sort_by(|a, b| (b.created, &b.id).cmp(&(a.created, &a.id)));
     Ok(sets)
-}
-
-/// Open a file of a backup set for reading, as untrusted input: a symbolic link is not
-/// followed (a planted `volume-x.tar.gz -> /etc/shadow` is refused), and only a regular
-/// file is read (a FIFO or a device would block or never end). Opening does not block on
-/// a FIFO, since the check comes after the open.
-pub fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                std::io::Error::other("it is a symbolic link, which ccops does not follow in a backup set")
-            } else {
-                e
-            }
-        })?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::other("it is not a regular file"));
-    }
-    Ok(f)
-}
-
-/// A small file of a set read whole, refused past `max` bytes without reading them.
-pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let f = open_file(path)?;
-    let mut out = Vec::new();
-    f.take(max + 1).read_to_end(&mut out)?;
-    if out.len() as u64 > max {
-        return Err(std::io::Error::other(format!("it is larger than {max} bytes")));
-    }
-    Ok(out)
 }
 
 /// Sets in the scripts' layout: backups/postgres/<db>_<TS>.sql.gz, backups/rag/<vol>_<TS>.tar.gz,
@@ -348,24 +328,6 @@ mod tests {
         assert!(e.contains("20240102_000000") && e.contains("`id`"), "{e}");
         // Named explicitly, a future set is the operator's choice.
         assert_eq!(resolve(&sets, "20990101_000000").unwrap().id, "20990101_000000");
-    }
-
-    #[test]
-    fn set_files_are_opened_only_as_regular_files_without_links() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path();
-        std::fs::write(p.join("real"), b"x").unwrap();
-        std::os::unix::fs::symlink(p.join("real"), p.join("link")).unwrap();
-        assert!(open_file(&p.join("real")).is_ok());
-        assert!(open_file(&p.join("link")).unwrap_err().to_string().contains("symbolic link"));
-        assert!(open_file(p).unwrap_err().to_string().contains("not a regular file"));
-        let fifo = std::ffi::CString::new(p.join("fifo").to_str().unwrap()).unwrap();
-        // SAFETY: a valid C string; mkfifo only creates the node.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
-        assert!(open_file(&p.join("fifo")).unwrap_err().to_string().contains("not a regular file"));
-        std::fs::write(p.join("big"), vec![b'x'; 100]).unwrap();
-        assert!(read_capped(&p.join("big"), 99).is_err());
-        assert_eq!(read_capped(&p.join("big"), 100).unwrap().len(), 100);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Backup sets (SPEC §3): layout, manifest, listing, retention, verification, restore,
-//! and the legacy layout the replaced scripts left behind.
+//! and the legacy layout the replaced scripts left behind. What a set holds is a list of
+//! components, each of a kind registered in kinds/.
 
 pub mod compress;
 pub mod create;
 pub mod crypto;
 pub mod drill;
+pub mod kinds;
 pub mod layout;
 pub mod manifest;
 pub mod parallel;
@@ -17,6 +19,8 @@ pub mod schedule;
 pub mod signing;
 pub mod sink;
 pub mod trust;
+pub mod untrusted;
 pub mod verify;
+pub mod window;
 
 pub use layout::newest_complete;

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use super::{Outcome, Status};
+use crate::backup::drill::record;
 use crate::config::Settings;
 
 pub fn check(settings: &Settings, max_age: Duration) -> Outcome {
     let limit = humantime::format_duration(max_age);
-    let Some((id, at)) = crate::backup::drill::last_success(settings) else {
+    let Some((id, at)) = record::last_success(settings) else {
         return Outcome::new(
             Status::Fail,
             format!("no backup drill has passed yet (limit {limit}); run `ccops backup drill`"),
@@ -32,7 +33,7 @@ pub fn check(settings: &Settings, max_age: Duration) -> Outcome {
 
 /// The copy a killed drill left (its folder is there while no drill runs).
 fn leftover(settings: &Settings) -> Option<String> {
-    let root = crate::backup::drill::root(settings);
+    let root = record::root(settings);
     if crate::lock::is_held(&root) {
         return None;
     }

@@ -13,9 +13,15 @@
 
 pub mod checks;
 pub mod copy;
+pub mod record;
+mod report;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+pub use record::root;
+use report::Component;
+pub use report::{Report, render};
+
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
@@ -32,70 +38,6 @@ use crate::project::Project;
 
 /// The record of a copy in its folder: what the next drill reads after a kill.
 const RECORD: &str = "drill.json";
-/// The last passing drill, for `health.drill_max_age`.
-pub const LAST_SUCCESS: &str = "last-success.json";
-
-/// How long one step took; `in_rto` when it is part of the recovery time.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StepTime {
-    pub step: &'static str,
-    pub seconds: f64,
-    pub in_rto: bool,
-}
-
-/// What was restored.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Data {
-    pub bytes: u64,
-    pub components: Vec<Component>,
-    /// Keys per Redis service after the restore.
-    pub redis_keys: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Component {
-    pub kind: &'static str,
-    pub name: String,
-    pub bytes: u64,
-}
-
-/// The drill report: `--json` prints it as it is.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Report {
-    pub id: String,
-    /// `local`, or the remote it was downloaded from.
-    pub source: String,
-    /// The copy's compose project name.
-    pub copy: String,
-    pub ok: bool,
-    pub steps: Vec<StepTime>,
-    /// download + verify + prepare + restore + healthy: the time from "we need this set"
-    /// to "the application answers on it".
-    pub rto_seconds: f64,
-    pub target_rto_seconds: Option<f64>,
-    pub within_target: Option<bool>,
-    pub checks: Vec<checks::Outcome>,
-    pub data: Data,
-    /// What failed, when the drill did not get through.
-    pub error: Option<String>,
-    /// What teardown removed from the engine.
-    pub removed: Vec<String>,
-}
-
-impl Report {
-    fn step(&mut self, step: &'static str, since: Instant, in_rto: bool) {
-        let seconds = (since.elapsed().as_secs_f64() * 10.0).round() / 10.0;
-        output::status(format!("  {step}: {}", crate::util::human_duration(since.elapsed())));
-        self.steps.push(StepTime { step, seconds, in_rto });
-        self.rto_seconds =
-            (self.steps.iter().filter(|s| s.in_rto).map(|s| s.seconds).sum::<f64>() * 10.0).round() / 10.0;
-    }
-}
-
-/// Where drills keep their copies' folders (and their lock).
-pub fn root(s: &Settings) -> PathBuf {
-    s.state_dir.join("drill")
-}
 
 /// Run a drill of the set `source` holds ([`locate::for_drill`] chooses it).
 /// Call with the drill lock held and leftovers removed ([`clean_leftovers`]).
@@ -149,11 +91,10 @@ pub async fn drill(live: &Project, source: Source) -> Result<Report> {
     report.error = (!errors.is_empty()).then(|| errors.join("; "));
     report.within_target = target.map(|t| report.rto_seconds <= t.as_secs_f64());
     report.ok = report.error.is_none() && report.checks.iter().all(|c| c.ok);
-    if report.ok {
-        let last = serde_json::json!({ "backup_id": id, "at": chrono::Utc::now().to_rfc3339(), "rto_seconds": report.rto_seconds });
-        if let Err(e) = crate::util::write_atomic(&root(s).join(LAST_SUCCESS), last.to_string().as_bytes(), 0o600) {
-            output::warn(format!("the drill passed, but it could not be recorded for `health`: {e:#}"));
-        }
+    if report.ok
+        && let Err(e) = record::write_success(s, &id, report.rto_seconds)
+    {
+        output::warn(format!("the drill passed, but it could not be recorded for `health`: {e:#}"));
     }
     Ok(report)
 }
@@ -190,14 +131,7 @@ async fn run(live: &Project, engine: &Engine, source: Source, dir: &Path, report
     let t = Instant::now();
     output::status("creating the copy and starting its data services ...");
     copy.compose.run(&["up", "--no-start"]).await?;
-    let data: BTreeSet<String> = steps
-        .iter()
-        .filter_map(|st| match st {
-            Step::Postgres { target, .. } => Some(target.service.clone()),
-            Step::Redis { service, .. } => Some(service.clone()),
-            Step::Volume { .. } => None,
-        })
-        .collect();
+    let data: BTreeSet<String> = steps.iter().filter_map(|st| st.component.service().map(String::from)).collect();
     if !data.is_empty() {
         let mut args = vec!["up", "-d"];
         args.extend(data.iter().map(String::as_str));
@@ -209,16 +143,13 @@ async fn run(live: &Project, engine: &Engine, source: Source, dir: &Path, report
 
     // Verify every file, pg_restore --list in the copy's database server.
     let t = Instant::now();
-    let pg = match steps.iter().find_map(|st| match st {
-        Step::Postgres { target, .. } => Some(target.service.clone()),
-        _ => None,
-    }) {
-        Some(svc) => Some(engine.running_container(cp, &svc).await?.id),
+    let server = match restore::check_server(&steps) {
+        Some(svc) => Some(engine.running_container(cp, svc).await?.id),
         None => None,
     };
     output::status(format!("verifying backup {} ...", set.id));
-    let files = verify::verify(&set, Some(engine), pg.as_deref()).await;
-    let wanted: Vec<String> = steps.iter().map(restore::step_file).collect();
+    let files = verify::verify(&set, Some(engine), server.as_deref()).await;
+    let wanted: Vec<String> = steps.iter().map(Step::file_name).collect();
     let bad: Vec<String> = files
         .iter()
         .filter(|c| !c.ok && wanted.contains(&c.file))
@@ -351,58 +282,4 @@ pub async fn clean_leftovers(engine: &Engine, s: &Settings) -> Result<Vec<String
         cleaned.push(name);
     }
     Ok(cleaned)
-}
-
-/// When the last drill passed: (backup ID, time), from [`LAST_SUCCESS`].
-pub fn last_success(s: &Settings) -> Option<(String, chrono::DateTime<chrono::Utc>)> {
-    let text = crate::util::read_small_file(&root(s).join(LAST_SUCCESS), 4096).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let at = chrono::DateTime::parse_from_rfc3339(v.get("at")?.as_str()?).ok()?.with_timezone(&chrono::Utc);
-    Some((v.get("backup_id")?.as_str()?.to_string(), at))
-}
-
-/// The report as tables: steps with their times and the RTO, then the checks.
-pub fn render(r: &Report) -> String {
-    let mut t = output::table(&["STEP", "TIME", "IN RTO"]);
-    for st in &r.steps {
-        t.add_row(vec![
-            st.step.to_string(),
-            crate::util::human_duration(Duration::from_secs_f64(st.seconds)),
-            if st.in_rto { "yes" } else { "" }.to_string(),
-        ]);
-    }
-    let rto = crate::util::human_duration(Duration::from_secs_f64(r.rto_seconds));
-    let target = match (r.target_rto_seconds, r.within_target) {
-        (Some(t), Some(ok)) => format!(
-            " (target {}: {})",
-            crate::util::human_duration(Duration::from_secs_f64(t)),
-            if ok { "met" } else { "MISSED" }
-        ),
-        _ => String::new(),
-    };
-    let mut out = format!("drill of backup {} ({}) in copy `{}`\n{t}\nRTO {rto}{target}\n", r.id, r.source, r.copy);
-    let comps: Vec<String> = r.data.components.iter().map(|c| format!("{} {}", c.kind, c.name)).collect();
-    out.push_str(&format!("data: {}, {}", crate::util::human_bytes(r.data.bytes), comps.join(", ")));
-    for (svc, n) in &r.data.redis_keys {
-        out.push_str(&format!(", redis `{svc}` {n} keys"));
-    }
-    out.push('\n');
-    if !r.checks.is_empty() {
-        let mut c = output::table(&["CHECK", "KIND", "RESULT", "EXPECTED", "GOT"]);
-        for x in &r.checks {
-            c.add_row(vec![
-                x.name.clone(),
-                x.kind.to_string(),
-                if x.ok { "OK" } else { "FAIL" }.to_string(),
-                x.expected.clone(),
-                x.got.clone(),
-            ]);
-        }
-        out.push_str(&format!("{c}\n"));
-    }
-    out.push_str(if r.ok { "result: PASSED" } else { "result: FAILED" });
-    if let Some(e) = &r.error {
-        out.push_str(&format!(" ({e})"));
-    }
-    out
 }

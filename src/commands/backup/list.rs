@@ -85,7 +85,7 @@ pub async fn verify(ctx: &Ctx, id: &str, r: Option<&str>) -> Result<ExitStatus> 
         && set
             .manifest
             .as_ref()
-            .is_some_and(|m| m.components.iter().any(|c| c.kind == crate::backup::manifest::Kind::Postgres))
+            .is_some_and(|m| m.components.iter().any(|c| c.kind.word() == "postgres"))
     {
         output::warn(
             "postgres is not running here: the dump is checked by its checksum only (not with pg_restore --list)",
