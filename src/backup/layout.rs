@@ -9,9 +9,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::kinds::{self, Kind};
 use super::manifest::{FILE as MANIFEST, Manifest};
-/// Other parts read set files through `layout`; the functions live in a leaf, which the
-/// manifest reads too.
-pub use super::untrusted::{open_file, read_capped};
 
 pub const PARTIAL: &str = ".partial";
 /// A remote set being downloaded (`backup restore --from`): renamed to its ID when every

@@ -6,9 +6,10 @@
 
 use anyhow::{Result, anyhow, bail};
 
-use super::layout::{self, LocalSet};
+use super::layout::LocalSet;
 use super::manifest::{self, Manifest};
 use super::signing::{self, SIGNATURE_FILE, Verdict};
+use super::untrusted;
 use crate::config::Settings;
 use crate::output;
 
@@ -45,12 +46,12 @@ pub fn signed_local(s: &Settings, set: &LocalSet) -> Result<LocalSet> {
     let unreadable = |name: &str, e: std::io::Error| {
         anyhow!("cannot read `{name}` of backup {}: {}", set.id, crate::util::io_reason(&e))
     };
-    let raw = layout::read_capped(&set.path.join(manifest::FILE), manifest::MAX_BYTES)
+    let raw = untrusted::read_capped(&set.path.join(manifest::FILE), manifest::MAX_BYTES)
         .map_err(|e| unreadable(manifest::FILE, e))?;
     let sig_path = set.path.join(SIGNATURE_FILE);
     let signature = match std::fs::symlink_metadata(&sig_path) {
         Ok(_) => Some(
-            layout::read_capped(&sig_path, signing::MAX_SIGNATURE_BYTES as u64)
+            untrusted::read_capped(&sig_path, signing::MAX_SIGNATURE_BYTES as u64)
                 .map_err(|e| unreadable(SIGNATURE_FILE, e))?,
         ),
         Err(_) => None,

@@ -9,9 +9,9 @@ use anyhow::{Result, anyhow, bail};
 
 use super::{RemoteSet, key, short};
 use crate::backup::layout::{self, LocalSet};
-use crate::backup::manifest;
 use crate::backup::signing::{MAX_SIGNATURE_BYTES, SIGNATURE_FILE};
 use crate::backup::verify::FileCheck;
+use crate::backup::{manifest, untrusted};
 use crate::output;
 use crate::storage::{self, Store};
 
@@ -28,7 +28,7 @@ pub async fn send(store: &dyn Store, set: &LocalSet) -> Result<u64> {
     for c in &m.components {
         crate::util::check_interrupt()?;
         let path = set.path.join(&c.file);
-        let file = layout::open_file(&path)
+        let file = untrusted::open_file(&path)
             .map_err(|e| anyhow!("cannot read `{}` of backup {}: {}", c.file, set.id, crate::util::io_reason(&e)))?;
         let got = store.put_file(&key(&set.id, &c.file), file, &path, &bar).await?;
         if got.bytes != c.bytes || got.sha256 != c.sha256 {
@@ -44,7 +44,7 @@ pub async fn send(store: &dyn Store, set: &LocalSet) -> Result<u64> {
     crate::util::check_interrupt()?;
     // The manifest as it is on disk (what its signature covers), its signature first.
     let read = |name: &str, max: u64| {
-        layout::read_capped(&set.path.join(name), max)
+        untrusted::read_capped(&set.path.join(name), max)
             .map_err(|e| anyhow!("cannot read `{name}` of backup {}: {}", set.id, crate::util::io_reason(&e)))
     };
     let raw = read(manifest::FILE, manifest::MAX_BYTES)?;

@@ -81,12 +81,7 @@ pub async fn verify(ctx: &Ctx, id: &str, r: Option<&str>) -> Result<ExitStatus> 
     if let (Some(engine), Some(t)) = (&engine, s.file.backup.postgres.first()) {
         pg = engine.running_container(&s.project, &t.service).await.ok().map(|c| c.id);
     }
-    if pg.is_none()
-        && set
-            .manifest
-            .as_ref()
-            .is_some_and(|m| m.components.iter().any(|c| c.kind.word() == "postgres"))
-    {
+    if pg.is_none() && set.manifest.as_ref().is_some_and(|m| m.components.iter().any(|c| c.kind.word() == "postgres")) {
         output::warn(
             "postgres is not running here: the dump is checked by its checksum only (not with pg_restore --list)",
         );
