@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::schedule::DrillEvery;
+
 /// Operate a Docker Compose application: backup, restore, deploy, health, scan.
 #[derive(Debug, Parser)]
 #[command(name = "ccops", version, propagate_version = true, max_term_width = 100)]
@@ -284,17 +286,6 @@ pub enum BackupCommand {
         #[command(flatten)]
         dry_run: DryRun,
     },
-}
-
-/// How often `backup schedule --drill` runs the drill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DrillEvery {
-    /// Sundays at 04:00
-    Weekly,
-    /// The 1st of each month at 04:00
-    Monthly,
-    /// Remove the drill line
-    Off,
 }
 
 #[derive(Debug, Args)]

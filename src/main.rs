@@ -20,6 +20,7 @@ mod notify;
 mod output;
 mod project;
 mod scan;
+mod schedule;
 mod snapshot;
 mod state;
 mod status;
