@@ -9,7 +9,29 @@ use std::sync::{Mutex, OnceLock, RwLock};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{GlobalArgs, LogFormat};
+/// `--log-format`: how log lines on stderr (and in `--log-file`) are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The printer's choices, from the global flags (`commands` fills it in).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--json`: data as one JSON document, no progress bars.
+    pub json: bool,
+    /// `--quiet`: errors only.
+    pub quiet: bool,
+    /// `--verbose`, counted.
+    pub verbose: u8,
+    /// `--no-color` (NO_COLOR is looked at here as well).
+    pub no_color: bool,
+    pub log_format: LogFormat,
+    /// `--log-file`: log lines are appended there too.
+    pub log_file: Option<PathBuf>,
+}
 
 #[derive(Debug)]
 struct Printer {
@@ -26,8 +48,8 @@ static PRINTER: OnceLock<Printer> = OnceLock::new();
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 static CONTEXT: Mutex<BTreeMap<&'static str, String>> = Mutex::new(BTreeMap::new());
 
-/// Set the printer up from the global flags; called once by `main`.
-pub fn init(g: &GlobalArgs) {
+/// Set the printer up; called once, before the command runs.
+pub fn init(g: Options) {
     let no_color_env = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
     let _ = PRINTER.set(Printer {
         json: g.json,
@@ -35,7 +57,7 @@ pub fn init(g: &GlobalArgs) {
         verbose: g.verbose,
         color: !g.no_color && !no_color_env && std::io::stderr().is_terminal(),
         log_format: g.log_format,
-        log_file: g.log_file.clone(),
+        log_file: g.log_file,
         stderr_tty: std::io::stderr().is_terminal(),
     });
 }

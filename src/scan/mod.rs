@@ -28,11 +28,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-pub use finding::Finding;
+pub use finding::{Finding, Severity};
 pub use suppress::Suppressed;
 pub use target::Target;
 
-use crate::cli::Severity;
 use compose::{Files, Model};
 use dedupe::Dedupe;
 use dockerfile::Dockerfile;
