@@ -258,7 +258,7 @@ fn log_open_reason(e: &std::io::Error) -> String {
     if e.raw_os_error() == Some(libc::ELOOP) {
         "it is a symbolic link; ccops does not write through links, give the real path".into()
     } else {
-        crate::util::io_reason(e)
+        crate::error::io_reason(e)
     }
 }
 

@@ -20,7 +20,7 @@ pub async fn run(ctx: &Ctx, args: ConfigArgs) -> Result<ExitStatus> {
         }
         ConfigCommand::Check => {
             // The compose files must load and name every service ccops.yaml refers to.
-            let compose = crate::compose::Compose::detect(&settings).await?;
+            let compose = crate::compose::Compose::detect(&settings.compose_setup()).await?;
             let model = compose.model().await.map_err(|e| crate::usage!("{e:#}"))?;
             crate::project::validate_services(&settings, &model)?;
             let missing: Vec<&str> = settings

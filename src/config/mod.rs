@@ -4,8 +4,8 @@
 
 mod discover;
 mod envfile;
-mod error;
 mod interpolate;
+pub mod keys;
 pub mod schema;
 mod signing;
 mod suggest;
@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde_yaml::Value;
 
-pub use error::ConfigError;
+pub use crate::error::ConfigError;
 pub use interpolate::{Vars, is_secret_name};
+pub use keys::{PublicKey, SecretKeyFile, SigningSettings};
 pub use schema::*;
 pub use suggest::closest;
 
@@ -53,7 +54,7 @@ pub struct Settings {
     pub volume_read_engine: bool,
     /// `backup.signing` resolved: the key files read and checked, the password taken from
     /// the variable it names.
-    pub signing: crate::backup::signing::SigningSettings,
+    pub signing: SigningSettings,
     /// The config as `config show` prints it, secrets masked.
     pub display: serde_json::Value,
 }
@@ -61,6 +62,21 @@ pub struct Settings {
 impl Settings {
     pub fn resolve_path(&self, p: &str) -> PathBuf {
         resolve(&self.base_dir, p)
+    }
+
+    /// What the Compose driver needs of this environment.
+    pub fn compose_setup(&self) -> crate::compose::Setup {
+        crate::compose::Setup {
+            docker_bin: self.docker_bin.clone(),
+            plugin: self.compose_plugin.clone(),
+            forced: self.compose_override.clone(),
+            docker_host: self.docker_host.clone(),
+            project: self.project.clone(),
+            files: self.compose_files.clone(),
+            env_file: self.env_file.clone(),
+            project_dir: self.base_dir.clone(),
+            env: self.compose_env.clone(),
+        }
     }
 }
 
