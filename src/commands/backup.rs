@@ -67,7 +67,7 @@ async fn take(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
     let _lock = Lock::acquire(&s.state_dir, "backup", Duration::ZERO).await?;
     // What a killed run left half done is put right before anything is read.
     if let Ok(engine) = project.engine() {
-        crate::state::recover(engine, &s.state_dir).await?;
+        crate::snapshot::recover(engine, &s.state_dir).await?;
     }
     // Sets whose upload failed before go first.
     let store = match &a.upload {
