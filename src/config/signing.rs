@@ -9,7 +9,8 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::keys::{Password, PublicKey, SecretKeyFile, SigningSettings};
-use super::{ConfigError, Vars, line_col, resolve, schema};
+use super::load::line_col;
+use super::{ConfigError, Vars, resolve, schema};
 
 pub(super) fn resolve_signing(
     path: &Path,
