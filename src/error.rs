@@ -45,6 +45,21 @@ impl ConfigError {
     pub fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Self::at(file, None, None, message)
     }
+
+    /// At the first place `needle` appears in `text` (the file's content), or at the file
+    /// as a whole when it does not appear.
+    pub fn at_first(file: impl Into<PathBuf>, text: &str, needle: &str, message: impl Into<String>) -> Self {
+        let (line, column) = text.find(needle).map(|o| line_col(text, o)).unzip();
+        Self::at(file, line, column, message)
+    }
+}
+
+/// Line and column (1-based) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    (line, col)
 }
 
 impl fmt::Display for ConfigError {

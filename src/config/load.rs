@@ -24,14 +24,6 @@ fn located(path: &Path, e: &serde_yaml::Error) -> ConfigError {
     ConfigError::at(path, line, col, msg)
 }
 
-/// Line and column (1-based) of byte `offset` in `text`.
-pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
-    (line, col)
-}
-
 pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -> Result<Settings> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let raw: Value = if text.trim().is_empty() {
@@ -154,12 +146,10 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     let compose_files: Vec<PathBuf> = env.compose_files.iter().map(|f| resolve(&base_dir, f)).collect();
     for (i, f) in compose_files.iter().enumerate() {
         if !f.is_file() {
-            let needle = &env.compose_files[i];
-            let (line, col) = text.find(needle.as_str()).map(|o| line_col(text, o)).unzip();
-            return Err(ConfigError::at(
+            return Err(ConfigError::at_first(
                 path,
-                line,
-                col,
+                text,
+                &env.compose_files[i],
                 format!(
                     "compose file `{}` of environment `{env_name}` does not exist; fix `compose_files`",
                     f.display()
@@ -283,8 +273,7 @@ fn interp_tree(v: &mut Value, shown: &mut Value, vars: &Vars, text: &str, path: 
                 // Point at the expression in the file.
                 let needle = s.find("${").map_or(s.as_str(), |i| &s[i..]);
                 let needle = needle.split('}').next().unwrap_or(needle);
-                let (line, col) = text.find(needle).map(|o| line_col(text, o)).unzip();
-                ConfigError::at(path, line, col, format!("{msg} (set it in the environment or the env file)"))
+                ConfigError::at_first(path, text, needle, format!("{msg} (set it in the environment or the env file)"))
             })?;
             let typed = if r.expanded { retype(&r.value) } else { Value::String(r.value.clone()) };
             *shown = if r.uses_secret { Value::String("********".into()) } else { typed.clone() };

@@ -9,7 +9,6 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::keys::{Password, PublicKey, SecretKeyFile, SigningSettings};
-use super::load::line_col;
 use super::{ConfigError, Vars, resolve, schema};
 
 pub(super) fn resolve_signing(
@@ -20,10 +19,8 @@ pub(super) fn resolve_signing(
     vars: &Vars,
 ) -> Result<SigningSettings> {
     // Point at the key's line when the message is about one key.
-    let at = |key: &str, msg: String| -> anyhow::Error {
-        let (line, col) = text.find(&format!("{key}:")).map(|o| line_col(text, o)).unzip();
-        ConfigError::at(path, line, col, msg).into()
-    };
+    let at =
+        |key: &str, msg: String| -> anyhow::Error { ConfigError::at_first(path, text, &format!("{key}:"), msg).into() };
     let key = match &s.key_file {
         Some(f) => Some(
             SecretKeyFile::read(&resolve(base_dir, f))

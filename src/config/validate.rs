@@ -5,14 +5,10 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::load::line_col;
 use super::{ConfigError, ConfigFile};
 
 pub(super) fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
-    let at = |needle: &str, msg: String| -> anyhow::Error {
-        let (line, col) = text.find(needle).map(|o| line_col(text, o)).unzip();
-        ConfigError::at(path, line, col, msg).into()
-    };
+    let at = |needle: &str, msg: String| -> anyhow::Error { ConfigError::at_first(path, text, needle, msg).into() };
     for c in &f.health.checks {
         let kinds = [c.http.is_some(), c.tcp.is_some(), c.tls.is_some(), c.disk.is_some()];
         match kinds.iter().filter(|k| **k).count() {
