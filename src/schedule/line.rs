@@ -151,7 +151,8 @@ mod tests {
     use super::*;
     use crate::schedule::DRILL_WEEKLY;
 
-    fn entry(cron: &str) -> String {
+    /// The line of the project in /srv/app.
+    fn line(cron: &str, upload: Option<&str>, drill: bool) -> String {
         entry_line(&Entry {
             cron,
             exe: Path::new("/usr/local/bin/ccops"),
@@ -159,40 +160,26 @@ mod tests {
             work_dir: Path::new("/srv/app"),
             env: "production",
             log: Path::new("/srv/app/.ccops/cron.log"),
-            upload: None,
-            drill: false,
+            upload,
+            drill,
         })
+    }
+
+    fn entry(cron: &str) -> String {
+        line(cron, None, false)
     }
 
     const M: &str = "# ccops-backup /srv/app/ccops.yaml";
 
     #[test]
     fn the_nightly_line_can_upload() {
-        let line = entry_line(&Entry {
-            cron: "0 2 * * *",
-            exe: Path::new("/usr/local/bin/ccops"),
-            config: Path::new("/srv/app/ccops.yaml"),
-            work_dir: Path::new("/srv/app"),
-            env: "production",
-            log: Path::new("/srv/app/.ccops/cron.log"),
-            upload: Some("s3"),
-            drill: false,
-        });
+        let line = line("0 2 * * *", Some("s3"), false);
         assert!(line.contains("--quiet backup --upload 's3' >> "), "{line}");
     }
 
     #[test]
     fn the_drill_line_has_its_own_marker_beside_the_backup_line() {
-        let line = entry_line(&Entry {
-            cron: DRILL_WEEKLY,
-            exe: Path::new("/usr/local/bin/ccops"),
-            config: Path::new("/srv/app/ccops.yaml"),
-            work_dir: Path::new("/srv/app"),
-            env: "production",
-            log: Path::new("/srv/app/.ccops/cron.log"),
-            upload: None,
-            drill: true,
-        });
+        let line = line(DRILL_WEEKLY, None, true);
         assert_eq!(
             line,
             "0 4 * * 0 cd '/srv/app' && '/usr/local/bin/ccops' --config '/srv/app/ccops.yaml' --env 'production' --quiet backup drill >> '/srv/app/.ccops/cron.log' 2>&1 # ccops-drill /srv/app/ccops.yaml"
