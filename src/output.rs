@@ -1,6 +1,8 @@
 //! The one printer. stdout carries data (tables, JSON, SARIF); stderr carries status,
 //! warnings, errors and progress. Every line that leaves ccops goes through here, so the
 //! secret redaction and the `--quiet`/`--json`/`--log-format` rules hold everywhere.
+//! Past 400 lines for the redaction's URL rules and their tests: they stay with the
+//! one printer that applies them.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};

@@ -12,6 +12,7 @@ mod finding;
 mod git;
 mod imageref;
 mod interp;
+mod merge;
 mod paths;
 #[cfg(test)]
 mod proptests;

@@ -3,9 +3,10 @@
 //! (SEC002). Findings name the variable, never the value.
 
 use super::Cx;
-use crate::scan::compose::{Service, list_to_map};
+use crate::scan::compose::Service;
 use crate::scan::finding::Finding;
 use crate::scan::interp;
+use crate::scan::merge::list_to_map;
 use crate::scan::yaml::{Kind, Node};
 
 /// Suffixes that make a name about a secret rather than the secret itself
