@@ -5,6 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::output::LogFormat;
+use crate::scan::Severity;
+use crate::scan::report::Format as ScanFormat;
+use crate::schedule::DrillEvery;
+
 /// Operate a Docker Compose application: backup, restore, deploy, health, scan.
 #[derive(Debug, Parser)]
 #[command(name = "ccops", version, propagate_version = true, max_term_width = 100)]
@@ -54,12 +59,6 @@ pub struct GlobalArgs {
     /// Also append log lines to FILE
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 /// `--dry-run`, shared by every command that changes something.
@@ -286,17 +285,6 @@ pub enum BackupCommand {
     },
 }
 
-/// How often `backup schedule --drill` runs the drill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DrillEvery {
-    /// Sundays at 04:00
-    Weekly,
-    /// The 1st of each month at 04:00
-    Monthly,
-    /// Remove the drill line
-    Off,
-}
-
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// Backup ID, or `latest`
@@ -319,22 +307,6 @@ pub struct RestoreArgs {
     pub allow_unencrypted: bool,
     #[command(flatten)]
     pub dry_run: DryRun,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScanFormat {
-    Table,
-    Json,
-    Sarif,
 }
 
 #[derive(Debug, Args)]

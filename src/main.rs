@@ -10,8 +10,6 @@ mod docker;
 mod doctor;
 mod env_vars;
 mod error;
-#[cfg(test)]
-mod generated;
 mod health;
 mod init;
 mod lock;
@@ -20,6 +18,7 @@ mod notify;
 mod output;
 mod project;
 mod scan;
+mod schedule;
 mod snapshot;
 mod state;
 mod status;
@@ -32,7 +31,6 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     util::bound_heap();
     let cli = cli::Cli::parse();
-    output::init(&cli.global);
     let status = commands::run(cli);
     std::process::ExitCode::from(status.code())
 }

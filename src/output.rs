@@ -1,6 +1,8 @@
 //! The one printer. stdout carries data (tables, JSON, SARIF); stderr carries status,
 //! warnings, errors and progress. Every line that leaves ccops goes through here, so the
 //! secret redaction and the `--quiet`/`--json`/`--log-format` rules hold everywhere.
+//! Past 400 lines for the redaction's URL rules and their tests: they stay with the
+//! one printer that applies them.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -9,7 +11,29 @@ use std::sync::{Mutex, OnceLock, RwLock};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{GlobalArgs, LogFormat};
+/// `--log-format`: how log lines on stderr (and in `--log-file`) are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The printer's choices, from the global flags (`commands` fills it in).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--json`: data as one JSON document, no progress bars.
+    pub json: bool,
+    /// `--quiet`: errors only.
+    pub quiet: bool,
+    /// `--verbose`, counted.
+    pub verbose: u8,
+    /// `--no-color` (NO_COLOR is looked at here as well).
+    pub no_color: bool,
+    pub log_format: LogFormat,
+    /// `--log-file`: log lines are appended there too.
+    pub log_file: Option<PathBuf>,
+}
 
 #[derive(Debug)]
 struct Printer {
@@ -26,8 +50,8 @@ static PRINTER: OnceLock<Printer> = OnceLock::new();
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 static CONTEXT: Mutex<BTreeMap<&'static str, String>> = Mutex::new(BTreeMap::new());
 
-/// Set the printer up from the global flags; called once by `main`.
-pub fn init(g: &GlobalArgs) {
+/// Set the printer up; called once, before the command runs.
+pub fn init(g: Options) {
     let no_color_env = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
     let _ = PRINTER.set(Printer {
         json: g.json,
@@ -35,7 +59,7 @@ pub fn init(g: &GlobalArgs) {
         verbose: g.verbose,
         color: !g.no_color && !no_color_env && std::io::stderr().is_terminal(),
         log_format: g.log_format,
-        log_file: g.log_file.clone(),
+        log_file: g.log_file,
         stderr_tty: std::io::stderr().is_terminal(),
     });
 }
@@ -233,7 +257,7 @@ fn log_open_reason(e: &std::io::Error) -> String {
     if e.raw_os_error() == Some(libc::ELOOP) {
         "it is a symbolic link; ccops does not write through links, give the real path".into()
     } else {
-        crate::util::io_reason(e)
+        crate::error::io_reason(e)
     }
 }
 

@@ -17,7 +17,7 @@ pub struct Project {
 
 impl Project {
     pub async fn open(settings: Settings) -> Result<Project> {
-        let compose = Compose::detect(&settings).await?;
+        let compose = Compose::detect(&settings.compose_setup()).await?;
         crate::output::debug(format!("compose: {:?}, project `{}`", compose.flavour, compose.project));
         let model = compose
             .model()

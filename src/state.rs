@@ -1,6 +1,7 @@
 //! What ccops remembers between runs, in the state directory (SPEC §4): the desired
 //! number of replicas per service of each environment, and the journal of changes under
-//! way that a killed ccops leaves for the next run to put right.
+//! way that a killed ccops leaves for the next run to put right. Putting it right needs
+//! each kind of data's own knowledge, so it is done above both (snapshot/recover.rs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ pub fn desired_scale(s: &Settings) -> BTreeMap<String, u32> {
 
 /// The journal (`journal.json` in the state directory): every change a killed ccops would
 /// leave half done, recorded before it starts and removed when it is over, so the next
-/// run that takes the project lock puts things right ([`recover`]) before it acts.
+/// run that takes the project lock puts things right (`snapshot::recover`) before it acts.
 /// It is a set: the concurrent steps of one run each add and remove their own entries.
 const JOURNAL: &str = "journal.json";
 /// The journal of earlier versions: the containers they stopped, as `[[id, name], ...]`.
@@ -114,7 +115,7 @@ impl std::fmt::Display for Entry {
     }
 }
 
-fn journal_path(state_dir: &Path) -> PathBuf {
+pub fn journal_path(state_dir: &Path) -> PathBuf {
     state_dir.join(JOURNAL)
 }
 
@@ -232,79 +233,6 @@ pub fn unfinished(state_dir: &Path) -> Option<String> {
         "a ccops run was killed before it finished: {}; `ccops restore` or `ccops backup` puts this right first",
         what.join("; ")
     ))
-}
-
-/// Put right what a killed ccops left half done, then start the containers it stopped.
-/// Each change is undone, or finished when its new data was complete (see [`Entry`]).
-/// Call with the project lock held. When a change cannot be put right, its entry stays
-/// (the next run tries again) and the containers stay stopped: services must not start
-/// on data in an unknown state.
-pub async fn recover(engine: &crate::docker::Engine, state_dir: &Path) -> anyhow::Result<()> {
-    let list = journal(state_dir)?;
-    if list.is_empty() {
-        return Ok(());
-    }
-    crate::output::warn(format!(
-        "a previous ccops run was killed before it finished ({} unfinished); putting it right first",
-        list.len()
-    ));
-    let mut failed = Vec::new();
-    for e in &list {
-        let done = match e {
-            Entry::Stopped { .. } => continue,
-            Entry::VolumeMovedAside(v) => crate::snapshot::volume::recover(engine, v, false).await,
-            Entry::VolumeRestored(v) => crate::snapshot::volume::recover(engine, v, true).await,
-            Entry::PostgresStaging(p) | Entry::PostgresSwap(p) | Entry::PostgresSwapped(p) => {
-                crate::snapshot::postgres::recover(engine, p, matches!(e, Entry::PostgresSwapped(_))).await
-            }
-            Entry::RedisRdbReplaced(r) => crate::snapshot::redis::recover(engine, r).await,
-            Entry::Helper { container } => remove_helper(engine, container).await,
-        };
-        match done {
-            Ok(what) => {
-                crate::output::warn(format!("recovered: {what}"));
-                journal_remove(state_dir, std::slice::from_ref(e))?;
-            }
-            Err(err) => {
-                crate::output::error(format!("cannot put right the {e}: {err:#}"));
-                failed.push(e.to_string());
-            }
-        }
-    }
-    if !failed.is_empty() {
-        anyhow::bail!(
-            "a previous ccops run was killed, and this could not be put right: {}; the services it stopped stay stopped; fix the cause and run `ccops restore` or `ccops backup` again (or, once you have put it right by hand, delete `{}`)",
-            failed.join("; "),
-            journal_path(state_dir).display()
-        );
-    }
-    for e in &list {
-        let Entry::Stopped { container, name } = e else { continue };
-        match start_if_stopped(engine, container).await {
-            Ok(true) => crate::output::warn(format!(
-                "recovered: a previous ccops run stopped {name} and did not start it again (it was killed); started it"
-            )),
-            Ok(false) => {}
-            Err(err) => {
-                crate::output::error(format!("cannot start `{name}` again: {err:#}; start it by hand"));
-                failed.push(name.clone());
-            }
-        }
-        journal_remove(state_dir, std::slice::from_ref(e))?;
-    }
-    if !failed.is_empty() {
-        anyhow::bail!("a previous ccops run was killed, and these could not be started again: {}", failed.join(", "));
-    }
-    Ok(())
-}
-
-/// Remove a helper container a killed run left; one already gone is fine.
-async fn remove_helper(engine: &crate::docker::Engine, id: &str) -> anyhow::Result<String> {
-    match engine.api().inspect_container(id, None).await {
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
-        _ => engine.remove(id).await?,
-    }
-    Ok(format!("removed helper container {}", crate::docker::short_id(id)))
 }
 
 /// Start a container unless it runs; false when there was nothing to do (running, or

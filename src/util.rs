@@ -1,4 +1,5 @@
-//! Small helpers shared by the ops: I/O error wording, signals, atomic files, time.
+//! Small helpers shared by the ops: signals, atomic files, small file reads, time (and the
+//! I/O error wording of error.rs, under the name callers know).
 
 use std::io::Write;
 use std::path::Path;
@@ -6,19 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 
-/// An I/O error as a person reads it: "No such file or directory", not `Os { code: 2 }`.
-pub fn io_reason(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::ENOSPC) => "no space left on the device".into(),
-        Some(libc::EACCES) | Some(libc::EPERM) => "permission denied".into(),
-        Some(libc::ENOENT) => "no such file or directory".into(),
-        Some(_) => {
-            let s = e.to_string();
-            s.split(" (os error").next().unwrap_or(&s).to_lowercase()
-        }
-        None => e.to_string(),
-    }
-}
+/// Kept here too, where most callers look for it; the wording lives with the errors.
+pub use crate::error::io_reason;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static CLEANUP_AWARE: AtomicBool = AtomicBool::new(false);

@@ -3,16 +3,20 @@
 //! every file, so one signature covers the whole set, and an operator checks it by hand
 //! with `minisign -Vm manifest.json -p ccops.pub` followed by `sha256sum`.
 //!
-//! This module owns the keys, the signature file and the verdict on it. It reads no
-//! environment variable: the config layer resolves `backup.signing` (paths, the password
-//! taken from the variable the config names) into [`SigningSettings`].
+//! This module owns signing, the signature file and the verdict on it, and decrypting a
+//! key to sign with. The key files themselves are config's (config/keys.rs): the config
+//! layer reads and checks them while it resolves `backup.signing` into
+//! [`SigningSettings`], and reads no more than that. Most of this file's length is its
+//! tests, which hold ccops against the real `minisign`.
 
 use std::fmt;
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
+
+use crate::config::keys::key_id;
+use crate::config::{PublicKey, SecretKeyFile, SigningSettings};
 
 /// The signature's file name, beside `manifest.json` (what `minisign -Sm manifest.json`
 /// writes).
@@ -21,33 +25,6 @@ pub const SIGNATURE_FILE: &str = "manifest.json.minisig";
 /// A minisign signature file is about 300 bytes; anything past this is not one, and is
 /// refused before it is parsed.
 pub const MAX_SIGNATURE_BYTES: usize = 4096;
-
-/// minisign's algorithm tags: Ed25519, and a BLAKE2b-prehashed message (what minisign
-/// makes since 0.8; the older plain form is refused, as `minisign -V` refuses it).
-const ED25519: &[u8; 2] = b"Ed";
-const KDF_NONE: &[u8; 2] = b"\0\0";
-const KDF_SCRYPT: &[u8; 2] = b"Sc";
-/// sig_alg, kdf_alg, chk_alg, salt, opslimit, memlimit, key id, secret key, checksum.
-const SECRET_KEY_BYTES: usize = 2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32;
-/// Key files are a few hundred bytes; this only stops a wrong path from being read whole.
-const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
-
-/// `backup.signing`, resolved by the config layer: what this host signs with and what it
-/// accepts. The default (nothing configured) signs nothing and accepts unsigned sets.
-#[derive(Debug, Clone, Default)]
-pub struct SigningSettings {
-    /// The secret key file, read and checked but not yet decrypted (absent on hosts that
-    /// only verify and restore).
-    pub key: Option<SecretKeyFile>,
-    /// The password of an encrypted key, from the variable `password_variable` names.
-    pub password: Option<Password>,
-    /// The name of that variable, for messages when it is unset.
-    pub password_variable: Option<String>,
-    /// The key sets are checked against.
-    pub public_key: Option<PublicKey>,
-    /// Refuse sets without a valid signature (`require_signature`).
-    pub required: bool,
-}
 
 impl SigningSettings {
     /// The key to sign new sets with, or `None` when no `key_file` is configured.
@@ -104,80 +81,9 @@ impl SigningSettings {
     }
 }
 
-/// A password, never printed by `Debug`.
-#[derive(Clone)]
-pub struct Password(pub String);
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(********)")
-    }
-}
-
-/// A minisign secret key file (`minisign -G`), read and checked but not decrypted: cheap
-/// enough for every config load, so `config check` reports a missing or damaged key.
-#[derive(Clone)]
-pub struct SecretKeyFile {
-    path: PathBuf,
-    /// The decoded key: 158 bytes, encrypted unless `kdf_alg` says none.
-    bytes: Vec<u8>,
-    /// The file as read, for minisign's own decryption of encrypted keys.
-    text: String,
-}
-
-impl fmt::Debug for SecretKeyFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretKeyFile")
-            .field("path", &self.path)
-            .field("encrypted", &self.is_encrypted())
-            .finish_non_exhaustive()
-    }
-}
-
+/// Decrypting needs the signature code (a probe signature proves the two halves agree),
+/// so it is implemented here, beside it; the key file itself is config's.
 impl SecretKeyFile {
-    /// Read a secret key file; the error names the file and what to do.
-    pub fn read(path: &Path) -> Result<Self> {
-        let text = read_small(path, MAX_KEY_FILE_BYTES)?;
-        Self::parse(path, &text)
-    }
-
-    /// Check the text of a secret key file; `path` is named in messages.
-    pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let bad = |why: &str| {
-            anyhow!(
-                "`{}` is not a minisign secret key ({why}); make one with `minisign -G -W -p ccops.pub -s ccops.key`",
-                path.display()
-            )
-        };
-        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-        if !lines.next().is_some_and(|l| l.starts_with("untrusted comment:")) {
-            return Err(bad("its first line is not `untrusted comment: ...`"));
-        }
-        let encoded = lines.next().ok_or_else(|| bad("the key line is missing"))?;
-        let bytes =
-            base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| bad("the key is not base64"))?;
-        if bytes.len() != SECRET_KEY_BYTES {
-            return Err(bad(&format!("the key is {} bytes, not {SECRET_KEY_BYTES}", bytes.len())));
-        }
-        if &bytes[0..2] != ED25519 {
-            return Err(bad("not an Ed25519 key"));
-        }
-        if &bytes[2..4] != KDF_NONE && &bytes[2..4] != KDF_SCRYPT {
-            return Err(bad("unknown key encryption"));
-        }
-        Ok(SecretKeyFile { path: path.to_path_buf(), bytes, text: text.to_string() })
-    }
-
-    /// The file's path, as configured.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Whether the key is password-protected (made without `-W`).
-    pub fn is_encrypted(&self) -> bool {
-        &self.bytes[2..4] == KDF_SCRYPT
-    }
-
     /// Decrypt the key with `password` (ignored for a key made with `-W`).
     pub fn unlock(&self, password: Option<&str>) -> Result<SigningKey> {
         let path = self.path().display();
@@ -188,7 +94,7 @@ impl SecretKeyFile {
                 );
             };
             // minisign checks the decrypted key against its stored checksum.
-            minisign::SecretKey::from_box(self.text.clone().into(), Some(password.to_string())).map_err(|e| {
+            minisign::SecretKey::from_box(self.text().to_string().into(), Some(password.to_string())).map_err(|e| {
                 match e.kind() {
                     minisign::ErrorKind::Verify => crate::usage!(
                         "wrong password for the signing key `{path}`; check the variable backup.signing.password_variable names"
@@ -199,7 +105,7 @@ impl SecretKeyFile {
         } else {
             // minisign 0.11 leaves the checksum of a `-W` key zeroed, so the key is taken as
             // it is and proved below by a signature its own public half verifies.
-            minisign::SecretKey::from_bytes(&self.bytes)
+            minisign::SecretKey::from_bytes(self.bytes())
                 .map_err(|e| anyhow!("cannot read the signing key `{path}`: {e}"))?
         };
         let public = minisign::PublicKey::from_secret_key(&sk)
@@ -238,52 +144,6 @@ impl SigningKey {
     }
 }
 
-/// A minisign public key.
-#[derive(Clone)]
-pub struct PublicKey(minisign::PublicKey);
-
-impl fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({})", self.key_id())
-    }
-}
-
-impl PublicKey {
-    /// A public key from the text of a `.pub` file (`minisign -G -p`) or the bare base64
-    /// string (`RW...`). `origin` says where it came from, for the message.
-    pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let bad = |why: &str| {
-            anyhow!(
-                "{origin} is not a minisign public key ({why}); give the `RW...` line of the `.pub` file that `minisign -G` wrote"
-            )
-        };
-        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).peekable();
-        if lines.peek().is_some_and(|l| l.starts_with("untrusted comment:")) {
-            lines.next();
-        }
-        let encoded = lines.next().ok_or_else(|| bad("it is empty"))?;
-        if lines.next().is_some() {
-            return Err(bad("more lines than a key"));
-        }
-        let pk = minisign::PublicKey::from_base64(encoded).map_err(|_| bad("not the base64 of a key"))?;
-        if !pk.to_bytes().starts_with(ED25519) {
-            return Err(bad("not an Ed25519 key"));
-        }
-        Ok(PublicKey(pk))
-    }
-
-    /// Read a public key file; the error names the file.
-    pub fn read(path: &Path) -> Result<Self> {
-        let text = read_small(path, MAX_KEY_FILE_BYTES)?;
-        Self::parse(&text, &format!("`{}`", path.display()))
-    }
-
-    /// The key ID as minisign prints it (16 hex digits).
-    pub fn key_id(&self) -> String {
-        key_id(self.0.keynum())
-    }
-}
-
 /// Sign `manifest` (the bytes of `manifest.json`): the content of `manifest.json.minisig`.
 /// The trusted comment, signed too, names the project and the set.
 pub fn sign(manifest: &[u8], key: &SigningKey, project: &str, set_id: &str) -> Result<Vec<u8>> {
@@ -311,29 +171,43 @@ pub enum Verdict {
 
 /// Why a set's signature was refused. A caller may branch on the kind (e.g. to report an
 /// altered set apart from an unsigned one); each message says what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignatureError {
-    #[error(
-        "`manifest.json` does not match `{SIGNATURE_FILE}`: the set was altered after it was signed; do not restore it, use another set"
-    )]
     Altered,
-    #[error(
-        "`{SIGNATURE_FILE}` was made with key {signed_by}, not with the configured public key {expected}; set backup.signing.public_key to the key that signed the set, or use a set signed with {expected}"
-    )]
     WrongKey { signed_by: String, expected: String },
-    #[error(
-        "`{SIGNATURE_FILE}` is not a minisign signature ({0}); the set cannot be trusted: use another set, or check it by hand with `minisign -Vm manifest.json`"
-    )]
     Malformed(String),
-    #[error(
-        "the set has no `{SIGNATURE_FILE}` and backup.signing.require_signature is on; use a signed set, or turn require_signature off to accept it"
-    )]
     Unsigned,
-    #[error(
-        "backup.signing.require_signature is on but no public key is configured; set backup.signing.public_key or public_key_file"
-    )]
     NoPublicKey,
 }
+
+impl fmt::Display for SignatureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignatureError::Altered => write!(
+                f,
+                "`manifest.json` does not match `{SIGNATURE_FILE}`: the set was altered after it was signed; do not restore it, use another set"
+            ),
+            SignatureError::WrongKey { signed_by, expected } => write!(
+                f,
+                "`{SIGNATURE_FILE}` was made with key {signed_by}, not with the configured public key {expected}; set backup.signing.public_key to the key that signed the set, or use a set signed with {expected}"
+            ),
+            SignatureError::Malformed(why) => write!(
+                f,
+                "`{SIGNATURE_FILE}` is not a minisign signature ({why}); the set cannot be trusted: use another set, or check it by hand with `minisign -Vm manifest.json`"
+            ),
+            SignatureError::Unsigned => write!(
+                f,
+                "the set has no `{SIGNATURE_FILE}` and backup.signing.require_signature is on; use a signed set, or turn require_signature off to accept it"
+            ),
+            SignatureError::NoPublicKey => write!(
+                f,
+                "backup.signing.require_signature is on but no public key is configured; set backup.signing.public_key or public_key_file"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SignatureError {}
 
 /// Check `signature` (the bytes of `manifest.json.minisig`, `None` when the set has none)
 /// against `manifest` (the bytes of `manifest.json`) and `public_key`. With `required`, only
@@ -374,36 +248,15 @@ pub fn check(
     Ok(Verdict::Signed { key_id: signed_by, trusted_comment })
 }
 
-/// minisign's key ID: the 8-byte key number as a little-endian integer in hex.
-fn key_id(keynum: &[u8]) -> String {
-    let mut n = [0u8; 8];
-    for (d, s) in n.iter_mut().zip(keynum) {
-        *d = *s;
-    }
-    format!("{:016X}", u64::from_le_bytes(n))
-}
-
-fn read_small(path: &Path, max: u64) -> Result<String> {
-    use std::io::Read;
-    let f = std::fs::File::open(path)
-        .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
-    let mut text = String::new();
-    f.take(max + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| anyhow!("cannot read `{}`: {}", path.display(), crate::util::io_reason(&e)))?;
-    if text.len() as u64 > max {
-        bail!("`{}` is larger than a key file; check the path", path.display());
-    }
-    Ok(text)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
     use std::process::{Command, Output};
 
     use proptest::prelude::*;
 
     use super::*;
+    use crate::config::keys::Password;
 
     const MANIFEST: &[u8] = br#"{"format":1,"id":"20240101_020000","project":"demo","components":[]}"#;
 

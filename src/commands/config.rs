@@ -19,8 +19,11 @@ pub async fn run(ctx: &Ctx, args: ConfigArgs) -> Result<ExitStatus> {
             Ok(ExitStatus::Success)
         }
         ConfigCommand::Check => {
+            // Every check a command makes of ccops.yaml before it acts, by the same code:
+            // loading it checked the rest; `migrate:` is judged when deploy or migrate runs.
+            crate::deploy::migrate::mode(&settings)?;
             // The compose files must load and name every service ccops.yaml refers to.
-            let compose = crate::compose::Compose::detect(&settings).await?;
+            let compose = crate::compose::Compose::detect(&settings.compose_setup()).await?;
             let model = compose.model().await.map_err(|e| crate::usage!("{e:#}"))?;
             crate::project::validate_services(&settings, &model)?;
             let missing: Vec<&str> = settings

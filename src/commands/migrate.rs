@@ -32,7 +32,7 @@ pub async fn run(ctx: &Ctx, a: MigrateArgs) -> Result<ExitStatus> {
     }
     let lock_wait = a.lock_wait.map(Into::into).unwrap_or_default();
     let _lock = Lock::acquire(&s.state_dir, &format!("migrate {}", s.env_name), lock_wait).await?;
-    crate::state::recover(engine, &s.state_dir).await?;
+    crate::snapshot::recover(engine, &s.state_dir).await?;
     output::status(format!("migrations of `{}`: {}", s.env_name, mode.describe()));
     let rec = migrate::apply(&compose, engine, &mode).await?;
     output::status(match (&rec.before, &rec.after) {

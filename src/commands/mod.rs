@@ -6,6 +6,8 @@ mod completions;
 mod config;
 mod deploy;
 mod doctor;
+#[cfg(test)]
+mod generated;
 mod health;
 mod init;
 mod migrate;
@@ -39,7 +41,21 @@ impl Ctx {
     }
 }
 
+/// The printer's options, from the global flags.
+fn printer_options(g: &GlobalArgs) -> output::Options {
+    output::Options {
+        json: g.json,
+        quiet: g.quiet,
+        verbose: g.verbose,
+        no_color: g.no_color,
+        log_format: g.log_format,
+        log_file: g.log_file.clone(),
+    }
+}
+
+/// Set the printer up from the global flags, run the command, and say how it ended.
 pub fn run(cli: Cli) -> ExitStatus {
+    output::init(printer_options(&cli.global));
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

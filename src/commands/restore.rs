@@ -50,7 +50,7 @@ async fn restore_set(ctx: &Ctx, a: RestoreArgs, restored: &mut Option<String>) -
     let _lock = if dry_run { None } else { Some(Lock::acquire(&s.state_dir, "restore", Duration::ZERO).await?) };
     // What a killed run left half done is put right before anything else happens.
     if let (Some(_), Ok(engine)) = (&_lock, project.engine()) {
-        crate::state::recover(engine, &s.state_dir).await?;
+        crate::snapshot::recover(engine, &s.state_dir).await?;
     }
     let set = match source {
         Source::Local(set) => set,

@@ -4,8 +4,9 @@
 use anyhow::Result;
 
 use super::Ctx;
-use crate::cli::{ScanArgs, ScanFormat};
+use crate::cli::ScanArgs;
 use crate::output;
+use crate::scan::report::Format;
 use crate::scan::{self, Target};
 use crate::status::ExitStatus;
 
@@ -14,7 +15,7 @@ pub async fn run(ctx: &Ctx, args: ScanArgs) -> Result<ExitStatus> {
         Target::resolve(args.path.as_deref(), ctx.global.config.as_deref(), ctx.global.env.as_deref(), &ctx.penv)?;
     let report = scan::run(&target, &scan::Options { image: args.image })?;
     // `--json` asks for one JSON document whatever the command; SARIF is JSON already.
-    let format = if ctx.global.json && args.format == ScanFormat::Table { ScanFormat::Json } else { args.format };
+    let format = if ctx.global.json && args.format == Format::Table { Format::Json } else { args.format };
     output::data(scan::report::render(&report, format, args.min_severity, args.fail_on));
     Ok(if report.fails(args.fail_on) { ExitStatus::Failure } else { ExitStatus::Success })
 }

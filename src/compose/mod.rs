@@ -13,7 +13,27 @@ use anyhow::{Result, anyhow, bail};
 pub use model::Model;
 pub use plugin::find as find_plugin;
 
-use crate::config::Settings;
+/// What the driver needs to know of one environment: which Compose to run and the
+/// project's name, files, env file and variables. `config::Settings::compose_setup` fills
+/// it in; the driver reads no ccops.yaml.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// The Docker CLI (`docker`, or CCOPS_DOCKER).
+    pub docker_bin: String,
+    /// The Compose v2 plugin, when it and the Docker CLI were found without running them.
+    pub plugin: Option<PathBuf>,
+    /// CCOPS_COMPOSE: a forced Compose implementation.
+    pub forced: Option<String>,
+    pub docker_host: Option<String>,
+    pub project: String,
+    /// Absolute compose files (empty: Compose's own defaults).
+    pub files: Vec<PathBuf>,
+    pub env_file: Option<PathBuf>,
+    /// The folder relative paths of the compose files resolve against.
+    pub project_dir: PathBuf,
+    /// Variables Compose must be given itself (values from `*_FILE`).
+    pub env: BTreeMap<String, String>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Flavour {
@@ -36,9 +56,10 @@ pub struct Compose {
 }
 
 impl Compose {
-    /// Pick the Compose implementation (CCOPS_COMPOSE forces one) for the settings' environment.
-    pub async fn detect(s: &Settings) -> Result<Compose> {
-        let flavour = match s.compose_override.as_deref() {
+    /// Pick the Compose implementation (CCOPS_COMPOSE forces one) for the environment `s`
+    /// describes.
+    pub async fn detect(s: &Setup) -> Result<Compose> {
+        let flavour = match s.forced.as_deref() {
             Some("docker-compose" | "v1") => {
                 if !probe("docker-compose", &["version"]).await {
                     bail!("CCOPS_COMPOSE asks for `docker-compose` (v1), but it is not installed or does not run");
@@ -46,7 +67,7 @@ impl Compose {
                 Flavour::V1
             }
             Some("docker compose" | "v2") => {
-                if s.compose_plugin.is_none() && !probe(&s.docker_bin, &["compose", "version"]).await {
+                if s.plugin.is_none() && !probe(&s.docker_bin, &["compose", "version"]).await {
                     bail!("CCOPS_COMPOSE asks for `docker compose` (v2), but `{} compose version` fails", s.docker_bin);
                 }
                 Flavour::V2
@@ -56,14 +77,14 @@ impl Compose {
                     "CCOPS_COMPOSE=`{other}` is not understood; use `docker compose` or `docker-compose`"
                 ));
             }
-            None if s.compose_plugin.is_some() => Flavour::V2,
+            None if s.plugin.is_some() => Flavour::V2,
             None if probe(&s.docker_bin, &["compose", "version"]).await => Flavour::V2,
             None if probe("docker-compose", &["version"]).await => Flavour::V1,
             None => bail!(
                 "neither `docker compose` (Compose v2) nor `docker-compose` (v1) is installed; install the Docker Compose plugin (package docker-compose-plugin or docker-compose)"
             ),
         };
-        let mut env = s.compose_env.clone();
+        let mut env = s.env.clone();
         if let Some(h) = &s.docker_host {
             env.insert(crate::env_vars::DOCKER_HOST.into(), h.clone());
         }
@@ -71,9 +92,9 @@ impl Compose {
             flavour,
             docker_bin: s.docker_bin.clone(),
             project: s.project.clone(),
-            files: s.compose_files.clone(),
+            files: s.files.clone(),
             env_file: s.env_file.clone(),
-            project_dir: s.base_dir.clone(),
+            project_dir: s.project_dir.clone(),
             env,
         })
     }
@@ -112,7 +133,7 @@ impl Compose {
             .stderr(Stdio::piped())
             .output()
             .await
-            .map_err(|e| anyhow!("cannot run compose: {}", crate::util::io_reason(&e)))?;
+            .map_err(|e| anyhow!("cannot run compose: {}", crate::error::io_reason(&e)))?;
         if !out.status.success() {
             return Err(self.failure(args, &String::from_utf8_lossy(&out.stderr)));
         }

@@ -1,29 +1,33 @@
 //! ccops.yaml: discovery, interpolation, env files, `*_FILE` secrets, validation, and the
 //! resolved `Settings` every command receives. Settings are resolved once here
 //! (flags > environment > file); ops never read the process environment themselves.
+//! Reading the file into `Settings` is load.rs's; the checks across keys, validate.rs's.
 
 mod discover;
 mod envfile;
-mod error;
+pub mod keys;
+mod load;
+#[cfg(test)]
+mod proptests;
 pub mod schema;
 mod signing;
 mod suggest;
+mod validate;
 mod vars;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde_yaml::Value;
 
-pub use error::ConfigError;
+pub use crate::error::ConfigError;
+pub use keys::{PublicKey, SecretKeyFile, SigningSettings};
+pub use load::load_str;
 pub use schema::*;
 pub use suggest::closest;
 pub use vars::Vars;
 
 use crate::env_vars;
-use crate::syntax::interp;
-use crate::syntax::secrets::is_secret_name;
 
 /// What a command needs to know, resolved from flags, the environment and ccops.yaml.
 #[derive(Debug, Clone)]
@@ -55,7 +59,7 @@ pub struct Settings {
     pub volume_read_engine: bool,
     /// `backup.signing` resolved: the key files read and checked, the password taken from
     /// the variable it names.
-    pub signing: crate::backup::signing::SigningSettings,
+    pub signing: SigningSettings,
     /// The config as `config show` prints it, secrets masked.
     pub display: serde_json::Value,
 }
@@ -63,6 +67,21 @@ pub struct Settings {
 impl Settings {
     pub fn resolve_path(&self, p: &str) -> PathBuf {
         resolve(&self.base_dir, p)
+    }
+
+    /// What the Compose driver needs of this environment.
+    pub fn compose_setup(&self) -> crate::compose::Setup {
+        crate::compose::Setup {
+            docker_bin: self.docker_bin.clone(),
+            plugin: self.compose_plugin.clone(),
+            forced: self.compose_override.clone(),
+            docker_host: self.docker_host.clone(),
+            project: self.project.clone(),
+            files: self.compose_files.clone(),
+            env_file: self.env_file.clone(),
+            project_dir: self.base_dir.clone(),
+            env: self.compose_env.clone(),
+        }
     }
 }
 
@@ -107,264 +126,6 @@ pub fn find(config: Option<&Path>, penv: &ProcessEnv) -> Result<PathBuf> {
     discover::find(config, penv.get(env_vars::CCOPS_CONFIG).map(PathBuf::from), &penv.cwd)
 }
 
-fn located(path: &Path, e: &serde_yaml::Error) -> ConfigError {
-    let (line, col) = e.location().map_or((None, None), |l| (Some(l.line()), Some(l.column())));
-    let raw = e.to_string();
-    // serde_yaml appends " at line X column Y"; we print that as file:line:column.
-    let msg = raw.split(" at line ").next().unwrap_or(&raw).to_string();
-    let msg = suggest::unknown_field_message(&msg).unwrap_or(msg);
-    ConfigError::at(path, line, col, msg)
-}
-
-/// Line and column (1-based) of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
-    (line, col)
-}
-
-pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -> Result<Settings> {
-    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let raw: Value = if text.trim().is_empty() {
-        Value::Mapping(Default::default())
-    } else {
-        serde_yaml::from_str(text).map_err(|e| located(path, &e))?
-    };
-    if !raw.is_mapping() {
-        return Err(ConfigError::at(
-            path,
-            Some(1),
-            Some(1),
-            "the config must be a mapping of keys (project:, environments:, backup: ...)",
-        )
-        .into());
-    }
-
-    // The process environment alone, to read the few keys that pick the env file.
-    let mut early = Vars::default();
-    for (k, v) in &penv.vars {
-        early.insert(k, v.clone(), false);
-    }
-    let env_names: Vec<String> = raw
-        .get("environments")
-        .and_then(Value::as_mapping)
-        .map(|m| m.keys().filter_map(|k| k.as_str().map(String::from)).collect())
-        .unwrap_or_default();
-    let default_env = raw.get("default_environment").and_then(Value::as_str).map(|s| interp_plain(s, &early));
-    let env_name = select_env(path, env, default_env.as_deref(), &env_names)?;
-
-    let env_raw = raw.get("environments").and_then(|e| e.get(env_name.as_str()));
-    let env_file = env_raw
-        .and_then(|e| e.get("env_file"))
-        .and_then(Value::as_str)
-        .map(|s| resolve(&base_dir, &interp_plain(s, &early)));
-
-    // Variables: env file first, the process environment over it, then `*_FILE`.
-    let mut vars = Vars::default();
-    if let Some(f) = &env_file {
-        for (k, v) in envfile::read(f)? {
-            vars.insert(&k, v, true);
-        }
-    }
-    for (k, v) in &penv.vars {
-        vars.insert(k, v.clone(), false);
-    }
-    // `VAR_FILE` supplies `VAR` from a file (Docker secrets). In the env file that is
-    // always meant; in the process environment only for secret-like names or variables
-    // the config uses, since many tools export unrelated `*_FILE` paths.
-    let mut compose_env = BTreeMap::new();
-    let from_env_file = env_file.as_ref().map(|f| envfile::read(f)).transpose()?.unwrap_or_default();
-    // name -> (file, strict); the process environment overrides the env file, as for
-    // every other variable.
-    let mut refs: BTreeMap<String, (String, bool)> = BTreeMap::new();
-    for (k, v) in &from_env_file {
-        if let Some(name) = k.strip_suffix("_FILE").filter(|n| !n.is_empty()) {
-            refs.insert(name.to_string(), (v.clone(), true));
-        }
-    }
-    for (k, v) in &penv.vars {
-        let Some(name) = k.strip_suffix("_FILE").filter(|n| !n.is_empty()) else { continue };
-        if is_secret_name(name) || mentions(text, name) {
-            refs.insert(name.to_string(), (v.clone(), refs.get(name).is_some_and(|(_, strict)| *strict)));
-        }
-    }
-    let file_refs: Vec<(String, String, bool)> = refs.into_iter().map(|(n, (f, strict))| (n, f, strict)).collect();
-    for (name, file, strict) in file_refs {
-        if vars.get(&name).is_some_and(|v| !v.is_empty()) {
-            continue;
-        }
-        let p = resolve(&base_dir, &file);
-        let content = match crate::util::read_small_file(&p, crate::util::MAX_CONFIG_FILE_BYTES) {
-            Ok(c) => c,
-            Err(_) if !strict => continue,
-            Err(e) => {
-                return Err(ConfigError::file(
-                    &p,
-                    format!(
-                        "cannot read `{name}_FILE` ({}); fix the path or unset {name}_FILE",
-                        crate::util::io_reason(&e)
-                    ),
-                )
-                .into());
-            }
-        };
-        let value = content.trim_end_matches(['\n', '\r']).to_string();
-        vars.insert(&name, value.clone(), true);
-        vars.mark_from_file(&name);
-        compose_env.insert(name, value);
-    }
-
-    // Interpolate every string of the document, keeping a masked copy for display. Other
-    // environments stay as written: a `${VAR:?}` of staging must not stop production.
-    let mut resolved = raw.clone();
-    let mut display = raw;
-    let others = take_other_envs(&mut resolved, &env_name);
-    take_other_envs(&mut display, &env_name);
-    interp_tree(&mut resolved, &mut display, &vars, text, path)?;
-    put_back_envs(&mut resolved, others.clone());
-    put_back_envs(&mut display, others);
-
-    let file: ConfigFile = match serde_yaml::from_value(resolved) {
-        Ok(f) => f,
-        Err(e) => {
-            // Re-read the text itself to point at the line; fall back to the path message.
-            return Err(match serde_yaml::from_str::<ConfigFile>(text) {
-                Err(located_err) => located(path, &located_err),
-                Ok(_) => {
-                    let m = e.to_string();
-                    ConfigError::file(path, suggest::unknown_field_message(&m).unwrap_or(m))
-                }
-            }
-            .into());
-        }
-    };
-    validate(path, text, &file)?;
-    let signing = signing::resolve_signing(path, text, &base_dir, &file.backup.signing, &vars)?;
-
-    let env = file.environments.get(&env_name).cloned().unwrap_or_default();
-    let compose_files: Vec<PathBuf> = env.compose_files.iter().map(|f| resolve(&base_dir, f)).collect();
-    for (i, f) in compose_files.iter().enumerate() {
-        if !f.is_file() {
-            let needle = &env.compose_files[i];
-            let (line, col) = text.find(needle.as_str()).map(|o| line_col(text, o)).unzip();
-            return Err(ConfigError::at(
-                path,
-                line,
-                col,
-                format!(
-                    "compose file `{}` of environment `{env_name}` does not exist; fix `compose_files`",
-                    f.display()
-                ),
-            )
-            .into());
-        }
-    }
-    let project = file
-        .project
-        .clone()
-        .or_else(|| vars.get(env_vars::COMPOSE_PROJECT_NAME).filter(|v| !v.is_empty()).map(String::from))
-        .unwrap_or_else(|| base_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-    let project = normalize_project(&project);
-    if project.is_empty() {
-        return Err(ConfigError::file(path, "no usable project name; set `project:` in ccops.yaml").into());
-    }
-    let docker_host = env.docker_host.clone().or_else(|| penv.get(env_vars::DOCKER_HOST).map(String::from));
-    let docker_bin = penv.get(env_vars::CCOPS_DOCKER).unwrap_or("docker");
-    let volume_read_engine = match penv.get(env_vars::CCOPS_VOLUME_READ).unwrap_or_default() {
-        "engine" => true,
-        "" | "auto" => false,
-        other => return Err(crate::usage!("CCOPS_VOLUME_READ=`{other}` is not understood; use `auto` or `engine`")),
-    };
-    let backup_dir = resolve(&base_dir, &file.backup.directory);
-    let state_dir = resolve(&base_dir, file.state_directory.as_deref().unwrap_or(".ccops"));
-    let mut display = serde_json::to_value(&display).unwrap_or_default();
-    // Incoming-webhook URLs carry their token in the path: never shown, even when literal.
-    if let Some(url) = display.pointer_mut("/notify/webhook_url").filter(|u| u.as_str().is_some_and(|u| !u.is_empty()))
-    {
-        *url = serde_json::Value::String("********".into());
-    }
-    Ok(Settings {
-        config_file: path.to_path_buf(),
-        base_dir,
-        project,
-        env_name,
-        env,
-        compose_files,
-        env_file,
-        vars,
-        compose_env,
-        file,
-        backup_dir,
-        state_dir,
-        docker_host,
-        compose_override: penv.get(env_vars::CCOPS_COMPOSE).map(String::from),
-        docker_bin: docker_bin.to_string(),
-        compose_plugin: crate::compose::find_plugin(
-            docker_bin,
-            penv.get(env_vars::PATH),
-            penv.get(env_vars::HOME),
-            penv.get(env_vars::DOCKER_CONFIG),
-        ),
-        volume_read_engine,
-        signing,
-        display,
-    })
-}
-
-/// Whether the config text refers to variable `name` (`${NAME...}` or `$NAME`, also inside
-/// another's default; `$$NAME` is an escaped dollar, not a reference).
-fn mentions(text: &str, name: &str) -> bool {
-    interp::all_references(text).iter().any(|e| e.name == name)
-}
-
-/// Remove every environment but `keep` from `environments:`, returning them.
-fn take_other_envs(v: &mut Value, keep: &str) -> Vec<(Value, Value)> {
-    let Some(envs) = v.get_mut("environments").and_then(Value::as_mapping_mut) else { return vec![] };
-    let others: Vec<Value> = envs.keys().filter(|k| k.as_str() != Some(keep)).cloned().collect();
-    others.into_iter().filter_map(|k| envs.remove(&k).map(|val| (k, val))).collect()
-}
-
-fn put_back_envs(v: &mut Value, others: Vec<(Value, Value)>) {
-    if let Some(envs) = v.get_mut("environments").and_then(Value::as_mapping_mut) {
-        for (k, val) in others {
-            envs.insert(k, val);
-        }
-    }
-}
-
-fn interp_plain(s: &str, vars: &Vars) -> String {
-    interp::interpolate(s, vars).map(|r| r.value).unwrap_or_else(|_| s.to_string())
-}
-
-fn select_env(path: &Path, flag: Option<&str>, default: Option<&str>, names: &[String]) -> Result<String> {
-    let pick = |n: &str, how: &str| -> Result<String> {
-        if names.iter().any(|x| x == n) {
-            return Ok(n.to_string());
-        }
-        let hint = match closest(n, names.iter().map(String::as_str)) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!("known environments: {}", if names.is_empty() { "none".into() } else { names.join(", ") }),
-        };
-        Err(ConfigError::file(path, format!("unknown environment `{n}` ({how}); {hint}")).into())
-    };
-    if let Some(n) = flag {
-        return pick(n, "given on the command line");
-    }
-    if let Some(n) = default {
-        return pick(n, "from default_environment");
-    }
-    match names {
-        [] => Ok("default".to_string()),
-        [only] => Ok(only.clone()),
-        _ => Err(crate::usage!(
-            "{} defines several environments ({}) and no default_environment; pass --env ENV",
-            path.display(),
-            names.join(", ")
-        )),
-    }
-}
-
 /// Compose's rule: lowercase letters, digits, `_` and `-`.
 pub fn normalize_project(name: &str) -> String {
     name.to_ascii_lowercase()
@@ -375,348 +136,29 @@ pub fn normalize_project(name: &str) -> String {
         .to_string()
 }
 
-fn interp_tree(v: &mut Value, shown: &mut Value, vars: &Vars, text: &str, path: &Path) -> Result<()> {
-    match (&mut *v, shown) {
-        (Value::String(s), shown) => {
-            let r = interp::interpolate(s, vars).map_err(|(_, msg)| {
-                // Point at the expression in the file.
-                let needle = s.find("${").map_or(s.as_str(), |i| &s[i..]);
-                let needle = needle.split('}').next().unwrap_or(needle);
-                let (line, col) = text.find(needle).map(|o| line_col(text, o)).unzip();
-                ConfigError::at(path, line, col, format!("{msg} (set it in the environment or the env file)"))
-            })?;
-            let typed = if r.expanded { retype(&r.value) } else { Value::String(r.value.clone()) };
-            *shown =
-                if r.used.iter().any(|n| vars.is_secret(n)) { Value::String("********".into()) } else { typed.clone() };
-            *v = typed;
-        }
-        (Value::Sequence(a), Value::Sequence(b)) => {
-            for (x, y) in a.iter_mut().zip(b.iter_mut()) {
-                interp_tree(x, y, vars, text, path)?;
-            }
-        }
-        (Value::Mapping(a), Value::Mapping(b)) => {
-            for ((_, x), (_, y)) in a.iter_mut().zip(b.iter_mut()) {
-                interp_tree(x, y, vars, text, path)?;
-            }
-        }
-        (Value::Tagged(a), Value::Tagged(b)) => interp_tree(&mut a.value, &mut b.value, vars, text, path)?,
-        _ => {}
-    }
-    Ok(())
-}
-
-/// An interpolated scalar takes the type it would have had if written literally
-/// (`days: ${DAYS:-30}` is a number), as in Compose.
-fn retype(s: &str) -> Value {
-    match serde_yaml::from_str::<Value>(s) {
-        Ok(v @ (Value::Number(_) | Value::Bool(_))) => v,
-        _ => Value::String(s.to_string()),
-    }
-}
-
-fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
-    let at = |needle: &str, msg: String| -> anyhow::Error {
-        let (line, col) = text.find(needle).map(|o| line_col(text, o)).unzip();
-        ConfigError::at(path, line, col, msg).into()
-    };
-    for c in &f.health.checks {
-        let kinds = [c.http.is_some(), c.tcp.is_some(), c.tls.is_some(), c.disk.is_some()];
-        match kinds.iter().filter(|k| **k).count() {
-            1 => {}
-            0 => return Err(at(&c.name, format!("health check `{}` needs one of http:, tcp:, tls:, disk:", c.name))),
-            _ => {
-                return Err(at(
-                    &c.name,
-                    format!(
-                        "health check `{}` has several of http:, tcp:, tls:, disk:; give each its own check",
-                        c.name
-                    ),
-                ));
-            }
-        }
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for c in &f.health.checks {
-        if !seen.insert(c.name.as_str()) {
-            return Err(at(&c.name, format!("two health checks are named `{}`; names must be unique", c.name)));
-        }
-    }
-    let mut drill_names = std::collections::BTreeSet::new();
-    for c in &f.backup.drill.checks {
-        if let Some(why) = c.problem() {
-            return Err(at(&c.name, why));
-        }
-        if !drill_names.insert(c.name.as_str()) {
-            return Err(at(&c.name, format!("two drill checks are named `{}`; names must be unique", c.name)));
-        }
-    }
-    for v in &f.backup.volumes {
-        if v.name.is_empty() || v.name.contains('/') {
-            return Err(at(
-                &v.name,
-                format!(
-                    "`{}` is not a volume name (write the compose volume name, without the project prefix)",
-                    v.name
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
+/// Loading from text, for the tests of this folder.
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod testing {
+    use std::path::{Path, PathBuf};
 
-    fn penv(vars: &[(&str, &str)]) -> ProcessEnv {
+    use anyhow::Result;
+
+    use super::{ProcessEnv, Settings, load_str};
+
+    /// A process environment of `vars` alone.
+    pub fn penv(vars: &[(&str, &str)]) -> ProcessEnv {
         ProcessEnv { vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), cwd: PathBuf::from("/") }
     }
 
-    fn load_in(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Result<Settings> {
+    /// `yaml` written as `dir/ccops.yaml` and loaded.
+    pub fn load_in(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Result<Settings> {
         let p = dir.join("ccops.yaml");
         std::fs::write(&p, yaml).unwrap();
         load_str(&p, yaml, None, &penv(env))
     }
 
-    fn err_of(r: Result<Settings>) -> String {
+    /// The message of a load that must fail.
+    pub fn err_of(r: Result<Settings>) -> String {
         r.unwrap_err().to_string()
-    }
-
-    #[test]
-    fn unknown_key_names_line_column_and_suggestion() {
-        let d = tempfile::tempdir().unwrap();
-        let e = err_of(load_in(d.path(), "project: x\nbackup:\n  retension:\n    days: 3\n", &[]));
-        assert!(e.contains("ccops.yaml:3:3: unknown key `retension` in `backup`; did you mean `retention`?"), "{e}");
-    }
-
-    #[test]
-    fn malformed_yaml_points_at_the_line() {
-        let d = tempfile::tempdir().unwrap();
-        let e = err_of(load_in(d.path(), "project: x\nbackup: [\n", &[]));
-        assert!(e.contains("ccops.yaml:3:"), "{e}");
-    }
-
-    #[test]
-    fn required_variable_error_points_at_its_line() {
-        let d = tempfile::tempdir().unwrap();
-        let e = err_of(load_in(d.path(), "project: x\nnotify:\n  webhook_url: ${HOOK:?set HOOK}\n", &[]));
-        assert!(e.contains("ccops.yaml:3:16: variable `HOOK` is not set: set HOOK"), "{e}");
-    }
-
-    #[test]
-    fn env_file_and_file_secrets_interpolate_and_mask() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join(".env"), "WEBHOOK_TOKEN=tok123\nDAYS=9\nPW_FILE=pw.txt\n").unwrap();
-        std::fs::write(d.path().join("pw.txt"), "from-file\n").unwrap();
-        std::fs::write(d.path().join("c.yml"), "services: {}\n").unwrap();
-        let yaml = "project: Demo.App\nenvironments:\n  prod:\n    env_file: .env\n    compose_files: [c.yml]\nbackup:\n  retention:\n    days: ${DAYS}\nnotify:\n  webhook_url: https://h/${WEBHOOK_TOKEN}\n";
-        let s = load_in(d.path(), yaml, &[]).unwrap();
-        assert_eq!(s.project, "demoapp");
-        assert_eq!(s.env_name, "prod");
-        assert_eq!(s.file.backup.retention.days, Some(9));
-        assert_eq!(s.file.notify.webhook_url.as_deref(), Some("https://h/tok123"));
-        assert_eq!(s.vars.get("PW"), Some("from-file"));
-        assert_eq!(s.compose_env.get("PW").map(String::as_str), Some("from-file"));
-        let shown = s.display.to_string();
-        assert!(!shown.contains("tok123"), "{shown}");
-        assert!(shown.contains("********"));
-    }
-
-    #[test]
-    fn process_environment_wins_over_env_file() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join(".env"), "DAYS=9\n").unwrap();
-        let yaml = "environments:\n  p:\n    env_file: .env\nbackup:\n  retention:\n    days: ${DAYS}\n";
-        let s = load_in(d.path(), yaml, &[("DAYS", "4")]).unwrap();
-        assert_eq!(s.file.backup.retention.days, Some(4));
-    }
-
-    #[test]
-    fn missing_env_file_and_compose_file_are_named() {
-        let d = tempfile::tempdir().unwrap();
-        let e = err_of(load_in(d.path(), "environments:\n  p:\n    env_file: .env.prod\n", &[]));
-        assert!(e.contains(".env.prod") && e.contains("cannot read the env file"), "{e}");
-        let e = err_of(load_in(d.path(), "environments:\n  p:\n    compose_files: [nope.yml]\n", &[]));
-        assert!(e.contains("ccops.yaml:3:21: compose file") && e.contains("nope.yml"), "{e}");
-    }
-
-    #[test]
-    fn unknown_environment_is_named_with_a_suggestion() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("ccops.yaml");
-        let yaml = "environments:\n  production: {}\n  staging: {}\n";
-        std::fs::write(&p, yaml).unwrap();
-        let e = load_str(&p, yaml, Some("prodution"), &penv(&[])).unwrap_err().to_string();
-        assert!(e.contains("unknown environment `prodution`") && e.contains("did you mean `production`?"), "{e}");
-        let e = load_str(&p, yaml, None, &penv(&[])).unwrap_err().to_string();
-        assert!(e.contains("pass --env"), "{e}");
-    }
-
-    #[test]
-    fn another_environments_required_variable_does_not_block() {
-        let d = tempfile::tempdir().unwrap();
-        let yaml = "default_environment: prod\nenvironments:\n  prod: {}\n  staging:\n    docker_host: ${STAGING_HOST:?set it}\n";
-        let s = load_in(d.path(), yaml, &[]).unwrap();
-        assert_eq!(s.env_name, "prod");
-        let p = d.path().join("ccops.yaml");
-        let e = load_str(&p, yaml, Some("staging"), &penv(&[])).unwrap_err().to_string();
-        assert!(e.contains("STAGING_HOST"), "{e}");
-    }
-
-    #[test]
-    fn mentions_matches_whole_names() {
-        assert!(mentions("a: ${DB_PASSWORD}", "DB_PASSWORD"));
-        assert!(mentions("a: $DB_PASSWORD/x", "DB_PASSWORD"));
-        assert!(!mentions("a: ${DB_PASSWORD}", "DB"));
-        assert!(mentions("a: ${X:-${DB_PASSWORD}}", "DB_PASSWORD"), "inside a default");
-        assert!(!mentions("a: $${DB_PASSWORD}", "DB_PASSWORD"), "an escaped dollar");
-    }
-
-    #[test]
-    fn process_file_secret_overrides_the_env_file_one() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join(".env"), "DB_PASSWORD_FILE=a.txt\n").unwrap();
-        std::fs::write(d.path().join("a.txt"), "from-env-file").unwrap();
-        std::fs::write(d.path().join("b.txt"), "from-process").unwrap();
-        let yaml = "environments:\n  p:\n    env_file: .env\n";
-        let s = load_in(d.path(), yaml, &[("DB_PASSWORD_FILE", "b.txt")]).unwrap();
-        assert_eq!(s.vars.get("DB_PASSWORD"), Some("from-process"));
-    }
-
-    #[test]
-    fn compose_project_name_may_come_from_the_env_file() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join(".env"), "COMPOSE_PROJECT_NAME=fromenv\n").unwrap();
-        let s = load_in(d.path(), "environments:\n  p:\n    env_file: .env\n", &[]).unwrap();
-        assert_eq!(s.project, "fromenv");
-    }
-
-    #[test]
-    fn health_check_needs_exactly_one_kind() {
-        let d = tempfile::tempdir().unwrap();
-        let e = err_of(load_in(d.path(), "health:\n  checks:\n    - name: api\n      timeout: 5s\n", &[]));
-        assert!(e.contains(":3:") && e.contains("needs one of"), "{e}");
-        let s = load_in(
-            d.path(),
-            "health:\n  checks:\n    - name: api\n      http: http://x\n      timeout: 5s\n  backup_max_age: 26h\n",
-            &[],
-        )
-        .unwrap();
-        assert_eq!(s.file.health.checks[0].timeout, Some(std::time::Duration::from_secs(5)));
-        assert_eq!(s.file.health.backup_max_age, Some(std::time::Duration::from_secs(26 * 3600)));
-    }
-
-    mod props {
-        use super::*;
-        use proptest::prelude::*;
-
-        /// YAML-ish text built from the keys, values and syntax a ccops.yaml holds, so the
-        /// cases reach past the YAML parser into environments, interpolation and the schema.
-        fn config_text() -> impl Strategy<Value = String> {
-            let key = prop_oneof![
-                Just("project".to_string()),
-                Just("default_environment".to_string()),
-                Just("environments".to_string()),
-                Just("prod".to_string()),
-                Just("staging".to_string()),
-                Just("env_file".to_string()),
-                Just("compose_files".to_string()),
-                Just("docker_host".to_string()),
-                Just("backup".to_string()),
-                Just("directory".to_string()),
-                Just("retention".to_string()),
-                Just("days".to_string()),
-                Just("volumes".to_string()),
-                Just("postgres".to_string()),
-                Just("health".to_string()),
-                Just("checks".to_string()),
-                Just("name".to_string()),
-                Just("http".to_string()),
-                Just("tcp".to_string()),
-                Just("timeout".to_string()),
-                Just("notify".to_string()),
-                Just("webhook_url".to_string()),
-                Just("metrics".to_string()),
-                Just("textfile".to_string()),
-                Just("state_directory".to_string()),
-                Just("<<".to_string()),
-            ];
-            let value = prop_oneof![
-                Just("".to_string()),
-                Just("${DAYS}".to_string()),
-                Just("${NOPE:?set it}".to_string()),
-                Just("${A:-${B:-x}}".to_string()),
-                Just("$$".to_string()),
-                Just("${".to_string()),
-                Just("}".to_string()),
-                Just("[a, b]".to_string()),
-                Just("{}".to_string()),
-                Just("[]".to_string()),
-                Just("~".to_string()),
-                Just("5s".to_string()),
-                Just("-1".to_string()),
-                Just("99999999999999999999".to_string()),
-                Just("&anchor x".to_string()),
-                Just("*anchor".to_string()),
-                Just("!!binary aGk=".to_string()),
-                Just("!tag x".to_string()),
-                Just("'quoted: ${X}'".to_string()),
-                Just("\"dq\\u00e9\"".to_string()),
-                Just("../../../etc/passwd".to_string()),
-                Just("/dev/null".to_string()),
-                Just(".env".to_string()),
-                Just("http://u:p@h/x".to_string()),
-                Just("|".to_string()),
-                Just(">-".to_string()),
-                "[ -~]{0,6}",
-            ];
-            let line = (
-                0usize..4,
-                key,
-                prop_oneof![
-                    Just(": ".to_string()),
-                    Just(":".to_string()),
-                    Just("- ".to_string()),
-                    Just(" ".to_string())
-                ],
-                value,
-            )
-                .prop_map(|(indent, k, sep, v)| format!("{}{k}{sep}{v}", "  ".repeat(indent)));
-            prop::collection::vec(line, 0..14).prop_map(|l| l.join("\n"))
-        }
-
-        proptest! {
-            #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
-
-            /// Any text, in ccops.yaml's shape or not: Ok or an error, never a panic.
-            #[test]
-            fn the_loader_never_panics(text in config_text(), env in prop::option::of("prod|staging|x")) {
-                let d = tempfile::tempdir().unwrap();
-                std::fs::write(d.path().join(".env"), "DAYS=3\nB=y\n").unwrap();
-                let p = d.path().join("ccops.yaml");
-                let _ = load_str(&p, &text, env.as_deref(), &penv(&[("DAYS", "7")]));
-            }
-
-            #[test]
-            fn arbitrary_text_never_panics(text in any::<String>()) {
-                let _ = load_str(Path::new("/nonexistent/ccops.yaml"), &text, None, &penv(&[]));
-            }
-
-            /// Bytes as a file holds them: read lossily, since the real reader refuses
-            /// what is not UTF-8 before the loader sees it.
-            #[test]
-            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-                let text = String::from_utf8_lossy(&bytes);
-                let _ = load_str(Path::new("/nonexistent/ccops.yaml"), &text, None, &penv(&[]));
-            }
-        }
-    }
-
-    #[test]
-    fn bad_duration_is_explained() {
-        let d = tempfile::tempdir().unwrap();
-        let e = err_of(load_in(d.path(), "deploy:\n  timeout: soon\n", &[]));
-        assert!(e.contains("`soon` is not a duration") && e.contains(":2:"), "{e}");
     }
 }

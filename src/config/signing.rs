@@ -1,4 +1,4 @@
-//! Resolves `backup.signing` into the keys backup/signing.rs works with: paths against the
+//! Resolves `backup.signing` into the keys (keys.rs) backup/signing.rs works with: paths against the
 //! config's folder, the password of a protected key from the variable the config names
 //! (the env file, the process environment or a `*_FILE` secret, like any variable). Key
 //! files are read and checked here, so `config check` and every command stop on a missing
@@ -8,8 +8,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{ConfigError, Vars, line_col, resolve, schema};
-use crate::backup::signing::{Password, PublicKey, SecretKeyFile, SigningSettings};
+use super::keys::{Password, PublicKey, SecretKeyFile, SigningSettings};
+use super::{ConfigError, Vars, resolve, schema};
 
 pub(super) fn resolve_signing(
     path: &Path,
@@ -19,10 +19,8 @@ pub(super) fn resolve_signing(
     vars: &Vars,
 ) -> Result<SigningSettings> {
     // Point at the key's line when the message is about one key.
-    let at = |key: &str, msg: String| -> anyhow::Error {
-        let (line, col) = text.find(&format!("{key}:")).map(|o| line_col(text, o)).unzip();
-        ConfigError::at(path, line, col, msg).into()
-    };
+    let at =
+        |key: &str, msg: String| -> anyhow::Error { ConfigError::at_first(path, text, &format!("{key}:"), msg).into() };
     let key = match &s.key_file {
         Some(f) => Some(
             SecretKeyFile::read(&resolve(base_dir, f))
@@ -90,7 +88,7 @@ mod tests {
     }
 
     fn id(public_key: &str) -> String {
-        crate::backup::signing::PublicKey::parse(public_key, "test").unwrap().key_id()
+        crate::config::PublicKey::parse(public_key, "test").unwrap().key_id()
     }
 
     fn load(dir: &std::path::Path, yaml: &str, env: &[(&str, &str)]) -> anyhow::Result<Settings> {

@@ -43,7 +43,7 @@ pub async fn rollback(p: &Project, o: &Options, settled: &mut Option<String>) ->
     let engine = p.engine()?;
     let mut history = History::load(s)?;
     if lock.is_some() {
-        crate::state::recover(engine, &s.state_dir).await?;
+        crate::snapshot::recover(engine, &s.state_dir).await?;
         for id in history.mark_abandoned()? {
             output::warn(format!("release #{id} was left unfinished by a ccops that is gone; recorded as interrupted"));
         }

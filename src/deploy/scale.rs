@@ -72,7 +72,7 @@ pub async fn scale(
     };
     let engine = p.engine()?;
     if lock.is_some() {
-        crate::state::recover(engine, &s.state_dir).await?;
+        crate::snapshot::recover(engine, &s.state_dir).await?;
         super::history::History::load(s)?.mark_abandoned()?;
     }
     let live = live_version(s)?;

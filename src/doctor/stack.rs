@@ -35,7 +35,7 @@ pub async fn engine(checks: &mut Vec<Check>, host: Option<&str>) -> Option<Engin
 }
 
 pub async fn compose(checks: &mut Vec<Check>, s: &Settings) -> Option<Compose> {
-    match Compose::detect(s).await {
+    match Compose::detect(&s.compose_setup()).await {
         Ok(c) => {
             let version = match c.flavour {
                 Flavour::V2 => short_version(&s.docker_bin, &["compose", "version", "--short"]).await,

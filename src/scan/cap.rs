@@ -105,7 +105,7 @@ pub fn thousands(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Severity;
+    use crate::scan::Severity;
 
     fn many(rule: &'static str, file: &str, n: usize) -> Vec<Finding> {
         (1..=n).map(|i| Finding::new(rule, file, i, 1, "m").service(&format!("s{i}")).key("k")).collect()

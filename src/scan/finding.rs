@@ -5,7 +5,16 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use super::rules::catalog;
-use crate::cli::Severity;
+
+/// How bad a finding is; `--min-severity` and `--fail-on` take these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
 
 /// What the scan found: where, which rule, and what to do about it. A secret's value is
 /// never part of it, only the variable's name.

@@ -10,6 +10,7 @@ mod dockerfile;
 mod dockerignore;
 mod finding;
 mod git;
+mod merge;
 mod paths;
 #[cfg(test)]
 mod proptests;
@@ -26,11 +27,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-pub use finding::Finding;
+pub use finding::{Finding, Severity};
 pub use suppress::Suppressed;
 pub use target::Target;
 
-use crate::cli::Severity;
 use crate::syntax::interp;
 use compose::{Files, Model};
 use dedupe::Dedupe;

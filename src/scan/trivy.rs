@@ -8,8 +8,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use super::finding::Finding;
-use crate::cli::Severity;
+use super::finding::{Finding, Severity};
 
 /// An image to scan, and where the compose file names it.
 #[derive(Debug, Clone)]

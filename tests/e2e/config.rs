@@ -64,6 +64,17 @@ fn unknown_environment_is_exit_2_with_suggestion() {
 }
 
 #[test]
+fn a_bad_migrate_rule_fails_config_check_as_it_fails_deploy() {
+    let d = project(
+        "environments:\n  prod:\n    compose_files: [docker-compose.yml]\nmigrate:\n  service: db\n  command: [migrate, up]\n  sql_directory: migrations\n",
+    );
+    let want = "`migrate` has both `sql_directory` and `command`; keep one";
+    d.run(&["config", "check"]).code(2).stderr_has("ccops.yaml: ").stderr_has(want);
+    d.run(&["deploy", "prod", "v1", "--dry-run"]).code(2).stderr_has(want);
+    d.run(&["migrate", "prod", "status"]).code(2).stderr_has(want);
+}
+
+#[test]
 fn missing_compose_file_is_named() {
     let d = project("environments:\n  prod:\n    compose_files: [docker-compose.yml, docker-compose.prod.yml]\n");
     d.run(&["config", "check"]).code(2).stderr_has("docker-compose.prod.yml").stderr_has("does not exist");

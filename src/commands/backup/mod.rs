@@ -64,7 +64,7 @@ async fn take_set(ctx: &Ctx, a: BackupCreateArgs, id: &mut Option<String>) -> Re
     let _lock = Lock::acquire(&s.state_dir, "backup", Duration::ZERO).await?;
     // What a killed run left half done is put right before anything is read.
     if let Ok(engine) = project.engine() {
-        crate::state::recover(engine, &s.state_dir).await?;
+        crate::snapshot::recover(engine, &s.state_dir).await?;
     }
     let store = match &a.upload {
         Some(r) => Some(crate::storage::open(s, r).await?),

@@ -7,9 +7,16 @@ mod table;
 
 use std::path::Path;
 
-use super::finding::{ALL_SEVERITIES, Finding};
+use super::finding::{ALL_SEVERITIES, Finding, Severity};
 use super::{Report, paths};
-use crate::cli::{ScanFormat, Severity};
+
+/// `--format` of `ccops scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+}
 
 /// A report seen through the output flags.
 pub struct View<'a> {
@@ -55,11 +62,11 @@ impl View<'_> {
 }
 
 /// The report in `format`, ready for stdout.
-pub fn render(report: &Report, format: ScanFormat, min: Severity, fail_on: Severity) -> String {
+pub fn render(report: &Report, format: Format, min: Severity, fail_on: Severity) -> String {
     let view = View { report, min, fail_on };
     match format {
-        ScanFormat::Table => table::render(&view),
-        ScanFormat::Json => serde_json::to_string_pretty(&json::render(&view)).unwrap_or_default(),
-        ScanFormat::Sarif => serde_json::to_string_pretty(&sarif::render(&view)).unwrap_or_default(),
+        Format::Table => table::render(&view),
+        Format::Json => serde_json::to_string_pretty(&json::render(&view)).unwrap_or_default(),
+        Format::Sarif => serde_json::to_string_pretty(&sarif::render(&view)).unwrap_or_default(),
     }
 }

@@ -6,8 +6,7 @@
 use serde_json::{Value, json};
 
 use super::View;
-use crate::cli::Severity;
-use crate::scan::finding::{Finding, severity_name};
+use crate::scan::finding::{Finding, Severity, severity_name};
 use crate::scan::paths;
 use crate::scan::rules::catalog::{self, RULES};
 

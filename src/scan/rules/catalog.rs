@@ -2,7 +2,7 @@
 //! never reused or renumbered: suppressions, SARIF alerts and dashboards refer to them.
 //! docs/commands/scan.md mirrors this table.
 
-use crate::cli::Severity;
+use crate::scan::Severity;
 
 /// One rule of `ccops scan`.
 #[derive(Debug)]

@@ -79,7 +79,7 @@ impl<'a> Cx<'a> {
         let inline_at = inline_node.map(|n| (self.path(n), n.pos.line.saturating_sub(1)));
         let target = node.get("target").and_then(Node::as_str).map(str::to_string);
         let mut args = BTreeMap::new();
-        let list = super::compose::list_to_map(node.get("args").unwrap_or(&Node::empty_map(node.pos)));
+        let list = super::merge::list_to_map(node.get("args").unwrap_or(&Node::empty_map(node.pos)));
         for (k, v) in list.as_map() {
             if let (Some(k), Some(v)) = (k.as_str(), v.as_str()) {
                 let r = interp::resolve(v);

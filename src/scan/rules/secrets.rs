@@ -3,8 +3,9 @@
 //! (SEC002). Findings name the variable, never the value.
 
 use super::Cx;
-use crate::scan::compose::{Service, list_to_map};
+use crate::scan::compose::Service;
 use crate::scan::finding::Finding;
+use crate::scan::merge::list_to_map;
 use crate::scan::yaml::{Kind, Node};
 use crate::syntax::interp;
 use crate::syntax::secrets::{is_secret_name, is_weak_value};

@@ -1,0 +1,75 @@
+//! The checks ccops.yaml must pass beyond its schema: each health check of one kind,
+//! unique names, volume names as Compose writes them. They point at the offending line.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::{ConfigError, ConfigFile};
+
+pub(super) fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
+    let at = |needle: &str, msg: String| -> anyhow::Error { ConfigError::at_first(path, text, needle, msg).into() };
+    for c in &f.health.checks {
+        let kinds = [c.http.is_some(), c.tcp.is_some(), c.tls.is_some(), c.disk.is_some()];
+        match kinds.iter().filter(|k| **k).count() {
+            1 => {}
+            0 => return Err(at(&c.name, format!("health check `{}` needs one of http:, tcp:, tls:, disk:", c.name))),
+            _ => {
+                return Err(at(
+                    &c.name,
+                    format!(
+                        "health check `{}` has several of http:, tcp:, tls:, disk:; give each its own check",
+                        c.name
+                    ),
+                ));
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &f.health.checks {
+        if !seen.insert(c.name.as_str()) {
+            return Err(at(&c.name, format!("two health checks are named `{}`; names must be unique", c.name)));
+        }
+    }
+    let mut drill_names = std::collections::BTreeSet::new();
+    for c in &f.backup.drill.checks {
+        if let Some(why) = c.problem() {
+            return Err(at(&c.name, why));
+        }
+        if !drill_names.insert(c.name.as_str()) {
+            return Err(at(&c.name, format!("two drill checks are named `{}`; names must be unique", c.name)));
+        }
+    }
+    for v in &f.backup.volumes {
+        if v.name.is_empty() || v.name.contains('/') {
+            return Err(at(
+                &v.name,
+                format!(
+                    "`{}` is not a volume name (write the compose volume name, without the project prefix)",
+                    v.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{err_of, load_in};
+
+    #[test]
+    fn health_check_needs_exactly_one_kind() {
+        let d = tempfile::tempdir().unwrap();
+        let e = err_of(load_in(d.path(), "health:\n  checks:\n    - name: api\n      timeout: 5s\n", &[]));
+        assert!(e.contains(":3:") && e.contains("needs one of"), "{e}");
+        let s = load_in(
+            d.path(),
+            "health:\n  checks:\n    - name: api\n      http: http://x\n      timeout: 5s\n  backup_max_age: 26h\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.file.health.checks[0].timeout, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(s.file.health.backup_max_age, Some(std::time::Duration::from_secs(26 * 3600)));
+    }
+}
