@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
+use super::inputs::Plan;
 use super::migrate::{self, Mode};
 use super::record::ImageRecord;
-use super::run::{Plan, first_line};
+use super::record::first_line;
 use super::{images, rollout};
 use crate::output;
 

@@ -13,6 +13,7 @@ mod dry_run;
 pub mod history;
 pub mod hooks;
 pub mod images;
+mod inputs;
 pub mod migrate;
 pub mod plan;
 mod pre_backup;

@@ -192,3 +192,11 @@ fn git_state(dir: &std::path::Path) -> (Option<String>, bool) {
         _ => (None, false),
     }
 }
+
+/// The cause of a failure in one line, for the record: the innermost error says what
+/// went wrong (the outer ones say where).
+pub fn first_line(e: &anyhow::Error) -> String {
+    let text = e.root_cause().to_string();
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+    crate::output::redact(&line)
+}

@@ -11,7 +11,7 @@ use anyhow::{Result, anyhow};
 use super::history::History;
 use super::record::{Action, MigrationRecord, Outcome, Release};
 use super::steps::Steps;
-use super::{compose_for, migrate, revert, run};
+use super::{compose_for, migrate, revert};
 use crate::backup::layout::{self, LocalSet};
 use crate::error::classify;
 use crate::lock::Lock;
@@ -130,7 +130,7 @@ pub async fn rollback(p: &Project, o: &Options, settled: &mut Option<String>) ->
             steps.fail(&e);
             rel.steps = steps.records.clone();
             let outcome = if classify(&e) == ExitStatus::Interrupted { Outcome::Interrupted } else { Outcome::Failed };
-            rel.finish(outcome, Some(format!("{at}: {}", run::first_line(&e))), started.elapsed());
+            rel.finish(outcome, Some(format!("{at}: {}", super::record::first_line(&e))), started.elapsed());
             history.put(&rel)?;
             if output::json_mode() {
                 output::json(&serde_json::to_value(&rel).unwrap_or_default());

@@ -5,17 +5,16 @@
 //! replaced; from the rollout on, `auto_rollback` puts the previous release back.
 //! The release is written to the history when it starts and again when it ends.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
 use super::history::History;
+use super::inputs::Plan;
 use super::migrate::{self, Mode};
-use super::record::{Action, AutoRollback, Outcome, Release};
+use super::record::{Action, AutoRollback, Outcome, Release, first_line};
 use super::steps::Steps;
 use super::{compose_for, hooks, images, model_of, preflight, revert, rollout, wait};
-use crate::compose::{Compose, Model};
 use crate::error::{RolledBack, classify};
 use crate::lock::Lock;
 use crate::output;
@@ -32,19 +31,6 @@ pub struct Options {
 const TOTAL: usize = 10;
 
 /// What a deploy works with once the preflight passed.
-/// What one deploy works from, settled before anything changes.
-pub(super) struct Plan<'a> {
-    pub(super) p: &'a Project,
-    pub(super) version: String,
-    pub(super) compose: Compose,
-    pub(super) model: Model,
-    pub(super) services: Vec<String>,
-    pub(super) deps: BTreeMap<String, Vec<String>>,
-    pub(super) replicas: BTreeMap<String, u32>,
-    pub(super) migrate: Option<Mode>,
-    pub(super) previous: Option<Release>,
-}
-
 /// The version to deploy: the argument, else the version variable's value now.
 fn version_of(p: &Project, given: Option<&str>) -> Result<String> {
     let s = &p.settings;
@@ -197,14 +183,6 @@ pub async fn deploy(p: &Project, o: &Options, settled: &mut Option<String>) -> R
         None if touched.is_empty() => e.context(format!("{failed}; {live} is still serving")),
         None => e.context(failed),
     })
-}
-
-/// The cause of a failure in one line, for the record: the innermost error says what
-/// went wrong (the outer ones say where).
-pub fn first_line(e: &anyhow::Error) -> String {
-    let text = e.root_cause().to_string();
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-    output::redact(&line)
 }
 
 fn print_json(rel: &Release) {
