@@ -1,5 +1,7 @@
 //! The shape of `ccops.yaml` (SPEC §2). Unknown keys are rejected (`deny_unknown_fields`);
 //! defaults live here so every reader sees the same values.
+//! Past 400 lines on purpose: the whole file format in one place, in the order of SPEC §2,
+//! so a reader checks a key, its type and its default against the contract at one glance.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

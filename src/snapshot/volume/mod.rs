@@ -3,6 +3,8 @@
 //! the engine mounts volumes for archive reads); owners, modes,
 //! symlinks and empty folders kept. Restore checks every entry first, moves the current
 //! contents aside inside the volume, extracts, and puts them back if anything fails.
+//! Past 400 lines for its tests (about 350 lines of code); the archive format and its
+//! checks are archive.rs.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
