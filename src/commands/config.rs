@@ -20,7 +20,7 @@ pub async fn run(ctx: &Ctx, args: ConfigArgs) -> Result<ExitStatus> {
         }
         ConfigCommand::Check => {
             // Every check a command makes of ccops.yaml before it acts, by the same code:
-            // loading it checked the rest; `migrate:` is judged when deploy or migrate runs.
+            // loading it checked the keys and their types; `migrate:` as deploy and migrate judge it.
             crate::deploy::migrate::mode(&settings)?;
             // The compose files must load and name every service ccops.yaml refers to.
             let compose = crate::compose::Compose::detect(&settings.compose_setup()).await?;
