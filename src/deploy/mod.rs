@@ -37,6 +37,24 @@ use crate::compose::{Compose, Model};
 use crate::config::Settings;
 use crate::docker::Engine;
 
+/// The release history, after what a killed ccops left half done is put right: data
+/// swaps rolled back by the state journal, releases it left in progress recorded as
+/// interrupted. That only with the project lock held (`locked`); without it (a dry run)
+/// the history as it is.
+pub async fn history_put_right(p: &crate::project::Project, locked: bool) -> Result<history::History> {
+    let s = &p.settings;
+    let mut history = history::History::load(s)?;
+    if locked {
+        crate::snapshot::recover(p.engine()?, &s.state_dir).await?;
+        for id in history.mark_abandoned()? {
+            crate::output::warn(format!(
+                "release #{id} was left unfinished by a ccops that is gone; recorded as interrupted"
+            ));
+        }
+    }
+    Ok(history)
+}
+
 /// Compose with the environment's version variable set to `version` (if it has one).
 pub fn compose_for(base: &Compose, s: &Settings, version: Option<&str>) -> Compose {
     let mut c = base.clone();

@@ -40,14 +40,8 @@ pub async fn rollback(p: &Project, o: &Options, settled: &mut Option<String>) ->
         Some(Lock::acquire(&s.state_dir, &format!("rollback {}", s.env_name), o.lock_wait).await?)
     };
     steps.begin("plan", "what to go back to");
-    let engine = p.engine()?;
-    let mut history = History::load(s)?;
-    if lock.is_some() {
-        crate::snapshot::recover(engine, &s.state_dir).await?;
-        for id in history.mark_abandoned()? {
-            output::warn(format!("release #{id} was left unfinished by a ccops that is gone; recorded as interrupted"));
-        }
-    }
+    p.engine()?; // no engine, no rollback: say so before anything is read
+    let mut history = super::history_put_right(p, lock.is_some()).await?;
     let current = history.current().cloned();
     let target = history.rollback_target(o.to.as_deref())?.clone();
     *settled = Some(target.version.clone());

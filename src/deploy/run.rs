@@ -74,13 +74,7 @@ pub async fn deploy(p: &Project, o: &Options, settled: &mut Option<String>) -> R
     };
     steps.begin("preflight", "preflight: config, variables, engine, compose");
     let engine = p.engine()?;
-    let mut history = History::load(s)?;
-    if lock.is_some() {
-        crate::snapshot::recover(engine, &s.state_dir).await?;
-        for id in history.mark_abandoned()? {
-            output::warn(format!("release #{id} was left unfinished by a ccops that is gone; recorded as interrupted"));
-        }
-    }
+    let mut history = super::history_put_right(p, lock.is_some()).await?;
     preflight::check(s, o.allow_weak_secrets)?;
     let compose = compose_for(&p.compose, s, Some(&version));
     let model = model_of(&compose, s).await?;
