@@ -57,22 +57,10 @@ impl Finding {
     ) -> Self {
         let rule = catalog::find(id);
         debug_assert!(rule.is_some(), "unknown rule {id}");
-        Finding {
-            rule: id.to_string(),
-            severity: rule.map_or(Severity::Info, |r| r.severity),
-            title: rule.map_or_else(String::new, |r| r.title.to_string()),
-            file: file.into(),
-            line: line.max(1),
-            column: column.max(1),
-            service: None,
-            key: String::new(),
-            message: message.into(),
-            fix: rule.map_or_else(String::new, |r| r.fix.to_string()),
-            environments: Vec::new(),
-            help_uri: None,
-            related: Vec::new(),
-            unlisted: 0,
-        }
+        let severity = rule.map_or(Severity::Info, |r| r.severity);
+        let mut f = Finding::external(id, severity, rule.map_or("", |r| r.title), file, line, column, message);
+        f.fix = rule.map_or_else(String::new, |r| r.fix.to_string());
+        f
     }
 
     /// A finding of another tool's rule (trivy's CVE-... IDs), with its own severity.
