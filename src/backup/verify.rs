@@ -10,6 +10,7 @@ use anyhow::{Result, bail};
 use super::kinds::{Kind, Stored};
 use super::layout::LocalSet;
 use super::sink::hash_file;
+use crate::config::Settings;
 use crate::docker::Engine;
 
 /// The outcome for one file.
@@ -51,6 +52,26 @@ pub fn expectations(set: &LocalSet) -> Vec<Expect> {
         .into_iter()
         .map(|(kind, _, p)| Expect { path: p.clone(), kind, bytes: None, sha256: None, legacy: true })
         .collect()
+}
+
+/// `backup verify ID` of a set here: its signature first, then every file. `pg_restore
+/// --list` runs in the postgres service when it is up here; on a machine that only keeps
+/// backups (no engine, no compose) the checksums are still verified, and a warning says so.
+pub async fn local(s: &Settings, id: &str) -> Result<(LocalSet, Vec<FileCheck>)> {
+    let sets = super::layout::list(&s.backup_dir)?;
+    let set = super::trust::signed_local(s, super::layout::resolve(&sets, id)?)?;
+    let engine = Engine::connect(s.docker_host.as_deref()).await.ok();
+    let mut pg = None;
+    if let (Some(engine), Some(t)) = (&engine, s.file.backup.postgres.first()) {
+        pg = engine.running_container(&s.project, &t.service).await.ok().map(|c| c.id);
+    }
+    if pg.is_none() && set.manifest.as_ref().is_some_and(|m| m.components.iter().any(|c| c.kind.word() == "postgres")) {
+        crate::output::warn(
+            "postgres is not running here: the dump is checked by its checksum only (not with pg_restore --list)",
+        );
+    }
+    let checks = verify(&set, engine.as_ref(), pg.as_deref()).await;
+    Ok((set, checks))
 }
 
 /// Check every file; `server` is a running container of the data's server, for the

@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::Ctx;
 use crate::backup::remote::{self, listing};
-use crate::backup::{layout, trust, verify as checks};
+use crate::backup::verify as checks;
 use crate::output;
 use crate::status::ExitStatus;
 
@@ -72,21 +72,7 @@ pub async fn verify(ctx: &Ctx, id: &str, r: Option<&str>) -> Result<ExitStatus> 
         let checks = remote::transfer::verify(&*store, &set).await?;
         return report_checks(&set.id, &checks, &format!(" on remote `{r}`"));
     }
-    let sets = layout::list(&s.backup_dir)?;
-    let set = trust::signed_local(&s, layout::resolve(&sets, id)?)?;
-    // pg_restore --list runs in the postgres service when it is up here; on a machine
-    // that only keeps backups (no engine, no compose) the checksums are still verified.
-    let engine = crate::docker::Engine::connect(s.docker_host.as_deref()).await.ok();
-    let mut pg = None;
-    if let (Some(engine), Some(t)) = (&engine, s.file.backup.postgres.first()) {
-        pg = engine.running_container(&s.project, &t.service).await.ok().map(|c| c.id);
-    }
-    if pg.is_none() && set.manifest.as_ref().is_some_and(|m| m.components.iter().any(|c| c.kind.word() == "postgres")) {
-        output::warn(
-            "postgres is not running here: the dump is checked by its checksum only (not with pg_restore --list)",
-        );
-    }
-    let checks = checks::verify(&set, engine.as_ref(), pg.as_deref()).await;
+    let (set, checks) = checks::local(&s, id).await?;
     report_checks(&set.id, &checks, "")
 }
 
