@@ -148,4 +148,17 @@ mod tests {
         );
         assert_eq!(redis_reason(1, "", ""), "redis-cli exit 1 and no output");
     }
+
+    #[test]
+    fn the_database_keys_are_read_from_ccops_yaml() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("ccops.yaml");
+        let penv = crate::config::ProcessEnv::default();
+        let yaml = "project: x\nhealth:\n  databases: false\n  database_timeout: 2s\n";
+        let s = crate::config::load_str(&p, yaml, None, &penv).unwrap();
+        assert_eq!(s.file.health.databases, Some(false));
+        assert_eq!(s.file.health.database_timeout, Some(Duration::from_secs(2)));
+        let s = crate::config::load_str(&p, "project: x\n", None, &penv).unwrap();
+        assert_eq!((s.file.health.databases, s.file.health.database_timeout), (None, None));
+    }
 }
