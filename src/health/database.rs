@@ -10,9 +10,11 @@ use crate::config::{PostgresTarget, Settings};
 use crate::docker::Engine;
 
 /// One result per database ccops.yaml knows, each bounded by `health.database_timeout`.
+/// None without an engine: the container checks' `docker` check already says why.
 pub async fn check(settings: &Settings, engine: &Result<Engine, String>) -> Vec<CheckResult> {
     let health = &settings.file.health;
     let backup = &settings.file.backup;
+    let Ok(engine) = engine else { return vec![] };
     if health.databases == Some(false) {
         return vec![];
     }
@@ -44,11 +46,7 @@ async fn bounded(timeout: Duration, fut: impl std::future::Future<Output = Outco
 
 /// `SELECT 1` as the target's user in its database: the server runs, accepts
 /// connections, and the credentials ccops backs up with still work.
-async fn postgres(engine: &Result<Engine, String>, project: &str, t: &PostgresTarget, timeout: Duration) -> Outcome {
-    let engine = match engine {
-        Ok(e) => e,
-        Err(why) => return Outcome::new(Status::Fail, why.clone()),
-    };
+async fn postgres(engine: &Engine, project: &str, t: &PostgresTarget, timeout: Duration) -> Outcome {
     let container = match engine.running_container(project, &t.service).await {
         Ok(c) => c,
         Err(_) => return not_running(&t.service),
@@ -76,11 +74,7 @@ async fn postgres(engine: &Result<Engine, String>, project: &str, t: &PostgresTa
 }
 
 /// `PING` answered `PONG`, with the container's REDIS_PASSWORD as the backup uses it.
-async fn redis(engine: &Result<Engine, String>, project: &str, service: &str) -> Outcome {
-    let engine = match engine {
-        Ok(e) => e,
-        Err(why) => return Outcome::new(Status::Fail, why.clone()),
-    };
+async fn redis(engine: &Engine, project: &str, service: &str) -> Outcome {
     let container = match engine.running_container(project, service).await {
         Ok(c) => c,
         Err(_) => return not_running(service),
@@ -105,7 +99,7 @@ fn answered(what: &str, asked: Instant) -> Outcome {
 }
 
 fn not_running(service: &str) -> Outcome {
-    Outcome::new(Status::Fail, format!("not checked: service `{service}` has no running container"))
+    Outcome::new(Status::Fail, format!("no answer: service `{service}` has no running container"))
 }
 
 /// psql's error without its `psql: error:` prefix, on one line.
