@@ -282,6 +282,12 @@ pub struct Health {
     /// Unhealthy when the last passing `backup drill` is older than this.
     #[serde(default, with = "opt_duration")]
     pub drill_max_age: Option<Duration>,
+    /// Ask every `backup.postgres` and `backup.redis` service itself (`SELECT 1`, `PING`);
+    /// unset means on, `false` turns these checks off.
+    pub databases: Option<bool>,
+    /// Bound on each database check (default 5s).
+    #[serde(default, with = "opt_duration")]
+    pub database_timeout: Option<Duration>,
 }
 
 /// One configured health check: exactly one of `http`, `tcp`, `tls`, `disk` is set.

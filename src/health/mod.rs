@@ -4,6 +4,7 @@
 
 mod backup_age;
 mod containers;
+mod database;
 mod disk;
 mod drill_age;
 pub mod format;
@@ -102,6 +103,7 @@ pub async fn run(settings: &Settings, engine: &Result<Engine, String>, model: &M
         Vec::new();
 
     futures.push(Box::pin(containers::check(settings, engine, model)));
+    futures.push(Box::pin(database::check(settings, engine)));
     for spec in &settings.file.health.checks {
         futures.push(Box::pin(async move { vec![timed(spec).await] }));
     }
