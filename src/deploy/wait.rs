@@ -106,12 +106,14 @@ async fn health_detail(engine: &Engine, id: &str) -> String {
     }
 }
 
-/// The health checks of `ccops health`, polled until none fails (warnings pass).
+/// The health checks of `ccops health`, polled until none fails (warnings and the
+/// resource checks pass).
 pub async fn health_suite(p: &Project, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         let report = crate::health::run(&p.settings, &p.engine, &p.model).await;
-        if report.status != crate::health::Status::Fail {
+        // Resource pressure (memory, CPU, restarts) is reported, not waited out.
+        if !crate::health::resources::keeps_waiting(&report) {
             for c in report.failing() {
                 output::status(format!("  {} {}: {}", c.name, c.status.word(), c.detail));
             }

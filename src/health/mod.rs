@@ -8,6 +8,7 @@ mod disk;
 mod drill_age;
 pub mod format;
 mod http;
+pub mod resources;
 mod tcp;
 mod tls;
 
@@ -118,6 +119,7 @@ pub async fn run(settings: &Settings, engine: &Result<Engine, String>, model: &M
             vec![finish("drill-age", "drill", t, drill_age::check(settings, max_age))]
         }));
     }
+    futures.push(Box::pin(resources::check(settings, engine, model)));
     let checks: Vec<CheckResult> = futures_util::future::join_all(futures).await.into_iter().flatten().collect();
     Report {
         project: settings.project.clone(),
