@@ -14,6 +14,7 @@ mod doctor;
 mod drill;
 mod generated;
 mod health;
+mod health_resources;
 mod hostile;
 mod init;
 mod notify;
