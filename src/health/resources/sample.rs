@@ -14,6 +14,9 @@ use futures_util::StreamExt;
 
 use crate::docker::{Container, Engine, LABEL_PROJECT};
 
+/// The least time between the two stats readings of a container, for its CPU use.
+const CPU_WINDOW: Duration = Duration::from_millis(200);
+
 /// One container as the resource checks judge it.
 #[derive(Debug, Clone, Default)]
 pub struct Sample {
@@ -87,17 +90,27 @@ async fn one(engine: &Engine, c: &Container, timeout: Duration) -> Sample {
         return s;
     }
     let host = info.host_config.unwrap_or_default();
-    let opts = StatsOptions { stream: false, one_shot: false };
-    let mut stream = engine.api().stats(&c.id, Some(opts));
-    let (stats, oom) = tokio::join!(tokio::time::timeout(timeout, stream.next()), oom_kills(engine, &c.id, timeout));
+    // Two one-shot readings at least CPU_WINDOW apart (the engine answers the second at
+    // its collector's next round, within a second); its own two-reading sample
+    // (`one-shot=false`) waits for two rounds, about 2 s.
+    let shot = || async {
+        let opts = StatsOptions { stream: false, one_shot: true };
+        engine.api().stats(&c.id, Some(opts)).next().await
+    };
+    let readings = async {
+        let first = shot().await;
+        tokio::time::sleep(CPU_WINDOW).await;
+        (first, shot().await)
+    };
+    let (readings, oom) = tokio::join!(tokio::time::timeout(timeout, readings), oom_kills(engine, &c.id, timeout));
     s.oom_cgroup = oom;
-    let stats = match stats {
-        Ok(Some(Ok(st))) => st,
-        Ok(Some(Err(e))) => {
+    let (before, stats) = match readings {
+        Ok((Some(Ok(before)), Some(Ok(now)))) => (before, now),
+        Ok((Some(Err(e)), _) | (_, Some(Err(e)))) => {
             s.unsampled = Some(format!("no stats: {}", crate::docker::short_err(&e)));
             return s;
         }
-        Ok(None) => {
+        Ok(_) => {
             s.unsampled = Some("no stats".into());
             return s;
         }
@@ -112,7 +125,7 @@ async fn one(engine: &Engine, c: &Container, timeout: Duration) -> Sample {
         (_, q) if q > 0 => Some(q as f64 / host.cpu_period.filter(|p| *p > 0).unwrap_or(100_000) as f64),
         _ => None,
     };
-    s.cpu = cpu(&stats, cpu_limit);
+    s.cpu = cpu(&stats, &before, cpu_limit);
     s
 }
 
@@ -149,10 +162,9 @@ pub fn memory(st: &ContainerStatsResponse, limited: bool) -> Option<Usage> {
     Some(Usage { used, limit: m.limit? as f64, limited })
 }
 
-/// CPUs in use between the sample's two readings (`precpu_stats` and `cpu_stats`, about
-/// a second apart), against `limit` CPUs, else the host's online CPUs.
-pub fn cpu(st: &ContainerStatsResponse, limit: Option<f64>) -> Option<Usage> {
-    let (now, before) = (st.cpu_stats.as_ref()?, st.precpu_stats.as_ref()?);
+/// CPUs in use between two readings, against `limit` CPUs, else the host's online CPUs.
+pub fn cpu(now: &ContainerStatsResponse, before: &ContainerStatsResponse, limit: Option<f64>) -> Option<Usage> {
+    let (now, before) = (now.cpu_stats.as_ref()?, before.cpu_stats.as_ref()?);
     let total = |c: &bollard::models::ContainerCpuStats| c.cpu_usage.as_ref().and_then(|u| u.total_usage);
     let (used_now, used_before) = (total(now)?, total(before)?);
     let (sys_now, sys_before) = (now.system_cpu_usage?, before.system_cpu_usage?);
