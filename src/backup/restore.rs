@@ -94,7 +94,7 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
 
     // 3. Health as it is now, everything running: what the health after the restore is
     // held to. Taken later, it would catch services still starting and excuse them.
-    let before = crate::health::run(&s.clone(), &p.engine, &p.model).await;
+    let before = crate::health::run(&s.clone(), &p.engine, &p.model, crate::health::Scope::Readiness).await;
 
     // 4. One stop window: stop, take the safety backup of exactly what is about to be
     // replaced (nothing writes to it meanwhile), restore, and start again whatever

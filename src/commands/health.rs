@@ -25,9 +25,10 @@ pub async fn run(ctx: &Ctx, args: HealthArgs) -> Result<ExitStatus> {
     };
     let deadline = Instant::now() + *args.timeout;
     let report = loop {
-        let report = health::run(&project.settings, &project.engine, &project.model).await;
-        // Warnings (no backup yet, a certificate inside warn_days) do not keep --wait waiting.
-        if !args.wait || report.status != Status::Fail || Instant::now() >= deadline {
+        let report = health::run(&project.settings, &project.engine, &project.model, health::Scope::All).await;
+        // Warnings (no backup yet, a certificate inside warn_days) do not keep --wait waiting,
+        // nor does resource pressure, which waiting does not relieve.
+        if !args.wait || !health::resources::keeps_waiting(&report) || Instant::now() >= deadline {
             break report;
         }
         output::status(format!("waiting: {}", format::summary(&report)));

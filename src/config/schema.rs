@@ -288,6 +288,169 @@ pub struct Health {
     /// Bound on each database check (default 5s).
     #[serde(default, with = "opt_duration")]
     pub database_timeout: Option<Duration>,
+    /// Memory, CPU and restart thresholds of the per-service resource checks.
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+/// `health.resources`: when a service's memory against its limit, CPU against its limit
+/// and restarts warn or fail. Percentages are of the container's limit (of the host when
+/// it has none); `restarts_fail` is a restart loop, `N in DURATION`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// `false` leaves the memory, CPU and restart checks out.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "Percent::p80")]
+    pub memory_warn: Percent,
+    #[serde(default = "Percent::p90")]
+    pub memory_fail: Percent,
+    #[serde(default = "Percent::p80")]
+    pub cpu_warn: Percent,
+    /// Unset by default: a busy service warns, it does not fail.
+    #[serde(default)]
+    pub cpu_fail: Option<Percent>,
+    #[serde(default)]
+    pub restarts_fail: RestartLoop,
+    /// How long the stats sample of all containers may take.
+    #[serde(default = "Resources::sample_timeout", with = "duration")]
+    pub sample_timeout: Duration,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            enabled: true,
+            memory_warn: Percent::p80(),
+            memory_fail: Percent::p90(),
+            cpu_warn: Percent::p80(),
+            cpu_fail: None,
+            restarts_fail: RestartLoop::default(),
+            sample_timeout: Resources::sample_timeout(),
+        }
+    }
+}
+
+impl Resources {
+    fn sample_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+
+    /// What is wrong beyond each value's own form, naming the key.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        if self.memory_warn.0 > self.memory_fail.0 {
+            return Some((
+                "memory_warn",
+                format!(
+                    "health.resources.memory_warn ({}) is above memory_fail ({}); warn below fail",
+                    self.memory_warn, self.memory_fail
+                ),
+            ));
+        }
+        if let Some(fail) = self.cpu_fail.filter(|f| self.cpu_warn.0 > f.0) {
+            return Some((
+                "cpu_warn",
+                format!("health.resources.cpu_warn ({}) is above cpu_fail ({fail}); warn below fail", self.cpu_warn),
+            ));
+        }
+        None
+    }
+}
+
+/// A percentage in ccops.yaml, `80%` or `80`, above 0 and at most 100.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(into = "String")]
+pub struct Percent(pub f64);
+
+impl Percent {
+    fn p80() -> Self {
+        Percent(80.0)
+    }
+
+    fn p90() -> Self {
+        Percent(90.0)
+    }
+}
+
+impl std::fmt::Display for Percent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
+impl From<Percent> for String {
+    fn from(p: Percent) -> String {
+        p.to_string()
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(f64),
+            S(String),
+        }
+        let (text, n) = match Raw::deserialize(d)? {
+            Raw::N(n) => (n.to_string(), Some(n)),
+            Raw::S(s) => (s.clone(), s.trim().trim_end_matches('%').trim().parse::<f64>().ok()),
+        };
+        match n {
+            Some(n) if n > 0.0 && n <= 100.0 => Ok(Percent(n)),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{text}` is not a percentage above 0 and at most 100; write e.g. `80%`"
+            ))),
+        }
+    }
+}
+
+/// `restarts_fail`: `N in DURATION`, a restart loop (default `3 in 10m`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(into = "String")]
+pub struct RestartLoop {
+    pub count: u32,
+    pub within: Duration,
+}
+
+impl Default for RestartLoop {
+    fn default() -> Self {
+        RestartLoop { count: 3, within: Duration::from_secs(600) }
+    }
+}
+
+impl std::fmt::Display for RestartLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} in {}", self.count, humantime::format_duration(self.within))
+    }
+}
+
+impl From<RestartLoop> for String {
+    fn from(r: RestartLoop) -> String {
+        r.to_string()
+    }
+}
+
+impl std::str::FromStr for RestartLoop {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a restart loop; write `N in DURATION`, e.g. `3 in 10m`");
+        let (n, within) = s.split_once(" in ").ok_or_else(bad)?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        let within = humantime::parse_duration(within.trim()).map_err(|_| bad())?;
+        if count == 0 || within.is_zero() {
+            return Err(bad());
+        }
+        Ok(RestartLoop { count, within })
+    }
+}
+
+impl<'de> Deserialize<'de> for RestartLoop {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// One configured health check: exactly one of `http`, `tcp`, `tls`, `disk` is set.

@@ -31,6 +31,9 @@ pub(super) fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
             return Err(at(&c.name, format!("two health checks are named `{}`; names must be unique", c.name)));
         }
     }
+    if let Some((key, why)) = f.health.resources.problem() {
+        return Err(at(key, why));
+    }
     let mut drill_names = std::collections::BTreeSet::new();
     for c in &f.backup.drill.checks {
         if let Some(why) = c.problem() {
@@ -71,5 +74,28 @@ mod tests {
         .unwrap();
         assert_eq!(s.file.health.checks[0].timeout, Some(std::time::Duration::from_secs(5)));
         assert_eq!(s.file.health.backup_max_age, Some(std::time::Duration::from_secs(26 * 3600)));
+    }
+
+    #[test]
+    fn health_resources_are_checked_at_load() {
+        let d = tempfile::tempdir().unwrap();
+        let s = load_in(d.path(), "project: p\n", &[]).unwrap();
+        let r = &s.file.health.resources;
+        assert_eq!((r.memory_warn.0, r.memory_fail.0, r.cpu_warn.0, r.cpu_fail), (80.0, 90.0, 80.0, None));
+        assert_eq!(r.restarts_fail.to_string(), "3 in 10m");
+        let yaml = "health:\n  resources: {memory_warn: 70%, memory_fail: 85, cpu_fail: 95%, restarts_fail: 5 in 1h}\n";
+        let s = load_in(d.path(), yaml, &[]).unwrap();
+        let r = &s.file.health.resources;
+        assert_eq!((r.memory_warn.0, r.memory_fail.0, r.cpu_fail.map(|p| p.0)), (70.0, 85.0, Some(95.0)));
+        assert_eq!((r.restarts_fail.count, r.restarts_fail.within.as_secs()), (5, 3600));
+        for (yaml, says) in [
+            ("health:\n  resources:\n    memory_warn: 180%\n", "not a percentage"),
+            ("health:\n  resources:\n    cpu_warn: lots\n", "not a percentage"),
+            ("health:\n  resources:\n    restarts_fail: often\n", "N in DURATION"),
+            ("health:\n  resources:\n    memory_warn: 95%\n", "above memory_fail"),
+        ] {
+            let e = err_of(load_in(d.path(), yaml, &[]));
+            assert!(e.contains(says), "{yaml}: {e}");
+        }
     }
 }

@@ -106,11 +106,12 @@ async fn health_detail(engine: &Engine, id: &str) -> String {
     }
 }
 
-/// The health checks of `ccops health`, polled until none fails (warnings pass).
+/// The health checks of `ccops health` but the resource checks, polled until none fails
+/// (warnings pass).
 pub async fn health_suite(p: &Project, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
-        let report = crate::health::run(&p.settings, &p.engine, &p.model).await;
+        let report = crate::health::run(&p.settings, &p.engine, &p.model, crate::health::Scope::Readiness).await;
         if report.status != crate::health::Status::Fail {
             for c in report.failing() {
                 output::status(format!("  {} {}: {}", c.name, c.status.word(), c.detail));

@@ -55,10 +55,21 @@ pub fn nagios(r: &Report) -> (String, u8) {
     ];
     for c in &r.checks {
         perf.push(format!("'{}_time'={:.3}s", label(&c.name), c.duration.as_secs_f64()));
+        // A metric `X_warn` / `X_crit` is the threshold of `X`: `'check_X'=v;warn;crit`.
+        let threshold = |name: &str| c.metrics.iter().find(|m| m.0 == name).map(|m| format!("{}", m.1));
         for (name, v, unit) in &c.metrics {
-            if *name != "time" {
-                perf.push(format!("'{}_{}'={v:.3}{unit}", label(&c.name), name));
+            let companion = ["_warn", "_crit"]
+                .iter()
+                .any(|sfx| name.strip_suffix(sfx).is_some_and(|x| c.metrics.iter().any(|m| m.0 == x)));
+            if *name == "time" || companion {
+                continue;
             }
+            let (warn, crit) = (threshold(&format!("{name}_warn")), threshold(&format!("{name}_crit")));
+            let limits = match (warn, crit) {
+                (None, None) => String::new(),
+                (w, c) => format!(";{};{}", w.unwrap_or_default(), c.unwrap_or_default()),
+            };
+            perf.push(format!("'{}_{}'={v:.3}{unit}{limits}", label(&c.name), name));
         }
     }
     (format!("CCOPS {word} - {}: {text} | {}", r.project, perf.join(" ")), code)
@@ -92,6 +103,10 @@ pub fn prometheus(r: &Report) -> String {
     );
     family("ccops_health_check_status", "Check status: 0 ok, 1 warning, 2 failing.", per(&|c| status_num(c.status)));
     family("ccops_health_check_duration_seconds", "How long the check took.", per(&|c| c.duration.as_secs_f64()));
+    for super::resources::Series { name, help, rows } in super::resources::series(r) {
+        let rows = rows.into_iter().map(|(service, v)| (format!("{base},service=\"{}\"", esc(&service)), v));
+        family(name, help, rows.collect());
+    }
     family(
         "ccops_health_status",
         "Overall status: 0 ok, 1 warning, 2 failing.",

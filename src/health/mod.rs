@@ -9,6 +9,7 @@ mod disk;
 mod drill_age;
 pub mod format;
 mod http;
+pub mod resources;
 mod tcp;
 mod tls;
 
@@ -95,8 +96,20 @@ impl Report {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Run every check once. `engine` is the engine connection, or why there is none.
-pub async fn run(settings: &Settings, engine: &Result<Engine, String>, model: &Model) -> Report {
+/// What a run of the checks is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `ccops health`: every check, resource pressure included.
+    All,
+    /// "Is the application back?", asked again and again by deploy's health wait and by
+    /// restore before and after: the resource checks are left out. Waiting does not
+    /// relieve pressure, a figure that moves would make "passes again" flap, and their
+    /// stats sample costs a second or two a round.
+    Readiness,
+}
+
+/// Run every check once (in `scope`). `engine` is the engine connection, or why there is none.
+pub async fn run(settings: &Settings, engine: &Result<Engine, String>, model: &Model, scope: Scope) -> Report {
     let started = Instant::now();
     let checked_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Vec<CheckResult>> + Send + '_>>> =
@@ -119,6 +132,9 @@ pub async fn run(settings: &Settings, engine: &Result<Engine, String>, model: &M
             let t = Instant::now();
             vec![finish("drill-age", "drill", t, drill_age::check(settings, max_age))]
         }));
+    }
+    if scope == Scope::All {
+        futures.push(Box::pin(resources::check(settings, engine, model)));
     }
     let checks: Vec<CheckResult> = futures_util::future::join_all(futures).await.into_iter().flatten().collect();
     Report {

@@ -200,6 +200,13 @@ pub fn record_health(s: &Settings, r: &Report) {
             t.set("ccops_health_check_status", H_CHECK_STATUS, "gauge", &labels, status_num(c.status));
             t.set("ccops_health_check_up", H_CHECK_UP, "gauge", &labels, f64::from(u8::from(c.status != Status::Fail)));
         }
+        // Per-service resource series; a service that went takes its series with it.
+        for crate::health::resources::Series { name, help, rows } in crate::health::resources::series(r) {
+            t.remove(name, base);
+            for (service, v) in rows {
+                t.set(name, help, "gauge", &with(base, &[("service", &service)]), v);
+            }
+        }
         t.set("ccops_health_status", H_HEALTH_STATUS, "gauge", base, status_num(r.status));
         t.set("ccops_health_last_run_timestamp_seconds", H_HEALTH_TIME, "gauge", base, now());
     });

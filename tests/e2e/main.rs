@@ -15,6 +15,7 @@ mod drill;
 mod generated;
 mod health;
 mod health_db;
+mod health_resources;
 mod hostile;
 mod init;
 mod notify;

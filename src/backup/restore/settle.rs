@@ -60,7 +60,7 @@ pub(super) async fn wait_healthy(
     deadline: std::time::Instant,
 ) -> Result<crate::health::Report> {
     loop {
-        let r = crate::health::run(&p.settings, &p.engine, &p.model).await;
+        let r = crate::health::run(&p.settings, &p.engine, &p.model, crate::health::Scope::Readiness).await;
         if newly_failing(before, &r).is_empty() || std::time::Instant::now() >= deadline {
             return Ok(r);
         }
