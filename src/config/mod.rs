@@ -13,6 +13,7 @@ pub mod schema;
 mod signing;
 mod suggest;
 mod validate;
+pub mod values;
 mod vars;
 
 use std::collections::BTreeMap;

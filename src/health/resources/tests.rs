@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::{Percent, RestartLoop};
+use crate::config::values::{Percent, RestartLoop};
 
 fn cfg() -> Resources {
     Resources::default()
