@@ -44,18 +44,7 @@ fn databases_answer_then_refuse_while_their_containers_run() {
 
     // Postgres refuses every connection (pg_hba.conf `reject`, reloaded): the server and
     // its container keep running, and pg_isready, the container's healthcheck, still passes.
-    let pgdata = "/var/lib/postgresql/data";
-    s.docker(&[
-        "exec",
-        "-u",
-        "postgres",
-        &s.container("postgres"),
-        "sed",
-        "-i",
-        "1i local all all reject\\nhost all all all reject",
-        &format!("{pgdata}/pg_hba.conf"),
-    ]);
-    s.docker(&["kill", "-s", "HUP", &s.container("postgres")]);
+    edit_pg_hba(&s, "1i local all all reject\\nhost all all all reject");
 
     let r = s.ccops(&["health", "--json"]);
     r.code(1);
@@ -102,17 +91,7 @@ fn databases_answer_then_refuse_while_their_containers_run() {
     s.edit("ccops.yaml", "  databases: false\n", "  database_timeout: 2s\n");
 
     // Accepting again.
-    s.docker(&[
-        "exec",
-        "-u",
-        "postgres",
-        &s.container("postgres"),
-        "sed",
-        "-i",
-        "/ reject$/d",
-        &format!("{pgdata}/pg_hba.conf"),
-    ]);
-    s.docker(&["kill", "-s", "HUP", &s.container("postgres")]);
+    edit_pg_hba(&s, "/ reject$/d");
     s.ccops(&["health", "--wait", "--timeout", "60s"]).code(0);
 
     // Redis wants a password ccops does not have: PING is refused with NOAUTH.
@@ -143,4 +122,11 @@ fn databases_answer_then_refuse_while_their_containers_run() {
     assert_eq!(redis["status"], "fail", "{redis}");
     assert_eq!(detail(&redis), "no answer: service `redis` has no running container", "{redis}");
     assert_eq!(check(&doc, "redis")["status"], "fail", "{doc}");
+}
+
+/// Edit the running server's pg_hba.conf with a sed expression and have it reread it.
+fn edit_pg_hba(s: &Stack, sed: &str) {
+    let file = "/var/lib/postgresql/data/pg_hba.conf";
+    s.docker(&["exec", "-u", "postgres", &s.container("postgres"), "sed", "-i", sed, file]);
+    s.docker(&["kill", "-s", "HUP", &s.container("postgres")]);
 }
