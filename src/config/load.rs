@@ -63,11 +63,10 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
         .map(|s| resolve(&base_dir, &interp_plain(s, &early)));
 
     // Variables: env file first, the process environment over it, then `*_FILE`.
+    let from_env_file = env_file.as_ref().map(|f| envfile::read(f)).transpose()?.unwrap_or_default();
     let mut vars = Vars::default();
-    if let Some(f) = &env_file {
-        for (k, v) in envfile::read(f)? {
-            vars.insert(&k, v, true);
-        }
+    for (k, v) in &from_env_file {
+        vars.insert(k, v.clone(), true);
     }
     for (k, v) in &penv.vars {
         vars.insert(k, v.clone(), false);
@@ -76,7 +75,6 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     // always meant; in the process environment only for secret-like names or variables
     // the config uses, since many tools export unrelated `*_FILE` paths.
     let mut compose_env = BTreeMap::new();
-    let from_env_file = env_file.as_ref().map(|f| envfile::read(f)).transpose()?.unwrap_or_default();
     // name -> (file, strict); the process environment overrides the env file, as for
     // every other variable.
     let mut refs: BTreeMap<String, (String, bool)> = BTreeMap::new();
