@@ -12,6 +12,44 @@ use super::{Engine, short_err, short_id};
 /// Bytes of an exec's output gathered before they are written on.
 const BATCH: usize = 256 << 10;
 
+/// The most of a command's stdout [`Engine::exec_capture`] holds; what comes after is read
+/// and dropped, so a container that prints without end cannot fill ccops' memory.
+const CAPTURE_MAX: usize = 8 << 20;
+
+/// Keeps the first [`CAPTURE_MAX`] bytes written to it and notes whether more came.
+#[derive(Default)]
+struct Capped {
+    kept: Vec<u8>,
+    over: bool,
+}
+
+impl AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let room = CAPTURE_MAX - self.kept.len();
+        self.over |= buf.len() > room;
+        self.kept.extend_from_slice(&buf[..buf.len().min(room)]);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// What a finished exec reported.
 #[derive(Debug)]
 pub struct ExecOutcome {
@@ -136,9 +174,37 @@ impl Engine {
     }
 
     /// Run a short command and capture its stdout (bounded to what the command prints).
+    /// A command that prints more than [`CAPTURE_MAX`] is an error, not a truncated
+    /// answer: the container may be hostile, and a cut answer could be misread.
     pub async fn exec_capture(&self, container: &str, cmd: &[&str], env: &[String]) -> Result<(i64, String, String)> {
-        let mut out = Vec::new();
+        let mut out = Capped::default();
         let o = self.exec_stream(container, cmd, env, &mut out, None::<tokio::io::Empty>).await?;
-        Ok((o.exit_code, String::from_utf8_lossy(&out).into_owned(), o.stderr))
+        if out.over {
+            bail!(
+                "`{}` in container {} printed more than {} MiB; ccops reads short answers only",
+                cmd.join(" "),
+                short_id(container),
+                CAPTURE_MAX >> 20
+            );
+        }
+        Ok((o.exit_code, String::from_utf8_lossy(&out.kept).into_owned(), o.stderr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn capture_keeps_a_short_answer_and_marks_an_endless_one() {
+        let mut c = Capped::default();
+        c.write_all(b"PONG\n").await.unwrap();
+        assert_eq!((c.kept.as_slice(), c.over), (&b"PONG\n"[..], false));
+        let chunk = vec![b'y'; 1 << 20];
+        for _ in 0..9 {
+            c.write_all(&chunk).await.unwrap();
+        }
+        assert!(c.over);
+        assert_eq!(c.kept.len(), CAPTURE_MAX, "never more than the cap is held");
     }
 }
