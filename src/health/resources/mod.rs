@@ -146,18 +146,21 @@ pub fn restarts(cfg: &Resources, mine: &[&Sample]) -> Outcome {
     let window = chrono::Duration::from_std(rule.within).unwrap_or(chrono::Duration::MAX);
     let total: i64 = mine.iter().map(|s| s.restart_count).sum();
     let recent: i64 = mine.iter().map(|s| recent_restarts(s, window)).sum();
-    // OOM kills: the engine's `oom` events in the window, else the count of each
-    // container's cgroup since it started (in the window when it started in it), else
-    // `OOMKilled` of its last exit. A kill known to be in the window fails.
+    // OOM kills: each container's cgroup counts them since it started (with
+    // `OOMKilled` of its last exit); when it counted none, as when the kill took the
+    // container down, the engine's `oom` events of the window. The events are not the
+    // count itself: an engine can send more than one for a single kill. A kill known
+    // to be in the window (an event, or a start within it) fails.
     let now = Utc::now();
     let (mut oom_recent, mut oom_older) = (0u32, 0u32);
     for s in mine {
         let started_recently = s.started.is_some_and(|t| now - t <= window);
         let since_start = s.oom_cgroup.max(u32::from(s.oom_killed));
-        if s.oom_events > 0 || (started_recently && since_start > 0) {
-            oom_recent += s.oom_events.max(since_start);
+        let kills = if since_start > 0 { since_start } else { s.oom_events };
+        if s.oom_events > 0 || started_recently {
+            oom_recent += kills;
         } else {
-            oom_older += since_start;
+            oom_older += kills;
         }
     }
     let ooms = oom_recent + oom_older;
@@ -238,7 +241,7 @@ pub fn series(r: &Report) -> Vec<Series> {
         },
         Series {
             name: "ccops_container_oom_kills_total",
-            help: "OOM kills in the service's containers: the engine's events in the restart window, else their cgroups' count since they started.",
+            help: "OOM kills in the service's containers: their cgroups' count since they started, else the engine's events in the restart window.",
             rows: rows("restarts", "oom_kills", 1.0),
         },
         Series {

@@ -80,11 +80,18 @@ fn restart_loops_fail_and_old_restarts_do_not() {
 
 #[test]
 fn oom_kills_are_counted() {
-    let s = Sample { oom_events: 2, oom_killed: true, ..running(None, None) };
+    // Killed and restarted: the new cgroup counted none, the engine's events tell.
+    let s = Sample { oom_events: 2, ..running(None, None) };
     let o = restarts(&cfg(), &[&s]);
     assert_eq!(o.status, Status::Fail);
     assert!(o.detail.contains("OOM-killed 2 times in the last 10m"), "{}", o.detail);
     assert!(o.metrics.contains(&("oom_kills".into(), 2.0, "c")), "{:?}", o.metrics);
+    // One kill the cgroup counted, with three events the engine sent for it: one kill.
+    let s = Sample { oom_events: 3, oom_cgroup: 1, ..running(None, None) };
+    let o = restarts(&cfg(), &[&s]);
+    assert_eq!(o.status, Status::Fail);
+    assert!(o.detail.contains("OOM-killed 1 time in the last 10m"), "{}", o.detail);
+    assert!(o.metrics.contains(&("oom_kills".into(), 1.0, "c")), "{:?}", o.metrics);
     // The engine's events are gone; the cgroup counted one kill since a start 5 minutes ago.
     let s = Sample { oom_cgroup: 1, started: Some(Utc::now() - chrono::Duration::minutes(5)), ..running(None, None) };
     let o = restarts(&cfg(), &[&s]);
