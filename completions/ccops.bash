@@ -191,7 +191,7 @@ _ccops() {
 
     case "${cmd}" in
         ccops)
-            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version deploy rollback releases scale migrate health backup restore scan config init doctor completions help"
+            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version deploy rollback releases scale migrate health backup restore scan config init doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -229,7 +229,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup)
-            opts="-c -e -q -v -y -h -V --only --upload --tag --no-prune --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version list verify push prune drill schedule help"
+            opts="-c -e -q -v -y -h -V --only --upload --tag --no-prune --dry-run --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version list verify push prune drill schedule help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,7 +279,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__drill)
-            opts="-c -e -q -v -y -h -V --from --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --from --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -433,7 +433,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__list)
-            opts="-c -e -q -v -y -h -V --remote --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --remote --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -475,7 +475,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__prune)
-            opts="-c -e -q -v -y -h -V --remote --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --remote --dry-run --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -517,7 +517,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__push)
-            opts="-c -e -q -v -y -h -V --remote --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --remote --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -559,7 +559,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__schedule)
-            opts="-c -e -q -v -y -h -V --cron --upload --remove --print --drill --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --cron --upload --remove --print --drill --dry-run --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -609,7 +609,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__verify)
-            opts="-c -e -q -v -y -h -V --remote --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --remote --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -651,7 +651,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__completions)
-            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version bash zsh fish elvish powershell"
+            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version bash zsh fish elvish powershell"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -689,7 +689,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__config)
-            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version check show help"
+            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version check show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -727,7 +727,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__config__subcmd__check)
-            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -821,7 +821,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__config__subcmd__show)
-            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -859,7 +859,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__deploy)
-            opts="-c -q -v -y -h -V --allow-weak-secrets --lock-wait --dry-run --config --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -q -v -y -h -V --allow-weak-secrets --lock-wait --dry-run --config --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -893,7 +893,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__doctor)
-            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -931,7 +931,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__health)
-            opts="-c -q -v -y -h -V --wait --timeout --format --config --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -q -v -y -h -V --wait --timeout --format --config --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1291,7 +1291,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__init)
-            opts="-c -e -q -v -y -h -V --force --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --force --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1329,7 +1329,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__migrate)
-            opts="-c -q -v -y -h -V --lock-wait --dry-run --config --json --quiet --verbose --yes --no-color --log-format --log-file --help --version status"
+            opts="-c -q -v -y -h -V --lock-wait --dry-run --config --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version status"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1363,7 +1363,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__releases)
-            opts="-c -q -v -y -h -V --config --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -q -v -y -h -V --config --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1393,7 +1393,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__restore)
-            opts="-c -e -q -v -y -h -V --from --only --no-safety-backup --timeout --allow-unencrypted --dry-run --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --from --only --no-safety-backup --timeout --allow-unencrypted --dry-run --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1443,7 +1443,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__rollback)
-            opts="-c -q -v -y -h -V --to --with-data --lock-wait --dry-run --config --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -q -v -y -h -V --to --with-data --lock-wait --dry-run --config --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1481,7 +1481,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__scale)
-            opts="-c -q -v -y -h -V --lock-wait --dry-run --config --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -q -v -y -h -V --lock-wait --dry-run --config --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1515,7 +1515,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__scan)
-            opts="-c -e -q -v -y -h -V --format --min-severity --fail-on --image --config --env --json --quiet --verbose --yes --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --format --min-severity --fail-on --image --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -48,6 +48,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub yes: bool,
 
+    /// Never wait for an answer, even at a terminal: a confirmation --yes did not answer
+    /// fails (exit 2) before anything is changed
+    #[arg(long, global = true)]
+    pub no_input: bool,
+
     /// No colours (NO_COLOR is honoured too)
     #[arg(long, global = true)]
     pub no_color: bool,

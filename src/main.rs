@@ -1,5 +1,6 @@
 //! `ccops`: parse the command line, run the command, map the outcome to an exit code.
 
+mod ask;
 mod backup;
 mod cli;
 mod commands;

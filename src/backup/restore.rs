@@ -6,10 +6,9 @@
 mod settle;
 mod steps;
 
-use std::io::IsTerminal;
 use std::path::Path;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 
 use self::settle::{newly_failing, wait_healthy, wait_ready};
 use self::steps::services_to_stop;
@@ -89,7 +88,12 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
         output::status("dry run: nothing was changed");
         return Ok(());
     }
-    confirm(opts.yes, &set.id)?;
+    crate::ask::confirm(
+        opts.yes,
+        &format!("Replace the live data with backup {}?", set.id),
+        "restore replaces live data",
+        "restore",
+    )?;
     crate::util::check_interrupt()?;
 
     // 3. Health as it is now, everything running: what the health after the restore is
@@ -138,24 +142,6 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
         output::warn(format!("still failing as before the restore: {}", crate::health::format::summary(&report)));
     }
     output::status(format!("restored backup {}; {}", set.id, crate::health::format::summary(&report)));
-    Ok(())
-}
-
-fn confirm(yes: bool, id: &str) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(crate::usage!("restore replaces live data; pass --yes to confirm when stdin is not a terminal"));
-    }
-    let ok = dialoguer::Confirm::new()
-        .with_prompt(format!("Replace the live data with backup {id}?"))
-        .default(false)
-        .interact()
-        .map_err(|e| anyhow!("cannot ask for confirmation: {e}"))?;
-    if !ok {
-        return Err(crate::usage!("restore cancelled; nothing was changed"));
-    }
     Ok(())
 }
 

@@ -56,6 +56,7 @@ fn printer_options(g: &GlobalArgs) -> output::Options {
 /// Set the printer up from the global flags, run the command, and say how it ended.
 pub fn run(cli: Cli) -> ExitStatus {
     output::init(printer_options(&cli.global));
+    crate::ask::init(cli.global.no_input);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -3,10 +3,9 @@
 //! schema is newer than that release; `--with-data` also restores the backup taken
 //! before the first release being undone (through `restore`, with its safety backup).
 
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 
 use super::history::History;
 use super::record::{Action, MigrationRecord, Outcome, Release};
@@ -66,7 +65,12 @@ pub async fn rollback(p: &Project, o: &Options, settled: &mut Option<String>) ->
         return Ok(None);
     }
     if let Some((set, _)) = &data {
-        confirm(o.yes, &set.id)?;
+        crate::ask::confirm(
+            o.yes,
+            &format!("Roll back and replace the live data with backup {}?", set.id),
+            "--with-data replaces the live data",
+            "rollback",
+        )?;
     }
     steps.ok("");
 
@@ -164,26 +168,6 @@ fn data_set(history: &History, target: &Release, backup_dir: &std::path::Path) -
     let set = layout::resolve(&sets, id)
         .map_err(|e| e.context(format!("the backup taken before {} is not usable", undone.label())))?;
     Ok((set.clone(), undone.label()))
-}
-
-fn confirm(yes: bool, id: &str) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(crate::usage!(
-            "--with-data replaces the live data; pass --yes to confirm when stdin is not a terminal"
-        ));
-    }
-    let ok = dialoguer::Confirm::new()
-        .with_prompt(format!("Roll back and replace the live data with backup {id}?"))
-        .default(false)
-        .interact()
-        .map_err(|e| anyhow!("cannot ask for confirmation: {e}"))?;
-    if !ok {
-        return Err(crate::usage!("rollback cancelled; nothing was changed"));
-    }
-    Ok(())
 }
 
 /// Warn when the database has migrations the target release did not know.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::stack::{Flavour, Stack};
-use crate::support::Background;
+use crate::support::{Background, in_terminal};
 
 /// A fingerprint of everything the test seeded: row checksums, keys and values, files
 /// with their modes, owners and link targets.
@@ -202,7 +202,15 @@ fn backup_faults_leave_nothing_that_looks_complete() {
     s.ccops(&["backup"]).code(0);
     let id = complete_sets(&s)[0].clone();
     s.ccops(&["restore", "20200101_000000", "--yes"]).code(2).stderr_has("no backup `20200101_000000`").stderr_has(&id);
-    s.ccops(&["restore", "latest"]).code(2).stderr_has("--yes");
+    s.ccops(&["restore", "latest"]).code(2).stderr_has("--yes").stderr_has("stdin is not a terminal");
+    // At a terminal: asked, and "n" changes nothing; `--no-input` refuses without asking.
+    let before = complete_sets(&s);
+    let asked = in_terminal(&s.ccops_cmd(&["restore", "latest"]), "n\n");
+    asked.code(2).stdout_has("Replace the live data with backup ").stdout_has("restore cancelled; nothing was changed");
+    let refused = in_terminal(&s.ccops_cmd(&["restore", "latest", "--no-input"]), "y\n");
+    refused.code(2).stdout_has("pass --yes to confirm (--no-input was given)");
+    assert!(!refused.stdout.contains("Replace the live data"), "{}", refused.stdout);
+    assert_eq!(complete_sets(&s), before, "no safety backup: nothing was started");
 
     // Make the volume step slow enough to interrupt: 120 MiB that does not compress.
     s.exec("backend", &["sh", "-c", "head -c 125829120 /dev/urandom > /app/storage/big.bin"]);

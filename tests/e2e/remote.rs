@@ -193,7 +193,10 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     stack.psql("INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, 300) g");
     let before = rows(&stack);
 
-    run(&stack, &s3, &["backup", "--upload", "s3"]).code(0).stderr_has("uploaded backup");
+    let up = run(&stack, &s3, &["backup", "--upload", "s3"]);
+    up.code(0).stderr_has("uploaded backup");
+    // Not a terminal: no progress bar, only lines a log can hold.
+    assert!(!up.stderr.contains('\r') && !up.stderr.contains("=>"), "{}", up.stderr);
     let id = newest_id(&stack);
     // awscli sees the whole set, manifest included, and every object matches it.
     let objects = s3.objects();
@@ -232,7 +235,9 @@ fn upload_list_verify_restore_from_s3_and_encrypt() {
     // A new server: no local copy, data gone; restore comes from the bucket.
     std::fs::remove_dir_all(stack.path().join("backups").join(&id)).unwrap();
     stack.psql("DROP TABLE notes");
-    run(&stack, &s3, &["restore", "latest", "--from", "s3", "--yes", "--no-safety-backup"]).code(0);
+    let down = run(&stack, &s3, &["restore", "latest", "--from", "s3", "--yes", "--no-safety-backup"]);
+    down.code(0);
+    assert!(!down.stderr.contains('\r') && !down.stderr.contains("=>"), "{}", down.stderr);
     assert_eq!(rows(&stack), before);
 
     // Damage on the remote is named and refused; live data stays as it is.
