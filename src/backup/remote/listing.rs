@@ -145,20 +145,19 @@ async fn locations(s: &Settings, sets: &[LocalSet]) -> BTreeMap<String, Vec<Stri
         sets.iter().map(|x| (x.id.clone(), vec!["local".to_string()])).collect();
     for (name, r) in &s.file.remotes {
         let listed = async { list(&*storage::connect_with(name, r, Patience::Quick).await?).await };
-        let why = match tokio::time::timeout(REMOTE_TIMEOUT, listed).await {
+        let not_listed = |why: &str| output::warn(format!("remote `{name}`: not listed ({why}); local sets below"));
+        match tokio::time::timeout(REMOTE_TIMEOUT, listed).await {
             Ok(Ok(remote_sets)) => {
                 for x in remote_sets.iter().filter(|x| x.complete()) {
                     at.entry(x.id.clone()).or_default().push(name.clone());
                 }
-                continue;
             }
-            // The innermost cause: the outer ones say "listing failed on remote …".
-            Ok(Err(e)) => (e.root_cause().to_string(), Some(e)),
-            Err(_) => (format!("no answer within {}s", REMOTE_TIMEOUT.as_secs()), None),
-        };
-        output::warn(format!("remote `{name}`: not listed ({}); local sets below", why.0));
-        if let Some(e) = why.1 {
-            output::raw_error(&e);
+            Ok(Err(e)) => {
+                // The innermost cause: the outer ones say "listing failed on remote …".
+                not_listed(&e.root_cause().to_string());
+                output::raw_error(&e);
+            }
+            Err(_) => not_listed(&format!("no answer within {}s", REMOTE_TIMEOUT.as_secs())),
         }
     }
     for (name, ids) in pending::read(&s.state_dir) {
