@@ -226,8 +226,11 @@ async fn send(url: &str, body: &Value, retries: usize) -> Result<(), String> {
     Err(format!("{last}, after {attempts} attempt(s)"))
 }
 
-/// The innermost cause of a reqwest error (e.g. "Connection refused"), URL-free.
+/// The cause of a reqwest error (e.g. "connection refused"), URL-free.
 fn root_cause(e: &reqwest::Error) -> String {
+    if let Some(cause) = crate::error::net_cause(e) {
+        return cause.to_string();
+    }
     let mut source: &dyn std::error::Error = e;
     while let Some(next) = source.source() {
         source = next;

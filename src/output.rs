@@ -307,6 +307,14 @@ pub fn debug(message: impl AsRef<str>) {
     log(Level::Debug, message.as_ref());
 }
 
+/// An error's raw chain, the drivers' own structures included: with `-vv` only, under
+/// the readable line already printed (what a bug report needs, not what an operator reads).
+pub fn raw_error(e: &anyhow::Error) {
+    if printer().verbose >= 2 {
+        log(Level::Debug, &crate::error::raw_chain(e));
+    }
+}
+
 /// Data on stdout. A closed pipe (`ccops backup list | head`) ends ccops quietly, as
 /// ripgrep does: the reader has what it wanted.
 pub fn data(text: impl AsRef<str>) {

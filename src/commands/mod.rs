@@ -90,6 +90,7 @@ pub fn report(e: &anyhow::Error) {
         }
     }
     output::error(text);
+    output::raw_error(e);
 }
 
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<ExitStatus> {

@@ -297,13 +297,21 @@ pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// bollard's errors without their Debug noise.
+/// bollard's errors as one readable line: the engine's own message, else the cause
+/// beneath the client (no socket, permission, refused, timeout), never its Debug form.
 pub fn short_err(e: &bollard::errors::Error) -> String {
     use bollard::errors::Error as E;
     match e {
         E::DockerResponseServerError { message, .. } => message.clone(),
-        E::HyperResponseError { err } => err.to_string(),
-        E::IOError { err } => crate::util::io_reason(err),
-        other => other.to_string(),
+        E::SocketNotFoundError(path) => format!("no socket at `{path}`"),
+        E::RequestTimeoutError => "no answer in time".into(),
+        other => {
+            let why = crate::error::readable(other);
+            if why == "permission denied" {
+                format!("{why}; run ccops as root or as a member of the `docker` group")
+            } else {
+                why
+            }
+        }
     }
 }

@@ -35,9 +35,23 @@ pub fn remote<'a>(s: &'a Settings, name: &str) -> Result<&'a Remote> {
     })
 }
 
+/// How hard a store tries before a request fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patience {
+    /// Retries with backoff, long timeouts: transfers, prune, a remote asked for by name.
+    Persistent,
+    /// One retry, short timeouts: what is shown beside local data and must not hold it up.
+    Quick,
+}
+
 /// Open the store a remote describes. Each kind of store registers here.
 pub async fn connect(name: &str, r: &Remote) -> Result<Box<dyn Store>> {
-    Ok(Box::new(s3::S3Store::connect(name, r).await?))
+    connect_with(name, r, Patience::Persistent).await
+}
+
+/// [`connect`], trying as hard as `patience` says.
+pub async fn connect_with(name: &str, r: &Remote, patience: Patience) -> Result<Box<dyn Store>> {
+    Ok(Box::new(s3::S3Store::connect(name, r, patience).await?))
 }
 
 /// Open the remote called `name` in ccops.yaml.

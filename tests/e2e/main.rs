@@ -12,6 +12,7 @@ mod crash;
 mod deploy;
 mod doctor;
 mod drill;
+mod errors;
 mod generated;
 mod health;
 mod health_db;

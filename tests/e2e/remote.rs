@@ -52,7 +52,7 @@ impl S3 {
         }
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -326,13 +326,13 @@ fn failed_uploads_stay_local_pending_and_push_finishes_them() {
     std::fs::write(&cfg, original.replace("bucket: commandcenter-backups", "bucket: no-such-bucket")).unwrap();
     run(&stack, &s3, &["backup", "--upload", "s3", "--only", "postgres"])
         .code(1)
-        .stderr_has("bucket does not exist")
+        .stderr_has("bucket `no-such-bucket` does not exist")
         .stderr_has("upload pending");
     std::fs::write(&cfg, &original).unwrap();
     let refused = S3 { child: None, port: 9, auth: false };
     run(&stack, &refused, &["backup", "--upload", "s3", "--only", "postgres"])
         .code(1)
-        .stderr_has("cannot reach")
+        .stderr_has("connection refused")
         .stderr_has("upload pending");
     let locked = S3::start(true);
     run(&stack, &locked, &["backup", "--upload", "s3", "--only", "postgres"])

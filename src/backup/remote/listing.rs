@@ -1,15 +1,28 @@
 //! What `backup list` shows, as values: one row per set, local (with the remotes and
 //! pending uploads that hold it too) or on one remote. The command prints them.
+//!
+//! The local listing asks every remote where its sets are, but a remote must not make
+//! it slow or noisy: each is opened with [`Patience::Quick`] (one retry, short
+//! timeouts) and given [`REMOTE_TIMEOUT`] in all; one that fails is one warning line
+//! and the local sets are listed as ever.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{RemoteSet, list, locate};
+use super::{RemoteSet, list, pending};
 use crate::backup::layout::{self, LocalSet};
 use crate::backup::manifest::Manifest;
 use crate::config::Settings;
-use crate::storage::Store;
+use crate::output;
+use crate::storage::{self, Patience, Store};
+
+/// How long one remote may take to list its sets beside the local listing. An
+/// unreachable one fails sooner ([`Patience::Quick`]); this bounds one that answers slowly.
+const REMOTE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Which listing a row comes from, and what only that one knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +120,7 @@ impl Row {
 /// Every local set, then the sets only on a remote, each with where it lives.
 pub async fn local(s: &Settings) -> Result<Vec<Row>> {
     let sets = layout::list(&s.backup_dir)?;
-    let at = locate::locations(s, &sets).await;
+    let at = locations(s, &sets).await;
     let mut rows: Vec<Row> = sets
         .iter()
         .map(|x| {
@@ -123,6 +136,38 @@ pub async fn local(s: &Settings) -> Result<Vec<Row>> {
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Where each set lives: `local`, the remotes that hold it, and pending uploads
+/// (`<remote>: upload pending`). A remote that cannot be listed is one warning line.
+async fn locations(s: &Settings, sets: &[LocalSet]) -> BTreeMap<String, Vec<String>> {
+    let mut at: BTreeMap<String, Vec<String>> =
+        sets.iter().map(|x| (x.id.clone(), vec!["local".to_string()])).collect();
+    for (name, r) in &s.file.remotes {
+        let listed = async { list(&*storage::connect_with(name, r, Patience::Quick).await?).await };
+        let not_listed = |why: &str| output::warn(format!("remote `{name}`: not listed ({why}); local sets below"));
+        match tokio::time::timeout(REMOTE_TIMEOUT, listed).await {
+            Ok(Ok(remote_sets)) => {
+                for x in remote_sets.iter().filter(|x| x.complete()) {
+                    at.entry(x.id.clone()).or_default().push(name.clone());
+                }
+            }
+            Ok(Err(e)) => {
+                // The innermost cause: the outer ones say "listing failed on remote …".
+                not_listed(&e.root_cause().to_string());
+                output::raw_error(&e);
+            }
+            Err(_) => not_listed(&format!("no answer within {}s", REMOTE_TIMEOUT.as_secs())),
+        }
+    }
+    for (name, ids) in pending::read(&s.state_dir) {
+        for id in ids {
+            if let Some(w) = at.get_mut(&id) {
+                w.push(format!("{name}: upload pending"));
+            }
+        }
+    }
+    at
 }
 
 /// Every set on one remote, newest first.

@@ -1,50 +1,17 @@
-//! Where sets live: the local folder, the remotes that hold a complete copy, the
-//! uploads still pending (`backup list`), and where a restore or a drill reads a set
-//! from (local first, a remote when asked or when the set is not here).
+//! Where a restore or a drill reads a set from: local first, a remote when asked or
+//! when the set is not here. (Where each set lives, for `backup list`, is listing.rs.)
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{RemoteSet, list, pending, resolve};
+use super::{RemoteSet, list, resolve};
 use crate::backup::layout::{self, LocalSet};
 use crate::backup::manifest::Manifest;
 use crate::backup::trust;
 use crate::config::Settings;
 use crate::output;
 use crate::storage::{self, Store};
-
-/// How long one remote may take to list its sets for `backup list`.
-const LIST_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Where each set lives: `local`, the remotes that hold it, and pending uploads
-/// (`<remote>: upload pending`). A remote that cannot be listed is a warning.
-pub async fn locations(s: &Settings, sets: &[LocalSet]) -> BTreeMap<String, Vec<String>> {
-    let mut at: BTreeMap<String, Vec<String>> =
-        sets.iter().map(|x| (x.id.clone(), vec!["local".to_string()])).collect();
-    for (name, r) in &s.file.remotes {
-        let listed = async { list(&*storage::connect(name, r).await?).await };
-        match tokio::time::timeout(LIST_TIMEOUT, listed).await {
-            Ok(Ok(remote_sets)) => {
-                for x in remote_sets.iter().filter(|x| x.complete()) {
-                    at.entry(x.id.clone()).or_default().push(name.clone());
-                }
-            }
-            Ok(Err(e)) => output::warn(format!("cannot list remote `{name}`: {e:#}")),
-            Err(_) => output::warn(format!("listing remote `{name}` took too long; showing local sets only")),
-        }
-    }
-    for (name, ids) in pending::read(&s.state_dir) {
-        for id in ids {
-            if let Some(w) = at.get_mut(&id) {
-                w.push(format!("{name}: upload pending"));
-            }
-        }
-    }
-    at
-}
 
 /// Where a restore or a drill reads its set from.
 pub enum Source {

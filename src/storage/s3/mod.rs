@@ -3,21 +3,25 @@
 //! Files are streamed: uploads read the local file part by part (memory bounded by part
 //! size × parts in flight; upload.rs); downloads hand the body on as it arrives.
 
+mod reason;
 mod upload;
 
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption, StorageClass};
 
+use super::Patience;
 use super::hash::Written;
 use super::store::{Fut, Object, Store};
 use crate::config::{Checksum, Remote};
+use crate::error::Explained;
 
 const DEFAULT_MAX_PARTS: u64 = 10_000;
 
@@ -36,17 +40,37 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    pub async fn connect(name: &str, r: &Remote) -> Result<S3Store> {
-        let region = r.region.clone().unwrap_or_else(|| "us-east-1".to_string());
-        let shared =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(Region::new(region)).load().await;
+    pub async fn connect(name: &str, r: &Remote, patience: Patience) -> Result<S3Store> {
+        let region = Region::new(r.region.clone().unwrap_or_else(|| "us-east-1".to_string()));
+        let (attempts, connect_timeout, read_timeout) = match patience {
+            Patience::Persistent => (5, Duration::from_secs(5), Duration::from_secs(60)),
+            Patience::Quick => (2, Duration::from_secs(2), Duration::from_secs(10)),
+        };
+        // The standard chain, but the instance metadata service (the last place it looks)
+        // gets two tries of a second: off EC2 nothing answers there, and a host without
+        // credentials would otherwise wait about five seconds for every store it opens.
+        let imds = aws_config::imds::Client::builder()
+            .max_attempts(2)
+            .connect_timeout(Duration::from_secs(1))
+            .read_timeout(Duration::from_secs(1))
+            .build();
+        let credentials = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+            .region(region.clone())
+            .imds_client(imds)
+            .build()
+            .await;
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(region.clone())
+            .credentials_provider(credentials)
+            .load()
+            .await;
         let retry = aws_sdk_s3::config::retry::RetryConfig::standard()
-            .with_max_attempts(5)
+            .with_max_attempts(attempts)
             .with_initial_backoff(Duration::from_millis(500))
             .with_max_backoff(Duration::from_secs(10));
         let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .read_timeout(Duration::from_secs(60))
+            .connect_timeout(connect_timeout)
+            .read_timeout(read_timeout)
             .build();
         let mut b = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(r.path_style)
@@ -74,7 +98,7 @@ impl S3Store {
             storage_class: r.storage_class.as_deref().map(StorageClass::from),
             sse: r.server_side_encryption.as_deref().map(ServerSideEncryption::from),
             max_parts: r.max_parts.map_or(DEFAULT_MAX_PARTS, u64::from).max(1),
-            endpoint: r.endpoint.clone().unwrap_or_else(|| "AWS".to_string()),
+            endpoint: r.endpoint.clone().unwrap_or_else(|| format!("AWS S3 ({region})")),
             crc32: r.checksum.map_or(r.endpoint.is_none(), |c| c == Checksum::Crc32),
         })
     }
@@ -84,27 +108,15 @@ impl S3Store {
         format!("{}{key}", self.prefix)
     }
 
-    /// A readable error for a failed request: unreachable, credentials, bucket, other.
-    fn explain<E, R>(&self, what: &str, e: &SdkError<E, R>) -> anyhow::Error
+    /// A failed request as an operator reads it: what failed on which remote, then the
+    /// cause and its fix (reason.rs); the SDK's raw error is kept for `-vv`.
+    fn explain<E>(&self, what: &str, e: &SdkError<E, HttpResponse>) -> anyhow::Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
-        let code = e.code().unwrap_or_default();
-        let place = format!("remote `{}` (bucket `{}` at {})", self.name, self.bucket, self.endpoint);
-        let msg = match (e, code) {
-            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => {
-                format!("cannot reach {place}: {}; check `endpoint` and the network", DisplayErrorContext(e))
-            }
-            (_, "NoSuchBucket") => format!("{place}: the bucket does not exist; create it or fix `bucket`"),
-            (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied" | "InvalidToken" | "ExpiredToken") => {
-                format!(
-                    "{place} rejected the credentials ({code}); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile"
-                )
-            }
-            _ => format!("{place}: {}", DisplayErrorContext(e)),
-        };
-        anyhow!("{what} failed: {msg}")
+        let place = reason::Place { endpoint: &self.endpoint, bucket: &self.bucket };
+        anyhow::Error::new(Explained::new(reason::of(e, &place), e))
+            .context(format!("{what} failed on remote `{}`", self.name))
     }
 
     /// Put an object (full key) from memory: a small object, or a file no larger than
@@ -138,7 +150,7 @@ impl S3Store {
                 let len = o.content_length().map(|n| u64::try_from(n).unwrap_or(u64::MAX));
                 let body = futures_util::stream::unfold(o.body, |mut body| async move {
                     let next = body.next().await?;
-                    Some((next.map_err(|e| anyhow!("{}", DisplayErrorContext(&e))), body))
+                    Some((next.map_err(|e| anyhow::Error::new(Explained::new(crate::error::readable(&e), &e))), body))
                 });
                 Ok(Some(Object { len, body: Box::pin(body) }))
             }
@@ -159,7 +171,7 @@ impl S3Store {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.explain("listing the bucket", &e))?;
+            let page = page.map_err(|e| self.explain("listing", &e))?;
             if delimiter {
                 out.extend(page.common_prefixes().iter().filter_map(|p| p.prefix()).map(String::from));
             } else {

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use tokio::io::AsyncReadExt;
@@ -97,7 +98,7 @@ impl S3Store {
         if let Err(e) = res {
             crate::output::warn(format!(
                 "could not abort the unfinished upload of `{key}` (id {upload_id}): {}; a bucket lifecycle rule for incomplete multipart uploads cleans it up",
-                DisplayErrorContext(&e)
+                self.explain("aborting the upload", &e).root_cause()
             ));
         }
     }
@@ -168,10 +169,9 @@ impl S3Store {
         Ok((parts, Written { bytes: total, sha256: hex::encode(hasher.finalize()) }))
     }
 
-    fn joined<E, R>(&self, r: Option<PartResult<E, R>>, key: &str) -> Result<CompletedPart>
+    fn joined<E>(&self, r: Option<PartResult<E, HttpResponse>>, key: &str) -> Result<CompletedPart>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
         match r {
             Some(Ok(Ok(p))) => Ok(p),
