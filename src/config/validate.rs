@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn ping_urls_are_http_urls_and_never_shown_in_the_error() {
         let d = tempfile::tempdir().unwrap();
-        let yaml = "notify:\n  ping_url: https://hc-ping.com/0b2f\n  ping:\n    deploy: 'off'\n    backup: http://127.0.0.1:8000/ping/6e1a\n";
+        let yaml = "notify:\n  ping_url: https://hc-ping.com/0b2f\n  ping:\n    deploy: off\n    backup: http://127.0.0.1:8000/ping/6e1a\n";
         let s = load_in(d.path(), yaml, &[]).unwrap();
         let n = &s.file.notify;
         assert_eq!(n.ping_url_of("backup"), Some("http://127.0.0.1:8000/ping/6e1a"));
