@@ -109,7 +109,18 @@ fn wait_pings(hook: &Hook, n: usize) -> Vec<(String, String, String, String)> {
 /// A start ping and its end ping of one run: same run ID, the expected paths.
 #[track_caller]
 fn assert_run(start: &(String, String, String, String), end: &(String, String, String, String), end_path: &str) {
-    assert_eq!((start.0.as_str(), start.1.as_str()), ("POST", format!("{CHECK}/start").as_str()), "{start:?}");
+    assert_check_run(CHECK, start, end, end_path);
+}
+
+/// The same for the check at `check`.
+#[track_caller]
+fn assert_check_run(
+    check: &str,
+    start: &(String, String, String, String),
+    end: &(String, String, String, String),
+    end_path: &str,
+) {
+    assert_eq!((start.0.as_str(), start.1.as_str()), ("POST", format!("{check}/start").as_str()), "{start:?}");
     assert_eq!((end.0.as_str(), end.1.as_str()), ("POST", end_path), "{end:?}");
     assert!(start.2.len() == 36 && start.2 == end.2, "one run ID for both: {start:?} {end:?}");
 }
@@ -188,6 +199,37 @@ fn a_ping_host_that_is_down_changes_nothing_but_one_warning() {
     // `config show` masks the URL.
     let shown = l.run(&["config", "show"]);
     assert!(!shown.stdout.contains("5f1c9a7e") && shown.stdout.contains("ping_url"), "{}", shown.stdout);
+}
+
+#[test]
+fn a_drill_pings_its_own_check_and_fails_it_with_the_checks_that_failed() {
+    let hook = Hook::start();
+    let drill_check = "/ping/0a6c3e51-9d7f-4b2a-8e14-c5f0d2b7a963";
+    let notify = format!("  ping_url: {}\n  ping:\n    drill: {}\n", hook.url(CHECK), hook.url(drill_check));
+    let l = Light::new("pingdrill", &notify);
+    let cfg = l.dir.join("ccops.yaml");
+    let drill = "      stop_services: []\n  drill:\n    checks:\n      - name: report\n        file_exists: /files/report.txt\n        service: app\n";
+    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap().replace("      stop_services: []\n", drill)).unwrap();
+    l.compose(&["up", "-d"]);
+    l.compose(&["exec", "-T", "app", "sh", "-c", "echo quarterly > /files/report.txt"]);
+    l.run(&["backup"]).code(0);
+
+    // The drill pings its own check; the backup pinged `ping_url`.
+    l.run(&["backup", "drill"]).code(0).stderr_has("passed");
+    let p = wait_pings(&hook, 4);
+    assert_eq!(p.len(), 4, "{p:?}");
+    assert_run(&p[0], &p[1], CHECK);
+    assert_check_run(drill_check, &p[2], &p[3], drill_check);
+    assert!(p[3].3.starts_with("ccops backup drill succeeded (backup 2"), "{p:?}");
+
+    // A check that fails: /fail, and the body names it.
+    std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap().replace("/files/report.txt", "/files/missing.txt"))
+        .unwrap();
+    l.run(&["backup", "drill"]).code(1);
+    let p = wait_pings(&hook, 6);
+    assert_check_run(drill_check, &p[4], &p[5], &format!("{drill_check}/fail"));
+    assert!(p[5].3.starts_with("ccops backup drill FAILED (backup 2"), "{p:?}");
+    assert!(p[5].3.lines().nth(1).is_some_and(|l| l.contains("checks failed: report")), "{p:?}");
 }
 
 #[test]
