@@ -1,5 +1,5 @@
-//! Dead-man's-switch pings (SPEC §2 `notify.ping_url`, `notify.ping`) in the protocol of
-//! healthchecks.io: a pinged command (backup, backup drill, restore, deploy, rollback)
+//! Dead-man's-switch pings (`notify.ping_url`, `notify.ping` in ccops.yaml) in the
+//! protocol of healthchecks.io: a pinged command (backup, backup drill, restore, deploy, rollback)
 //! POSTs `<url>/start` when it begins, `<url>` when it succeeds, and `<url>/fail` when it
 //! fails, is interrupted or is refused, each with a short plain-text body: what ran, where,
 //! how it ended and, on failure, the error's lines.
