@@ -136,7 +136,7 @@ fn create_temp(
 
 /// 64 bits no other process can predict: std seeds every `RandomState` from the
 /// system's random source; the counter and clock make two calls differ.
-fn random_u64() -> u64 {
+pub fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

@@ -12,20 +12,29 @@ use crate::backup::remote::transfer;
 use crate::backup::{restore, trust};
 use crate::cli::RestoreArgs;
 use crate::lock::Lock;
+use crate::notify::{Outcome, Ping};
 use crate::output;
 use crate::project::Project;
 use crate::status::ExitStatus;
 
-/// `restore` followed by its metrics and notification (best-effort, never change the result).
+/// `restore` between its start and end pings, followed by its metrics and notification
+/// (best-effort, never change the result).
 pub async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
     let (started, dry_run, wanted) = (std::time::Instant::now(), a.dry_run.dry_run, a.id.clone());
+    let ping = match ctx.settings(None) {
+        Ok(s) if !dry_run => Ping::start(&s, "restore").await,
+        _ => None,
+    };
     let mut restored = None;
     let result = restore_set(ctx, a, &mut restored).await;
     if dry_run {
         return result;
     }
     if let Ok(s) = ctx.settings(None) {
-        crate::metrics::record_restore(&s, matches!(result, Ok(ExitStatus::Success)), started.elapsed());
+        // A refused restore (lock held, not confirmed) replaced nothing: no record.
+        if !result.as_ref().is_err_and(|e| Outcome::of_error(e) == Outcome::Refused) {
+            crate::metrics::record_restore(&s, matches!(result, Ok(ExitStatus::Success)), started.elapsed());
+        }
         let event = crate::notify::Event {
             command: "restore",
             // The set chosen; before anything was resolved, the ID asked for (`latest`).
@@ -33,6 +42,9 @@ pub async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
             duration: started.elapsed(),
             ..Default::default()
         };
+        if let Some(p) = ping {
+            p.end(&s, &event, &result).await;
+        }
         crate::notify::after(&s, &event, &result).await;
     }
     result

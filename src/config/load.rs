@@ -177,10 +177,16 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     let backup_dir = resolve(&base_dir, &file.backup.directory);
     let state_dir = resolve(&base_dir, file.state_directory.as_deref().unwrap_or(".ccops"));
     let mut display = serde_json::to_value(&display).unwrap_or_default();
-    // Incoming-webhook URLs carry their token in the path: never shown, even when literal.
-    if let Some(url) = display.pointer_mut("/notify/webhook_url").filter(|u| u.as_str().is_some_and(|u| !u.is_empty()))
-    {
-        *url = serde_json::Value::String("********".into());
+    // Incoming-webhook and ping URLs carry their token in the path: never shown, even
+    // when literal (a per-command `off` is not a URL and stays).
+    let pings = crate::config::PingUrls::default().entries().map(|(k, _)| format!("/notify/ping/{k}"));
+    for key in ["/notify/webhook_url".to_string(), "/notify/ping_url".to_string()].into_iter().chain(pings) {
+        if let Some(url) = display
+            .pointer_mut(&key)
+            .filter(|u| u.as_str().is_some_and(|u| !u.is_empty() && u.trim() != crate::config::PING_OFF))
+        {
+            *url = serde_json::Value::String("********".into());
+        }
     }
     Ok(Settings {
         config_file: path.to_path_buf(),

@@ -451,11 +451,64 @@ pub struct Notify {
     pub webhook_url: Option<String>,
     #[serde(default = "default_notify_on")]
     pub on: Vec<NotifyOn>,
+    /// A healthchecks.io-style ping URL for every pinged command (`/start`, success,
+    /// `/fail`): the dead-man's switch of the nightly backup.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub ping_url: Option<String>,
+    /// Per command, a URL of its own (its own check) or `off`.
+    #[serde(default)]
+    pub ping: PingUrls,
 }
 
 impl Default for Notify {
     fn default() -> Self {
-        Notify { webhook_url: None, on: default_notify_on() }
+        Notify { webhook_url: None, on: default_notify_on(), ping_url: None, ping: PingUrls::default() }
+    }
+}
+
+impl Notify {
+    /// The ping URL of `command` (`backup`, `drill`, `restore`, `deploy`, `rollback`): its
+    /// own `ping.<command>`, else `ping_url`; `off` pings nothing.
+    pub fn ping_url_of(&self, command: &str) -> Option<&str> {
+        let own = self.ping.entries().into_iter().find(|(k, _)| *k == command).and_then(|(_, v)| v.as_deref());
+        match own {
+            Some(v) if v.trim() == PING_OFF => None,
+            Some(v) => Some(v),
+            None => self.ping_url.as_deref(),
+        }
+    }
+}
+
+/// The value of `notify.ping.<command>` that turns that command's pings off.
+pub const PING_OFF: &str = "off";
+
+/// `notify.ping`: the commands that are pinged, each with a URL of its own or `off`;
+/// a command left out uses `notify.ping_url`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PingUrls {
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub backup: Option<String>,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub drill: Option<String>,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub restore: Option<String>,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub deploy: Option<String>,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub rollback: Option<String>,
+}
+
+impl PingUrls {
+    /// Every command's key and value, in the order of the file format.
+    pub fn entries(&self) -> [(&'static str, &Option<String>); 5] {
+        [
+            ("backup", &self.backup),
+            ("drill", &self.drill),
+            ("restore", &self.restore),
+            ("deploy", &self.deploy),
+            ("rollback", &self.rollback),
+        ]
     }
 }
 

@@ -1,5 +1,6 @@
 //! The checks ccops.yaml must pass beyond its schema: each health check of one kind,
-//! unique names, volume names as Compose writes them. They point at the offending line.
+//! unique names, volume names as Compose writes them, ping URLs that are http(s) URLs.
+//! They point at the offending line.
 
 use std::path::Path;
 
@@ -54,6 +55,30 @@ pub(super) fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
             ));
         }
     }
+    ping_urls(&f.notify, &at)
+}
+
+/// Every ping URL is an http(s) URL (`off` too, per command). The message names the key,
+/// never the value: a ping URL is its check's secret.
+fn ping_urls(n: &super::Notify, at: &dyn Fn(&str, String) -> anyhow::Error) -> Result<()> {
+    let keys = std::iter::once(("notify.ping_url".to_string(), &n.ping_url, false))
+        .chain(n.ping.entries().into_iter().map(|(k, v)| (format!("notify.ping.{k}"), v, true)));
+    for (key, value, may_be_off) in keys {
+        let Some(v) = value else { continue };
+        if may_be_off && v.trim() == super::PING_OFF {
+            continue;
+        }
+        let scheme = reqwest::Url::parse(v.trim()).map(|u| u.scheme().to_string());
+        if !matches!(scheme.as_deref(), Ok("http" | "https")) {
+            let or_off = if may_be_off { ", or `off` to ping nothing for it" } else { "" };
+            return Err(at(
+                v,
+                format!(
+                    "`{key}` is not an http(s) URL; write the check's ping URL (e.g. https://hc-ping.com/<uuid>){or_off}"
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -74,6 +99,26 @@ mod tests {
         .unwrap();
         assert_eq!(s.file.health.checks[0].timeout, Some(std::time::Duration::from_secs(5)));
         assert_eq!(s.file.health.backup_max_age, Some(std::time::Duration::from_secs(26 * 3600)));
+    }
+
+    #[test]
+    fn ping_urls_are_http_urls_and_never_shown_in_the_error() {
+        let d = tempfile::tempdir().unwrap();
+        let yaml = "notify:\n  ping_url: https://hc-ping.com/0b2f\n  ping:\n    deploy: off\n    backup: http://127.0.0.1:8000/ping/6e1a\n";
+        let s = load_in(d.path(), yaml, &[]).unwrap();
+        let n = &s.file.notify;
+        assert_eq!(n.ping_url_of("backup"), Some("http://127.0.0.1:8000/ping/6e1a"));
+        assert_eq!(n.ping_url_of("drill"), Some("https://hc-ping.com/0b2f"));
+        assert_eq!(n.ping_url_of("deploy"), None);
+        let shown = s.display.to_string();
+        assert!(!shown.contains("0b2f") && !shown.contains("6e1a") && shown.contains("\"off\""), "{shown}");
+        let e = err_of(load_in(d.path(), "notify:\n  ping:\n    drill: hc-ping.com/secret-uuid\n", &[]));
+        assert!(e.contains(":3:12:") && e.contains("`notify.ping.drill` is not an http(s) URL"), "{e}");
+        assert!(!e.contains("secret-uuid"), "{e}");
+        let e = err_of(load_in(d.path(), "notify:\n  ping_url: 'off'\n", &[]));
+        assert!(e.contains("`notify.ping_url` is not an http(s) URL") && !e.contains("or `off`"), "{e}");
+        let e = err_of(load_in(d.path(), "notify:\n  ping:\n    backups: https://x\n", &[]));
+        assert!(e.contains("did you mean `backup`?"), "{e}");
     }
 
     #[test]

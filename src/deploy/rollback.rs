@@ -1,7 +1,8 @@
 //! `ccops rollback ENV [--to VERSION] [--with-data]`: back to the previous live release
 //! (or the one named) by the images recorded for it, with a warning when the database
 //! schema is newer than that release; `--with-data` also restores the backup taken
-//! before the first release being undone (through `restore`, with its safety backup).
+//! before the first release being undone (through `restore`, with its safety backup),
+//! reported to the restore metrics and the webhook as a restore of its own.
 
 use std::time::{Duration, Instant};
 
@@ -100,7 +101,7 @@ pub async fn rollback(p: &Project, o: &Options, settled: &mut Option<String>) ->
                 yes: true,
                 timeout: Some(timeout),
             };
-            crate::backup::restore::restore(p, set, &opts).await?;
+            restore_observed(p, set, &opts, &target.version).await?;
             rel.backup_id = Some(set.id.clone());
         }
         steps.begin("health", "health checks");
@@ -141,6 +142,24 @@ pub async fn rollback(p: &Project, o: &Options, settled: &mut Option<String>) ->
             )))
         }
     }
+}
+
+/// The data restore of `--with-data`, which monitoring hears of as of any restore: the
+/// restore metrics and the webhook (which says whose step it was).
+async fn restore_observed(p: &Project, set: &LocalSet, opts: &crate::backup::restore::Options, to: &str) -> Result<()> {
+    let s = &p.settings;
+    let started = Instant::now();
+    let result = crate::backup::restore::restore(p, set, opts).await.map(|()| ExitStatus::Success);
+    crate::metrics::record_restore(s, result.is_ok(), started.elapsed());
+    let event = crate::notify::Event {
+        command: "restore",
+        backup_id: Some(set.id.clone()),
+        duration: started.elapsed(),
+        part_of: Some(format!("the rollback to {to}")),
+        ..Default::default()
+    };
+    crate::notify::after(s, &event, &result).await;
+    result.map(|_| ())
 }
 
 /// The backup to restore with `--with-data`: the one taken before the first release that

@@ -22,11 +22,13 @@ use crate::health::{Report, Status};
 use crate::status::ExitStatus;
 use textfile::Textfile;
 
-/// How one `ccops backup` ended.
+/// How one `ccops backup` (or the backup a deploy takes first) ended.
 #[derive(Debug, Clone, Default)]
 pub struct BackupRun {
     /// A complete set was written (its upload may still have failed).
     pub ok: bool,
+    /// Nothing was tried: another operation held the lock, or a usage error (exit 2).
+    pub refused: bool,
     pub duration: Duration,
     /// Size of the set written.
     pub bytes: Option<u64>,
@@ -50,7 +52,8 @@ impl BackupRun {
             sets.into_iter().find(|x| x.id == id).map(|x| x.bytes())
         });
         let uploaded = matches!(result, Ok(ExitStatus::Success));
-        BackupRun { ok, duration, bytes, upload: upload.map(|r| (r.to_string(), uploaded)) }
+        let refused = crate::notify::Outcome::of(result).0 == crate::notify::Outcome::Refused;
+        BackupRun { ok, refused, duration, bytes, upload: upload.map(|r| (r.to_string(), uploaded)) }
     }
 }
 
@@ -61,6 +64,9 @@ pub enum DeployOutcome {
     Failure,
     /// The new release failed and the previous one was put back.
     RolledBack,
+    /// Stopped before it changed anything: the lock was held, or a usage error such as a
+    /// weak secret in production (exit 2).
+    Refused,
 }
 
 impl DeployOutcome {
@@ -69,6 +75,7 @@ impl DeployOutcome {
         match result {
             Ok(ExitStatus::Success | ExitStatus::Code(0)) => DeployOutcome::Success,
             Err(e) if e.downcast_ref::<crate::error::RolledBack>().is_some() => DeployOutcome::RolledBack,
+            Err(e) if crate::notify::Outcome::of_error(e) == crate::notify::Outcome::Refused => DeployOutcome::Refused,
             _ => DeployOutcome::Failure,
         }
     }
@@ -78,6 +85,7 @@ impl DeployOutcome {
             DeployOutcome::Success => "success",
             DeployOutcome::Failure => "failure",
             DeployOutcome::RolledBack => "rolled_back",
+            DeployOutcome::Refused => "refused",
         }
     }
 }
@@ -108,9 +116,14 @@ const H_CHECK_UP: &str = "Whether the health check passes (1) or not (0); warnin
 const H_HEALTH_STATUS: &str = "Overall health: 0 ok, 1 warning, 2 failing.";
 const H_HEALTH_TIME: &str = "When the last health run ended (Unix time).";
 
-/// Record a `ccops backup` (and its upload, if it had one).
+/// Record a `ccops backup` (and its upload, if it had one). A refused one only counts:
+/// it tried nothing, so the last backup is still the one before.
 pub fn record_backup(s: &Settings, run: &BackupRun) {
     update(s, |t, base| {
+        if run.refused {
+            t.add("ccops_backup_runs_total", H_BACKUP_RUNS, &with(base, &[("outcome", "refused")]), 1.0);
+            return;
+        }
         let now = now();
         t.set("ccops_backup_last_status", H_BACKUP_STATUS, "gauge", base, f64::from(u8::from(run.ok)));
         t.set("ccops_backup_last_run_timestamp_seconds", H_BACKUP_RUN, "gauge", base, now);
@@ -175,10 +188,14 @@ pub fn record_drill(s: &Settings, ok: bool, rto: Option<Duration>, checks: &[(St
     });
 }
 
-/// Record a deploy or rollback (`command`: "deploy" | "rollback") of `version`.
+/// Record a deploy or rollback (`command`: "deploy" | "rollback") of `version`. A refused
+/// one only counts: nothing changed, so the last deploy is still the one before.
 pub fn record_deploy(s: &Settings, command: &str, version: &str, outcome: DeployOutcome, duration: Duration) {
     update(s, |t, base| {
         t.add("ccops_deploys_total", H_DEPLOYS, &with(base, &[("command", command), ("outcome", outcome.word())]), 1.0);
+        if outcome == DeployOutcome::Refused {
+            return;
+        }
         t.set("ccops_deploy_last_timestamp_seconds", H_DEPLOY_TIME, "gauge", base, now());
         let ok = outcome == DeployOutcome::Success;
         t.set("ccops_deploy_last_status", H_DEPLOY_STATUS, "gauge", base, f64::from(u8::from(ok)));
@@ -334,6 +351,10 @@ mod tests {
             .context("outer context a caller may add");
         assert_eq!(DeployOutcome::of(&Err(back)), DeployOutcome::RolledBack);
         assert_eq!(DeployOutcome::of(&Err(anyhow::anyhow!("lock held"))), DeployOutcome::Failure);
+        let held = anyhow::Error::new(crate::lock::LockHeld("another ccops operation holds the project lock".into()));
+        assert_eq!(DeployOutcome::of(&Err(held)), DeployOutcome::Refused);
+        let weak = crate::usage!("refusing to deploy to production-like environment `prod` with weak secret(s)");
+        assert_eq!(DeployOutcome::of(&Err(weak)), DeployOutcome::Refused);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod health_resources;
 mod hostile;
 mod init;
 mod notify;
+mod ping;
 mod remote;
 mod restore_window;
 mod rollout;

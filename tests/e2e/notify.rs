@@ -10,15 +10,22 @@ use std::time::{Duration, Instant};
 use crate::stack::{Flavour, Stack};
 use crate::support::Dir;
 
-/// One POST the webhook received.
+/// One request the listener received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: String,
+    /// Path and query, as sent.
     pub path: String,
+    pub content_type: String,
+    /// The body read as JSON (null when it is not JSON).
     pub body: serde_json::Value,
+    /// The body as text.
+    pub text: String,
 }
 
-/// An incoming-webhook stand-in on 127.0.0.1. A path with `/down/` always answers 500; a
-/// path with `/flaky/` answers 500 twice, then 200; anything else 200.
+/// An incoming-webhook (and ping) stand-in on 127.0.0.1 that records every request. A
+/// path with `/down/` always answers 500; a path with `/flaky/` answers 500 twice, then
+/// 200; anything else 200.
 pub struct Hook {
     pub port: u16,
     got: Arc<Mutex<Vec<Received>>>,
@@ -34,7 +41,8 @@ impl Hook {
             let mut flaky = 0;
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
-                let Some((path, body)) = read_request(&mut conn) else { continue };
+                let Some(mut got) = read_request(&mut conn) else { continue };
+                let path = got.path.clone();
                 let status = if path.contains("/down/") {
                     500
                 } else if path.contains("/flaky/") {
@@ -43,8 +51,8 @@ impl Hook {
                 } else {
                     200
                 };
-                let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                g.lock().unwrap().push(Received { path, body });
+                got.body = serde_json::from_str(&got.text).unwrap_or(serde_json::Value::Null);
+                g.lock().unwrap().push(got);
                 let reason = if status == 200 { "OK" } else { "Internal Server Error" };
                 let text = if status == 200 { "ok" } else { "no_service" };
                 let _ = write!(
@@ -81,13 +89,14 @@ impl Hook {
     }
 }
 
-fn read_request(conn: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+fn read_request(conn: &mut std::net::TcpStream) -> Option<Received> {
     conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut reader = BufReader::new(conn.try_clone().ok()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line).ok()?;
-    let path = request_line.split_whitespace().nth(1)?.to_string();
-    assert!(request_line.starts_with("POST "), "the webhook expects POST: {request_line}");
+    let mut words = request_line.split_whitespace();
+    let (method, path) = (words.next()?.to_string(), words.next()?.to_string());
+    let mut content_type = String::new();
     let mut length = 0;
     loop {
         let mut h = String::new();
@@ -100,13 +109,14 @@ fn read_request(conn: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
                 length = v.trim().parse().ok()?;
             }
             if k.eq_ignore_ascii_case("content-type") {
-                assert!(v.contains("application/json"), "content type {v}");
+                content_type = v.trim().to_string();
             }
         }
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    Some((path, body))
+    let text = String::from_utf8_lossy(&body).into_owned();
+    Some(Received { method, path, content_type, body: serde_json::Value::Null, text })
 }
 
 /// The value of attachment field `title` of a Slack-style message.
@@ -322,6 +332,7 @@ fn a_failed_backup_is_posted_with_retries_and_a_dead_webhook_changes_nothing() {
     let got = hook.wait_for(3);
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got.iter().all(|g| g.body == got[0].body && g.path == "/flaky/T000/secret-token"));
+    assert!(got.iter().all(|g| g.method == "POST" && g.content_type.contains("application/json")), "{got:?}");
     let body = &got[2].body;
     let text = body["text"].as_str().unwrap();
     assert!(text.contains("ccops backup FAILED") && text.contains("`notifytest`") && text.contains("`prod`"), "{text}");

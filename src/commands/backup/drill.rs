@@ -11,13 +11,19 @@ use super::Ctx;
 use crate::backup::drill::{self, Report};
 use crate::backup::remote::locate;
 use crate::lock::Lock;
+use crate::notify::{Outcome, Ping};
 use crate::output;
 use crate::project::Project;
 use crate::status::ExitStatus;
 
-/// The drill, then its metrics and notification (best-effort, never change the result).
+/// The drill between its start and end pings, then its metrics and notification
+/// (best-effort, never change the result).
 pub async fn run(ctx: &Ctx, id: String, from: Option<String>) -> Result<ExitStatus> {
     let started = Instant::now();
+    let ping = match ctx.settings(None) {
+        Ok(s) => Ping::start(&s, "backup drill").await,
+        Err(_) => None,
+    };
     let mut picked = None;
     let result = drill_set(ctx, id, from, &mut picked).await;
     let Ok(s) = ctx.settings(None) else { return result.map(|(st, _)| st) };
@@ -27,7 +33,10 @@ pub async fn run(ctx: &Ctx, id: String, from: Option<String>) -> Result<ExitStat
     let rto = reached.map(|r| Duration::from_secs_f64(r.rto_seconds));
     let checks: Vec<(String, bool)> =
         report.map(|r| r.checks.iter().map(|c| (c.name.clone(), c.ok)).collect()).unwrap_or_default();
-    crate::metrics::record_drill(&s, ok, rto, &checks);
+    // A refused drill (another drill holds the lock, a usage error) tried nothing: no record.
+    if !result.as_ref().is_err_and(|e| Outcome::of_error(e) == Outcome::Refused) {
+        crate::metrics::record_drill(&s, ok, rto, &checks);
+    }
     let error = report.filter(|r| !r.ok).map(|r| {
         let failed: Vec<&str> = r.checks.iter().filter(|c| !c.ok).map(|c| c.name.as_str()).collect();
         match (&r.error, failed.is_empty()) {
@@ -45,6 +54,9 @@ pub async fn run(ctx: &Ctx, id: String, from: Option<String>) -> Result<ExitStat
         ..Default::default()
     };
     let result = result.map(|(st, _)| st);
+    if let Some(p) = ping {
+        p.end(&s, &event, &result).await;
+    }
     crate::notify::after(&s, &event, &result).await;
     result
 }

@@ -14,6 +14,7 @@ use crate::backup::remote::upload;
 use crate::backup::{create, layout, prune, remote, schedule};
 use crate::cli::{BackupArgs, BackupCommand, BackupCreateArgs};
 use crate::lock::Lock;
+use crate::notify::Ping;
 use crate::output;
 use crate::project::Project;
 use crate::status::ExitStatus;
@@ -39,16 +40,26 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<ExitStatus> {
     }
 }
 
-/// `backup`: take a set, upload it (and the sets pending before it) when asked, prune.
-/// Returns the status and, once it is chosen, the ID of the set written.
-async fn take(ctx: &Ctx, a: BackupCreateArgs) -> (Result<ExitStatus>, Option<String>) {
-    let mut id = None;
-    let result = take_set(ctx, a, &mut id).await;
-    let id = id.or_else(|| result.as_ref().err().and_then(create::failed_id));
-    (result, id)
+/// What a backup run got to: the ID of the set once it is chosen, and why its upload
+/// failed (the run goes on to exit 1; the error was printed).
+#[derive(Default)]
+struct Taken {
+    id: Option<String>,
+    upload_error: Option<String>,
 }
 
-async fn take_set(ctx: &Ctx, a: BackupCreateArgs, id: &mut Option<String>) -> Result<ExitStatus> {
+/// `backup`: take a set, upload it (and the sets pending before it) when asked, prune.
+/// Returns the status and how far it got.
+async fn take(ctx: &Ctx, a: BackupCreateArgs) -> (Result<ExitStatus>, Taken) {
+    let mut taken = Taken::default();
+    let result = take_set(ctx, a, &mut taken).await;
+    if taken.id.is_none() {
+        taken.id = result.as_ref().err().and_then(create::failed_id);
+    }
+    (result, taken)
+}
+
+async fn take_set(ctx: &Ctx, a: BackupCreateArgs, taken: &mut Taken) -> Result<ExitStatus> {
     crate::util::cleanup_aware();
     let s = ctx.settings(None)?;
     if let Some(r) = &a.upload {
@@ -75,7 +86,7 @@ async fn take_set(ctx: &Ctx, a: BackupCreateArgs, id: &mut Option<String>) -> Re
         upload::push_pending(s, &**store, super::report).await;
     }
     let m = create::create(&project, &opts).await?;
-    *id = m.as_ref().map(|m| m.id.clone());
+    taken.id = m.as_ref().map(|m| m.id.clone());
     let mut status = ExitStatus::Success;
     if let (Some(store), Some(m)) = (&store, &m) {
         let set = layout::resolve(&layout::list(&s.backup_dir)?, &m.id)?.clone();
@@ -85,6 +96,7 @@ async fn take_set(ctx: &Ctx, a: BackupCreateArgs, id: &mut Option<String>) -> Re
                 return Err(e);
             }
             super::report(&e);
+            taken.upload_error = Some(crate::notify::chain_text(&e));
             status = ExitStatus::Failure;
         }
     }
@@ -100,23 +112,32 @@ async fn take_set(ctx: &Ctx, a: BackupCreateArgs, id: &mut Option<String>) -> Re
     Ok(status)
 }
 
-/// `backup` followed by its metrics and notification; both are best-effort and never
-/// change the result.
+/// `backup` between its start and end pings, followed by its metrics and notification;
+/// all are best-effort and never change the result.
 async fn take_observed(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
     let (started, dry_run, upload) = (Instant::now(), a.dry_run.dry_run, a.upload.clone());
-    let (result, id) = take(ctx, a).await;
+    let ping = match ctx.settings(None) {
+        Ok(s) if !dry_run => Ping::start(&s, "backup").await,
+        _ => None,
+    };
+    let (result, taken) = take(ctx, a).await;
     if dry_run {
         return result;
     }
     if let Ok(s) = ctx.settings(None) {
+        let id = taken.id;
         let run = crate::metrics::BackupRun::of(&s, &result, id.as_deref(), started.elapsed(), upload.as_deref());
         crate::metrics::record_backup(&s, &run);
         let error = (run.ok && matches!(result, Ok(ExitStatus::Failure))).then(|| {
-            format!(
+            let mut e = format!(
                 "backup {} was written, but its upload to `{}` failed; it is marked upload pending",
                 id.as_deref().unwrap_or("?"),
                 upload.as_deref().unwrap_or("?")
-            )
+            );
+            if let Some(why) = &taken.upload_error {
+                e.push_str(&format!("\n  caused by: {why}"));
+            }
+            e
         });
         let event = crate::notify::Event {
             command: "backup",
@@ -125,6 +146,9 @@ async fn take_observed(ctx: &Ctx, a: BackupCreateArgs) -> Result<ExitStatus> {
             error,
             ..Default::default()
         };
+        if let Some(p) = ping {
+            p.end(&s, &event, &result).await;
+        }
         crate::notify::after(&s, &event, &result).await;
     }
     result
