@@ -18,6 +18,7 @@ mod health_db;
 mod health_resources;
 mod hostile;
 mod init;
+mod mysql;
 mod notify;
 mod remote;
 mod restore_window;
