@@ -110,6 +110,21 @@ fn backup(line: &mut impl FnMut(&str), d: &Detected) {
             line(&format!("      user: {}", q(&p.user)));
         }
     }
+    if !d.mysql.is_empty() {
+        line("  # mariadb-dump/mysqldump in the service's container, one transaction, no stop.");
+        line("  mysql:");
+        for m in &d.mysql {
+            line(&format!("    # {}", m.source));
+            let db = m.database.as_deref().unwrap_or("CHANGE_ME");
+            let c = if m.database.is_some() { "" } else { "# " };
+            line(&format!("    {c}- service: {}", q(&m.service)));
+            line(&format!("    {c}  database: {}", q(db)));
+            line(&format!("    {c}  user: {}", q(&m.user)));
+            if let Some(v) = &m.password_variable {
+                line(&format!("    {c}  password_variable: {}", q(v)));
+            }
+        }
+    }
     if !d.redis.is_empty() {
         line("  # The RDB snapshot, after a BGSAVE has finished.");
         line("  redis:");

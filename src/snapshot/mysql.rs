@@ -168,17 +168,47 @@ pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(
 
 /// Tables and their row counts, `table=count` sorted by name (for the log).
 pub async fn row_counts(engine: &Engine, container: &str, t: &MysqlTarget, password: Option<&str>) -> Result<String> {
-    let client = tool(engine, container, CLIENTS).await?;
     let sql = format!(
-        "SELECT GROUP_CONCAT(CONCAT(table_name, '=', table_rows) ORDER BY table_name) FROM information_schema.tables WHERE table_schema = '{}'",
-        t.database.replace('\'', "''")
+        "SELECT GROUP_CONCAT(CONCAT(table_name, '=', table_rows) ORDER BY table_name) FROM information_schema.tables WHERE table_schema = {}",
+        literal(&t.database)
     );
-    let cmd = [client, "--user", &t.user, "-N", "-B", "-e", &sql];
+    query(engine, container, t, password, &sql).await
+}
+
+/// The bytes of `t.database`'s tables and indexes, as the server counts them.
+pub async fn size(engine: &Engine, container: &str, t: &MysqlTarget, password: Option<&str>) -> Result<u64> {
+    let sql = format!(
+        "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = {}",
+        literal(&t.database)
+    );
+    Ok(query(engine, container, t, password, &sql).await?.parse().unwrap_or(0))
+}
+
+/// One statement through the client as `t.user`; its output, tab-separated, trimmed.
+pub async fn query(
+    engine: &Engine,
+    container: &str,
+    t: &MysqlTarget,
+    password: Option<&str>,
+    sql: &str,
+) -> Result<String> {
+    let client = tool(engine, container, CLIENTS).await?;
+    let cmd = [client, "--user", &t.user, "-N", "-B", "-e", sql];
     let (code, out, err) = engine.exec_capture(container, &cmd, &login_env(password)).await?;
     if code != 0 {
-        bail!("cannot list the tables of `{}`: {}", t.database, last_lines(&err));
+        bail!(
+            "cannot connect to database `{}` as user `{}` in service `{}`: {}",
+            t.database,
+            t.user,
+            t.service,
+            last_lines(&err)
+        );
     }
     Ok(out.trim().to_string())
+}
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 fn ident(s: &str) -> String {

@@ -225,6 +225,18 @@ fn mysql_faults_keep_nothing_and_touch_nothing() {
     let p = Project::up("faults", MARIADB, MYSQL_BACKUP);
     seed(&p);
 
+    // doctor finds the tools and logs in; with a wrong password it says what to correct.
+    let r = p.ccops(&["doctor"]);
+    let (status, l) = crate::doctor::line(&r, "mysql db");
+    assert_eq!(status, "OK", "{l}");
+    assert!(l.contains("mariadb-dump and mariadb present; database `shop` as `shop`"), "{l}");
+    let r = p.ccops_env(&["doctor"], &[("DB_PASSWORD", "not-the-password")]);
+    r.code(1);
+    let (status, l) = crate::doctor::line(&r, "mysql db");
+    assert_eq!(status, "FAIL", "{l}");
+    assert!(l.contains("cannot connect to database `shop`") && l.contains("Access denied"), "{l}");
+    r.stdout_has("fix: correct `database`, `user` and `password_variable` under backup.mysql");
+
     // The dump tool fails (wrong password): exit 1, its reason, no set kept.
     let r = p.ccops_env(&["backup"], &[("DB_PASSWORD", "not-the-password")]);
     r.code(1).stderr_has("mariadb-dump").stderr_has("Access denied").stderr_has("nothing was kept");
@@ -288,4 +300,64 @@ fn command_component_round_trip_and_a_failing_dump() {
     p.write("ccops.yaml", &cfg.replace("'^notes v'", "'^never'"));
     p.ccops(&["backup"]).code(1).stderr_has("verify command of `notes`");
     assert_eq!(p.sets(), before);
+}
+
+/// A copy of a fixture project of tests/fixtures/init.
+fn fixture(name: &str) -> crate::support::Dir {
+    let d = crate::support::Dir::new();
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/init").join(name);
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(e.path(), d.join(&e.file_name().to_string_lossy())).unwrap();
+    }
+    d
+}
+
+#[test]
+fn init_writes_backup_mysql_for_wordpress_and_nextcloud() {
+    // WordPress + MySQL 8: the user the image creates, its password given as a literal,
+    // so read from the container's own MYSQL_PASSWORD.
+    let d = fixture("wordpress-mysql");
+    let r = d.run(&["--json", "init"]);
+    r.code(0);
+    assert_eq!(
+        r.json()["mysql"],
+        serde_json::json!([{ "service": "db", "database": "wordpress", "user": "wordpress", "password_variable": "MYSQL_PASSWORD" }])
+    );
+    let text = std::fs::read_to_string(d.join("ccops.yaml")).unwrap();
+    assert!(text.contains("not copied: volume `db_data`"), "{text}");
+    d.run(&["config", "check"]).code(0);
+
+    // Nextcloud + MariaDB 10.11: the password is the compose variable; the app service,
+    // which sets MYSQL_* too but names its MYSQL_HOST, is no server.
+    let d = fixture("nextcloud-mariadb");
+    let r = d.run(&["init"]);
+    r.code(0).stderr_has("mysql: service `db`, database `nextcloud`, user `nextcloud`");
+    assert!(!r.stderr.contains("mysql: service `app`"), "{}", r.stderr);
+    let text = std::fs::read_to_string(d.join("ccops.yaml")).unwrap();
+    assert!(
+        text.contains(
+            "  mysql:\n    # database from MYSQL_DATABASE, user from MYSQL_USER, password from `${NEXTCLOUD_DB_PASSWORD}` (MYSQL_PASSWORD)\n    - service: db\n      database: nextcloud\n      user: nextcloud\n      password_variable: NEXTCLOUD_DB_PASSWORD\n"
+        ),
+        "{text}"
+    );
+    let shown = d.run(&["--json", "config", "show"]);
+    assert_eq!(shown.json()["backup"]["mysql"][0]["password_variable"], "NEXTCLOUD_DB_PASSWORD");
+}
+
+#[test]
+fn init_then_backup_and_restore_round_trip_a_mariadb_service() {
+    let p = Project::up("init", MARIADB, "");
+    std::fs::remove_file(p.path().join("ccops.yaml")).unwrap();
+    p.write(".env", &format!("COMPOSE_PROJECT_NAME={}\nDB_PASSWORD=s3cret-shop-pw\n", p.name));
+    p.ccops(&["init"]).code(0).stderr_has("mysql: service `db`, database `shop`, user `shop`");
+    let text = std::fs::read_to_string(p.path().join("ccops.yaml")).unwrap();
+    assert!(text.contains("password_variable: DB_PASSWORD"), "{text}");
+    seed(&p);
+    let started = p.started_at("db");
+
+    p.ccops(&["backup"]).code(0);
+    assert_eq!(p.started_at("db"), started);
+    p.sql("DROP TABLE items; DROP VIEW names");
+    p.ccops(&["restore", "latest", "--yes"]).code(0);
+    assert_eq!(p.sql("SELECT name FROM names ORDER BY name"), "apple\npear\nplum");
 }
