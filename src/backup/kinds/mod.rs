@@ -24,7 +24,7 @@ use crate::docker::Engine;
 use crate::project::Project;
 
 /// Every kind ccops backs up, in the order a set lists them. The one registration of a kind.
-pub static ALL: &[&dyn Kind] = &[&postgres::Postgres, &redis::Redis, &volume::Volume, &mysql::Mysql, &command::Command];
+pub static ALL: &[&dyn Kind] = &[&postgres::Postgres, &mysql::Mysql, &redis::Redis, &volume::Volume, &command::Command];
 
 /// The kind whose manifest word is `word`.
 pub fn by_word(word: &str) -> Option<&'static dyn Kind> {
