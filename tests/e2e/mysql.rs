@@ -261,6 +261,26 @@ fn mysql_faults_keep_nothing_and_touch_nothing() {
     p.ccops(&["backup", "verify", &set]).code(1).stdout_has("mysql-db-shop.sql.gz");
     p.ccops(&["restore", &set, "--yes"]).code(1).stderr_has("failed verification, nothing was restored");
     assert_eq!(p.sql("SELECT COUNT(*) FROM items"), "4");
+
+    // A set planted to restore into another database (the server's own `mysql`) is refused.
+    p.ccops(&["backup"]).code(0);
+    let set = p.sets().into_iter().find(|s| !s.ends_with(".partial") && *s != set).unwrap();
+    let manifest = p.backups().join(&set).join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("\"database\": \"shop\"", "\"database\": \"mysql\"")).unwrap();
+    let r = p.ccops(&["restore", &set, "--yes"]);
+    r.code(1).stderr_has("MySQL database `mysql`").stderr_has("does not configure");
+    std::fs::write(&manifest, text).unwrap();
+
+    // The client fails (the account may no longer drop its database): exit 1, the
+    // server's reason, the safety backup named, and nothing dropped.
+    let root = |sql: &str| p.docker(&["exec", &p.container("db"), "mariadb", "-e", sql]);
+    root("REVOKE DROP ON shop.* FROM 'shop'@'localhost'");
+    let before = p.sets().len();
+    let r = p.ccops(&["restore", &set, "--yes"]);
+    r.code(1).stderr_has("loading the dump into database `shop`").stderr_has("denied").stderr_has("safety backup");
+    assert_eq!(p.sets().len(), before + 1, "no safety backup was taken");
+    assert_eq!(p.sql("SELECT COUNT(*) FROM items"), "4");
 }
 
 const COMMAND_BACKUP: &str = r#"  commands:
