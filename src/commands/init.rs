@@ -45,7 +45,7 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitStatus> {
         output::status(format!("  postgres: service `{}`, database `{}`, user `{}`", p.service, p.database, p.user));
     }
     for m in &d.mysql {
-        let db = m.database.as_deref().map_or("none found: set it in ccops.yaml".to_string(), |d| format!("`{d}`"));
+        let db = m.database.as_deref().map_or("all".to_string(), |d| format!("`{d}`"));
         output::status(format!("  mysql: service `{}`, database {db}, user `{}`", m.service, m.user));
     }
     for r in &d.redis {

@@ -135,13 +135,26 @@ pub struct VolumeTarget {
 #[serde(deny_unknown_fields)]
 pub struct MysqlTarget {
     pub service: String,
-    pub database: String,
+    /// The database to dump; or `all`.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Every database of the server but its own (mysql, sys, information_schema,
+    /// performance_schema), in one dump.
+    #[serde(default)]
+    pub all: bool,
     pub user: String,
     /// The variable holding `user`'s password: the env file, the process environment or
     /// a `*_FILE` secret first, else the service container's own environment. None: the
     /// container's MYSQL_PASSWORD / MARIADB_PASSWORD (or the root one, for `root`).
     #[serde(default)]
     pub password_variable: Option<String>,
+}
+
+impl MysqlTarget {
+    /// The database, or `all`: for names, files and messages.
+    pub fn label(&self) -> &str {
+        self.database.as_deref().unwrap_or("all")
+    }
 }
 
 /// `backup.commands`: anything else, by its own tools run in the service's container:

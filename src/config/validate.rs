@@ -55,8 +55,12 @@ pub(super) fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
         }
     }
     for m in &f.backup.mysql {
-        if m.database.is_empty() || m.database.contains('`') {
-            return Err(at(&m.service, format!("backup.mysql of service `{}` needs a database name", m.service)));
+        let named = m.database.as_deref().is_some_and(|d| !d.is_empty() && !d.contains('`'));
+        if named == m.all {
+            return Err(at(
+                &m.service,
+                format!("backup.mysql of service `{}` needs `database: NAME` or `all: true` (one of them)", m.service),
+            ));
         }
     }
     let mut command_names = std::collections::BTreeSet::new();
@@ -82,6 +86,18 @@ pub(super) fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{err_of, load_in};
+
+    #[test]
+    fn a_mysql_entry_names_one_database_or_all() {
+        let d = tempfile::tempdir().unwrap();
+        let entry = |rest: &str| format!("backup:\n  mysql:\n    - service: db\n      user: root\n{rest}");
+        load_in(d.path(), &entry("      database: shop\n"), &[]).unwrap();
+        load_in(d.path(), &entry("      all: true\n"), &[]).unwrap();
+        for rest in ["", "      database: shop\n      all: true\n", "      database: \"\"\n"] {
+            let e = err_of(load_in(d.path(), &entry(rest), &[]));
+            assert!(e.contains("needs `database: NAME` or `all: true`"), "{rest}: {e}");
+        }
+    }
 
     #[test]
     fn command_components_need_a_file_name_and_commands() {

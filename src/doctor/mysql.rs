@@ -15,14 +15,14 @@ pub async fn tools(checks: &mut Vec<Check>, sizes: &mut Sizes, s: &Settings, eng
         let name = format!("mysql {}", t.service);
         match bounded(super::stack::EXEC_LIMIT, probe(engine, s, t)).await {
             Ok((tools, bytes)) => {
-                sizes.add(format!("mysql {}", t.database), Some(bytes));
+                sizes.add(format!("mysql {}", t.label()), Some(bytes));
                 checks.push(Check::ok(
                     name,
-                    format!("{tools}; database `{}` as `{}`: {}", t.database, t.user, crate::util::human_bytes(bytes)),
+                    format!("{tools}; database `{}` as `{}`: {}", t.label(), t.user, crate::util::human_bytes(bytes)),
                 ));
             }
             Err(e) => {
-                sizes.add(format!("mysql {}", t.database), None);
+                sizes.add(format!("mysql {}", t.label()), None);
                 let msg = format!("{e:#}");
                 checks.push(Check::fail(name, msg.clone(), fix(&msg, t)));
             }

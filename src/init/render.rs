@@ -115,13 +115,14 @@ fn backup(line: &mut impl FnMut(&str), d: &Detected) {
         line("  mysql:");
         for m in &d.mysql {
             line(&format!("    # {}", m.source));
-            let db = m.database.as_deref().unwrap_or("CHANGE_ME");
-            let c = if m.database.is_some() { "" } else { "# " };
-            line(&format!("    {c}- service: {}", q(&m.service)));
-            line(&format!("    {c}  database: {}", q(db)));
-            line(&format!("    {c}  user: {}", q(&m.user)));
+            line(&format!("    - service: {}", q(&m.service)));
+            match &m.database {
+                Some(db) => line(&format!("      database: {}", q(db))),
+                None => line("      all: true                 # every database but the server's own"),
+            }
+            line(&format!("      user: {}", q(&m.user)));
             if let Some(v) = &m.password_variable {
-                line(&format!("    {c}  password_variable: {}", q(v)));
+                line(&format!("      password_variable: {}", q(v)));
             }
         }
     }

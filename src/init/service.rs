@@ -125,7 +125,7 @@ pub fn postgres_target(service: &str, env: &BTreeMap<String, String>) -> Postgre
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mysql {
     pub service: String,
-    /// None when the service names no database (MYSQL_DATABASE unset): the operator picks.
+    /// None when the service names no database (MYSQL_DATABASE unset): all of them.
     pub database: Option<String>,
     pub user: String,
     pub password_variable: Option<String>,
@@ -153,7 +153,7 @@ pub fn is_mysql(image: &str, env: &BTreeMap<String, String>, svc: &Value) -> boo
 }
 
 /// The database, user and password variable of a MySQL/MariaDB service, from the
-/// variables its image reads: the user the image creates, else root. The password
+/// variables its image reads: the user the image creates, else (or for all databases) root. The password
 /// variable is the one the compose file interpolates (`${DB_PASSWORD}`), else the
 /// container's own (MYSQL_PASSWORD), which ccops reads from the running container.
 pub fn mysql_target(service: &str, svc: &Value, env: &BTreeMap<String, String>) -> Mysql {
@@ -161,7 +161,9 @@ pub fn mysql_target(service: &str, svc: &Value, env: &BTreeMap<String, String>) 
         keys.iter().find_map(|k| env.get(*k).filter(|v| !v.is_empty() && !v.contains("${")).map(|v| (*k, v.clone())))
     };
     let database = pick(&["MARIADB_DATABASE", "MYSQL_DATABASE"]);
-    let (user, user_src, pw_keys): (String, &str, &[&str]) = match pick(&["MARIADB_USER", "MYSQL_USER"]) {
+    // The user the image creates may use only its database: all of them need root.
+    let app_user = database.as_ref().and_then(|_| pick(&["MARIADB_USER", "MYSQL_USER"]));
+    let (user, user_src, pw_keys): (String, &str, &[&str]) = match app_user {
         Some((k, v)) => (v, k, &["MARIADB_PASSWORD", "MYSQL_PASSWORD"]),
         None => ("root".into(), "the image's root user", &["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD"]),
     };
@@ -174,7 +176,9 @@ pub fn mysql_target(service: &str, svc: &Value, env: &BTreeMap<String, String>) 
             .filter(|e| !e.name.is_empty())
             .map_or(k.to_string(), |e| e.name.to_string())
     });
-    let db_src = database.as_ref().map_or("nowhere: set `database`", |(k, _)| k);
+    let db_part = database
+        .as_ref()
+        .map_or("all databases (no MYSQL_DATABASE)".to_string(), |(k, _)| format!("database from {k}"));
     let pw_src = match (&password_variable, pw_key) {
         (Some(v), Some(k)) if v != k => format!("password from `${{{v}}}` ({k})"),
         (Some(v), _) => format!("password from the container's {v}"),
@@ -185,7 +189,7 @@ pub fn mysql_target(service: &str, svc: &Value, env: &BTreeMap<String, String>) 
         database: database.map(|(_, v)| v),
         user,
         password_variable,
-        source: format!("database from {db_src}, user from {user_src}, {pw_src}"),
+        source: format!("{db_part}, user from {user_src}, {pw_src}"),
     }
 }
 

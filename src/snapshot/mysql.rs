@@ -84,9 +84,13 @@ fn login_env(password: Option<&str>) -> Vec<String> {
     password.map(|p| vec![format!("MYSQL_PWD={p}")]).unwrap_or_default()
 }
 
-/// Stream a dump of `t.database` into `out`, in one transaction (InnoDB tables are read
-/// as of its start while the server keeps serving). The tool's exit status decides, and
-/// the stream must start as a dump and end with its completion comment.
+/// The schemas of the server itself, never dumped or dropped by `all`.
+const SYSTEM: &[&str] = &["mysql", "sys", "information_schema", "performance_schema"];
+
+/// Stream a dump of `t.database` (or, with `all`, of every database but the server's
+/// own, each preceded by its `DROP DATABASE`) into `out`, in one transaction (InnoDB
+/// tables are read as of its start while the server keeps serving). The tool's exit
+/// status decides, and the stream must start as a dump and end with its completion comment.
 pub async fn dump<W: AsyncWrite + Unpin>(
     engine: &Engine,
     container: &str,
@@ -95,7 +99,11 @@ pub async fn dump<W: AsyncWrite + Unpin>(
     out: &mut W,
 ) -> Result<()> {
     let tool = tool(engine, container, DUMP_TOOLS).await?;
-    let cmd = [
+    let databases = match &t.database {
+        Some(db) => vec![db.clone()],
+        None => user_databases(engine, container, t, password).await?,
+    };
+    let mut cmd = vec![
         tool,
         "--single-transaction",
         "--routines",
@@ -104,27 +112,46 @@ pub async fn dump<W: AsyncWrite + Unpin>(
         "--no-tablespaces",
         "--user",
         &t.user,
-        "--databases",
-        &t.database,
     ];
+    if t.all {
+        cmd.push("--add-drop-database");
+    }
+    cmd.push("--databases");
+    cmd.extend(databases.iter().map(String::as_str));
     let mut ends = Ends { inner: out, head: Vec::new(), tail: Vec::new() };
     let o = engine.exec_stream(container, &cmd, &login_env(password), &mut ends, None::<tokio::io::Empty>).await?;
     if o.exit_code != 0 {
         bail!(
             "{tool} of database `{}` in service `{}` failed (exit {}): {}",
-            t.database,
+            t.label(),
             t.service,
             o.exit_code,
             last_lines(&o.stderr)
         );
     }
     if !is_dump_head(&ends.head) {
-        bail!("{tool} of database `{}` wrote no dump header", t.database);
+        bail!("{tool} of database `{}` wrote no dump header", t.label());
     }
     if !is_dump_tail(&ends.tail) {
-        bail!("{tool} of database `{}` ended without `{FOOTER}`: the dump is cut short", t.database);
+        bail!("{tool} of database `{}` ended without `{FOOTER}`: the dump is cut short", t.label());
     }
     Ok(())
+}
+
+/// The databases of the server besides its own schemas.
+async fn user_databases(
+    engine: &Engine,
+    container: &str,
+    t: &MysqlTarget,
+    password: Option<&str>,
+) -> Result<Vec<String>> {
+    let out = query(engine, container, t, password, "SHOW DATABASES").await?;
+    let dbs: Vec<String> =
+        out.lines().map(str::trim).filter(|d| !d.is_empty() && !SYSTEM.contains(d)).map(String::from).collect();
+    if dbs.is_empty() {
+        bail!("service `{}` holds no database besides the server's own; nothing to dump", t.service);
+    }
+    Ok(dbs)
 }
 
 /// Whether a stream's first bytes are those of a mariadb-dump/mysqldump file.
@@ -140,8 +167,8 @@ pub fn is_dump_tail(tail: &[u8]) -> bool {
 }
 
 /// Replace `t.database` with the dump read from `src`: the database is dropped, and the
-/// dump recreates it (its `CREATE DATABASE` and `USE`). On a failure the database may be
-/// partly loaded; the error says so.
+/// dump recreates it (its `CREATE DATABASE` and `USE`); an `all` dump drops each of its
+/// databases itself. On a failure the database may be partly loaded; the error says so.
 pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(
     engine: &Engine,
     container: &str,
@@ -150,14 +177,14 @@ pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(
     src: R,
 ) -> Result<()> {
     let client = tool(engine, container, CLIENTS).await?;
-    let first = format!("DROP DATABASE IF EXISTS {};\n", ident(&t.database));
+    let first = t.database.as_deref().map(|db| format!("DROP DATABASE IF EXISTS {};\n", ident(db))).unwrap_or_default();
     let input = std::io::Cursor::new(first.into_bytes()).chain(src);
     let cmd = [client, "--user", &t.user];
     let o = engine.exec_stream(container, &cmd, &login_env(password), &mut tokio::io::sink(), Some(input)).await?;
     if o.exit_code != 0 {
         bail!(
             "loading the dump into database `{}` of service `{}` failed (exit {}): {}; the database may be partly restored: the safety backup taken before holds what it held",
-            t.database,
+            t.label(),
             t.service,
             o.exit_code,
             last_lines(&o.stderr)
@@ -169,17 +196,17 @@ pub async fn restore<R: AsyncRead + Unpin + Send + 'static>(
 /// Tables and their row counts, `table=count` sorted by name (for the log).
 pub async fn row_counts(engine: &Engine, container: &str, t: &MysqlTarget, password: Option<&str>) -> Result<String> {
     let sql = format!(
-        "SELECT GROUP_CONCAT(CONCAT(table_name, '=', table_rows) ORDER BY table_name) FROM information_schema.tables WHERE table_schema = {}",
-        literal(&t.database)
+        "SELECT GROUP_CONCAT(CONCAT(table_schema, '.', table_name, '=', table_rows) ORDER BY table_schema, table_name) FROM information_schema.tables WHERE {}",
+        schemas(t)
     );
     query(engine, container, t, password, &sql).await
 }
 
-/// The bytes of `t.database`'s tables and indexes, as the server counts them.
+/// The bytes of the tables and indexes a dump of `t` covers, as the server counts them.
 pub async fn size(engine: &Engine, container: &str, t: &MysqlTarget, password: Option<&str>) -> Result<u64> {
     let sql = format!(
-        "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = {}",
-        literal(&t.database)
+        "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE {}",
+        schemas(t)
     );
     Ok(query(engine, container, t, password, &sql).await?.parse().unwrap_or(0))
 }
@@ -198,13 +225,21 @@ pub async fn query(
     if code != 0 {
         bail!(
             "cannot connect to database `{}` as user `{}` in service `{}`: {}",
-            t.database,
+            t.label(),
             t.user,
             t.service,
             last_lines(&err)
         );
     }
     Ok(out.trim().to_string())
+}
+
+/// The `information_schema.tables` condition for the schemas a dump of `t` covers.
+fn schemas(t: &MysqlTarget) -> String {
+    match &t.database {
+        Some(db) => format!("table_schema = {}", literal(db)),
+        None => format!("table_schema NOT IN ({})", SYSTEM.iter().map(|s| literal(s)).collect::<Vec<_>>().join(", ")),
+    }
 }
 
 fn literal(s: &str) -> String {

@@ -381,3 +381,33 @@ fn init_then_backup_and_restore_round_trip_a_mariadb_service() {
     p.ccops(&["restore", "latest", "--yes"]).code(0);
     assert_eq!(p.sql("SELECT name FROM names ORDER BY name"), "apple\npear\nplum");
 }
+
+#[test]
+fn mysql_all_databases_as_root_round_trip() {
+    // Started with MYSQL_DATABASE (so the server has `shop`), then the variable dropped
+    // from the compose file: init proposes every database, as root (socket login here).
+    let p = Project::up("all", MARIADB, "");
+    std::fs::remove_file(p.path().join("ccops.yaml")).unwrap();
+    let compose = std::fs::read_to_string(p.path().join("docker-compose.yml")).unwrap();
+    p.write("docker-compose.yml", &compose.replace("      MYSQL_DATABASE: shop\n", ""));
+    p.write(".env", &format!("COMPOSE_PROJECT_NAME={}\nDB_PASSWORD=s3cret-shop-pw\n", p.name));
+    p.ccops(&["init"]).code(0).stderr_has("mysql: service `db`, database all, user `root`");
+    let text = std::fs::read_to_string(p.path().join("ccops.yaml")).unwrap();
+    assert!(text.contains("      all: true") && text.contains("      user: root\n"), "{text}");
+    seed(&p);
+    let root = |sql: &str| p.docker(&["exec", &p.container("db"), "mariadb", "-N", "-B", "-e", sql]);
+    root("CREATE DATABASE blog; CREATE TABLE blog.posts (id INT); INSERT INTO blog.posts VALUES (7)");
+
+    p.ccops(&["backup"]).code(0);
+    let set = p.sets()[0].clone();
+    let dump =
+        Command::new("gzip").arg("-dc").arg(p.backups().join(&set).join("mysql-db-all.sql.gz")).output().unwrap();
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains("CREATE DATABASE /*!32312 IF NOT EXISTS*/ `blog`"), "{dump}");
+    assert!(!dump.contains("CREATE DATABASE /*!32312 IF NOT EXISTS*/ `mysql`"), "the server's own schema was dumped");
+
+    root("DROP DATABASE blog; DELETE FROM shop.items");
+    p.ccops(&["restore", "latest", "--yes"]).code(0);
+    assert_eq!(root("SELECT id FROM blog.posts"), "7");
+    assert_eq!(root("SELECT COUNT(*) FROM shop.items"), "3");
+}

@@ -40,7 +40,8 @@ impl Kind for Mysql {
         s.file.backup.mysql.iter().map(|t| Box::new(MysqlDatabase(t.clone())) as Box<dyn Component>).collect()
     }
 
-    /// The configured database of the recorded service and name; nothing else.
+    /// The configured database of the recorded service and name (an `all` entry: the
+    /// recorded name, no database); nothing else.
     fn target(&self, cx: &Targets<'_>, rec: &Recorded<'_>) -> Result<Box<dyn Component>> {
         let db = rec.database.unwrap_or(rec.name);
         cx.p.settings
@@ -48,7 +49,13 @@ impl Kind for Mysql {
             .backup
             .mysql
             .iter()
-            .find(|t| t.database == db && rec.service.is_none_or(|sv| sv == t.service))
+            .find(|t| {
+                let same = match &t.database {
+                    Some(d) => *d == db,
+                    None => rec.database.is_none() && MysqlDatabase((*t).clone()).name() == rec.name,
+                };
+                same && rec.service.is_none_or(|sv| sv == t.service)
+            })
             .map(|t| Box::new(MysqlDatabase(t.clone())) as Box<dyn Component>)
             .ok_or_else(|| {
                 anyhow::anyhow!(
@@ -106,7 +113,7 @@ impl Component for MysqlDatabase {
     }
 
     fn name(&self) -> String {
-        format!("{}-{}", self.0.service, self.0.database)
+        format!("{}-{}", self.0.service, self.0.label())
     }
 
     fn service(&self) -> Option<&str> {
@@ -114,11 +121,11 @@ impl Component for MysqlDatabase {
     }
 
     fn database(&self) -> Option<&str> {
-        Some(&self.0.database)
+        self.0.database.as_deref()
     }
 
     fn aliases(&self) -> Vec<&str> {
-        vec![&self.0.database]
+        self.0.database.iter().map(String::as_str).collect()
     }
 
     fn file_name(&self, c: Compression) -> String {
@@ -126,7 +133,10 @@ impl Component for MysqlDatabase {
     }
 
     fn describe(&self) -> String {
-        format!("mysql database `{}` of service `{}`", self.0.database, self.0.service)
+        match &self.0.database {
+            Some(db) => format!("mysql database `{db}` of service `{}`", self.0.service),
+            None => format!("mysql databases of service `{}` (all but the server's own)", self.0.service),
+        }
     }
 
     fn describe_restore(&self) -> String {
@@ -174,7 +184,8 @@ mod tests {
     fn db() -> MysqlDatabase {
         MysqlDatabase(MysqlTarget {
             service: "db".into(),
-            database: "wordpress".into(),
+            database: Some("wordpress".into()),
+            all: false,
             user: "wordpress".into(),
             password_variable: Some("DB_PASSWORD".into()),
         })
@@ -190,6 +201,9 @@ mod tests {
         }
         assert!(!d.matches("postgres"));
         assert_eq!(d.stop_note(), "");
+        let all = MysqlDatabase(MysqlTarget { database: None, all: true, ..d.0.clone() });
+        assert_eq!((all.file_name(Compression::Gzip), all.database()), ("mysql-db-all.sql.gz".into(), None));
+        assert!(all.matches("db-all") && all.matches("mysql") && !all.matches("wordpress"));
     }
 
     #[test]
