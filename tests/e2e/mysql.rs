@@ -281,6 +281,16 @@ fn mysql_faults_keep_nothing_and_touch_nothing() {
     r.code(1).stderr_has("loading the dump into database `shop`").stderr_has("denied").stderr_has("safety backup");
     assert_eq!(p.sets().len(), before + 1, "no safety backup was taken");
     assert_eq!(p.sql("SELECT COUNT(*) FROM items"), "4");
+
+    // An image with mysqldump only is dumped with it; one with neither is refused by name.
+    let db = p.container("db");
+    p.docker(&["exec", &db, "mv", "/usr/bin/mariadb-dump", "/usr/bin/mariadb-dump.off"]);
+    p.docker(&["exec", &db, "sh", "-c", "rm -f /usr/bin/mysqldump && ln -s mariadb-dump.off /usr/bin/mysqldump"]);
+    p.ccops(&["backup"]).code(0);
+    p.docker(&["exec", &db, "rm", "/usr/bin/mysqldump"]);
+    let before = p.sets();
+    p.ccops(&["backup"]).code(1).stderr_has("none of mariadb-dump, mysqldump");
+    assert_eq!(p.sets(), before);
 }
 
 const COMMAND_BACKUP: &str = r#"  commands:
