@@ -24,18 +24,17 @@ const MARIADB: &str = r#"
       - sh
       - -c
       - |
-        rm -f /tmp/ready
-        mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+        mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld && rm -f /run/mysqld/ready
         [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
         mariadbd --user=mysql --bind-address=127.0.0.1 &
         pid=$$!
         trap 'kill $$pid; wait $$pid; exit 0' TERM
         until mariadb-admin ping --silent 2>/dev/null; do sleep 0.2; done
         mariadb -e "CREATE DATABASE IF NOT EXISTS $$MYSQL_DATABASE; CREATE USER IF NOT EXISTS '$$MYSQL_USER'@'localhost' IDENTIFIED BY '$$MYSQL_PASSWORD'; GRANT ALL ON $$MYSQL_DATABASE.* TO '$$MYSQL_USER'@'localhost'"
-        touch /tmp/ready
+        touch /run/mysqld/ready
         wait $$pid
     healthcheck:
-      test: ["CMD-SHELL", "test -f /tmp/ready && mariadb-admin ping --silent"]
+      test: ["CMD-SHELL", "test -f /run/mysqld/ready && mariadb-admin ping --silent"]
       interval: 1s
       timeout: 5s
       retries: 120
