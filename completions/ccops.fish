@@ -140,7 +140,7 @@ complete -c ccops -n "__fish_ccops_using_subcommand health" -l no-input -d 'Neve
 complete -c ccops -n "__fish_ccops_using_subcommand health" -l no-color -d 'No colours (NO_COLOR is honoured too)'
 complete -c ccops -n "__fish_ccops_using_subcommand health" -s h -l help -d 'Print help'
 complete -c ccops -n "__fish_ccops_using_subcommand health" -s V -l version -d 'Print version'
-complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l only -d 'Back up only these kinds (postgres, redis, volume) or component names' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l only -d 'Back up only these kinds (postgres, mysql, redis, volume, command) or component names' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l upload -d 'Upload the set to this remote after writing it' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -l tag -d 'Tag recorded in the manifest (repeatable)' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and not __fish_seen_subcommand_from list verify push prune drill schedule help" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
@@ -265,7 +265,7 @@ complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subc
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "schedule" -d 'Install, show or remove the crontab entry for nightly backups'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l from -d 'Restore from this remote' -r
-complete -c ccops -n "__fish_ccops_using_subcommand restore" -l only -d 'Restore only these kinds (postgres, redis, volume) or component names' -r
+complete -c ccops -n "__fish_ccops_using_subcommand restore" -l only -d 'Restore only these kinds (postgres, mysql, redis, volume, command) or component names' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l timeout -d 'How long to wait for the services to be healthy again [default: deploy.timeout]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r

@@ -206,7 +206,7 @@ pub struct BackupArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupCreateArgs {
-    /// Back up only these kinds (postgres, redis, volume) or component names
+    /// Back up only these kinds (postgres, mysql, redis, volume, command) or component names
     #[arg(long, value_delimiter = ',', value_name = "KIND_OR_NAME,...")]
     pub only: Vec<String>,
     /// Upload the set to this remote after writing it
@@ -298,7 +298,7 @@ pub struct RestoreArgs {
     /// Restore from this remote
     #[arg(long, value_name = "REMOTE")]
     pub from: Option<String>,
-    /// Restore only these kinds (postgres, redis, volume) or component names
+    /// Restore only these kinds (postgres, mysql, redis, volume, command) or component names
     #[arg(long, value_delimiter = ',', value_name = "KIND_OR_NAME,...")]
     pub only: Vec<String>,
     /// Do not take a backup of the current state first

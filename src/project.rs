@@ -42,6 +42,10 @@ pub fn validate_services(s: &Settings, model: &Model) -> Result<()> {
         b.postgres.iter().enumerate().map(|(i, p)| (format!("backup.postgres[{i}].service"), p.service.as_str())),
     );
     named.extend(b.redis.iter().enumerate().map(|(i, r)| (format!("backup.redis[{i}].service"), r.service.as_str())));
+    named.extend(b.mysql.iter().enumerate().map(|(i, m)| (format!("backup.mysql[{i}].service"), m.service.as_str())));
+    named.extend(
+        b.commands.iter().enumerate().map(|(i, c)| (format!("backup.commands[{i}].service"), c.service.as_str())),
+    );
     for (i, v) in b.volumes.iter().enumerate() {
         named.extend(v.stop_services.iter().map(|sv| (format!("backup.volumes[{i}].stop_services"), sv.as_str())));
     }

@@ -40,7 +40,7 @@ pub struct Manifest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Component {
-    /// The kind's word (postgres, redis, volume); only a registered kind reads.
+    /// The kind's word (postgres, mysql, redis, volume, command); only a registered kind reads.
     #[serde(with = "super::kinds::word")]
     pub kind: &'static dyn Kind,
     /// `<service>-<database>` for postgres, the service for redis, the volume's name.
@@ -301,9 +301,12 @@ mod tests {
 
     #[test]
     fn an_unknown_kind_is_refused_naming_the_known_ones() {
-        let json = manifest("20240101_000000", &[("a", H)]).replace(r#""kind":"volume""#, r#""kind":"mysql""#);
+        let json = manifest("20240101_000000", &[("a", H)]).replace(r#""kind":"volume""#, r#""kind":"mongodb""#);
         let e = Manifest::parse(json.as_bytes(), "20240101_000000").unwrap_err().to_string();
-        assert!(e.contains("unknown variant `mysql`, expected one of `postgres`, `redis`, `volume`"), "{e}");
+        assert!(
+            e.contains("unknown variant `mongodb`, expected one of `postgres`, `mysql`, `redis`, `volume`, `command`"),
+            "{e}"
+        );
     }
 
     #[test]

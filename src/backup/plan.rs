@@ -54,6 +54,9 @@ mod tests {
     #[test]
     fn the_messages_name_every_kind_as_before() {
         let keys: Vec<String> = kinds::ALL.iter().map(|k| format!("`{}`", k.config_key())).collect();
-        assert_eq!(either(&keys), "`backup.postgres`, `backup.redis` or `backup.volumes`");
+        assert_eq!(
+            either(&keys),
+            "`backup.postgres`, `backup.mysql`, `backup.redis`, `backup.volumes` or `backup.commands`"
+        );
     }
 }

@@ -27,6 +27,9 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitStatus> {
             "postgres": d.postgres.iter().map(|p| serde_json::json!({
                 "service": p.service, "database": p.database, "user": p.user,
             })).collect::<Vec<_>>(),
+            "mysql": d.mysql.iter().map(|m| serde_json::json!({
+                "service": m.service, "database": m.database, "user": m.user, "password_variable": m.password_variable,
+            })).collect::<Vec<_>>(),
             "redis": d.redis,
             "volumes": d.volumes.iter().map(|v| serde_json::json!({ "name": v.name, "stop_services": v.writers })).collect::<Vec<_>>(),
             "required_variables": d.required_variables,
@@ -41,6 +44,10 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitStatus> {
     for p in &d.postgres {
         output::status(format!("  postgres: service `{}`, database `{}`, user `{}`", p.service, p.database, p.user));
     }
+    for m in &d.mysql {
+        let db = m.database.as_deref().map_or("all".to_string(), |d| format!("`{d}`"));
+        output::status(format!("  mysql: service `{}`, database {db}, user `{}`", m.service, m.user));
+    }
     for r in &d.redis {
         output::status(format!("  redis: service `{r}`"));
     }
@@ -52,7 +59,7 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<ExitStatus> {
         };
         output::status(format!("  volume: {}{stops}", v.name));
     }
-    if d.postgres.is_empty() && d.redis.is_empty() && d.volumes.is_empty() {
+    if d.postgres.is_empty() && d.mysql.is_empty() && d.redis.is_empty() && d.volumes.is_empty() {
         output::warn("found no database and no named volume to back up; add them to `backup:` by hand");
     }
     if let Some(old) = &w.backup_of_old {

@@ -62,6 +62,10 @@ pub struct Backup {
     #[serde(default)]
     pub volumes: Vec<VolumeTarget>,
     #[serde(default)]
+    pub mysql: Vec<MysqlTarget>,
+    #[serde(default)]
+    pub commands: Vec<CommandTarget>,
+    #[serde(default)]
     pub compression: Compression,
     #[serde(default)]
     pub encryption: Encryption,
@@ -79,6 +83,8 @@ impl Default for Backup {
             postgres: vec![],
             redis: vec![],
             volumes: vec![],
+            mysql: vec![],
+            commands: vec![],
             compression: Compression::default(),
             encryption: Encryption::default(),
             signing: Signing::default(),
@@ -121,6 +127,48 @@ pub struct VolumeTarget {
     pub name: String,
     #[serde(default)]
     pub stop_services: Vec<String>,
+}
+
+/// `backup.mysql`: one MySQL or MariaDB database, dumped by `mariadb-dump`/`mysqldump`
+/// in the service's container.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlTarget {
+    pub service: String,
+    /// The database to dump; or `all`.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Every database of the server but its own (mysql, sys, information_schema,
+    /// performance_schema), in one dump.
+    #[serde(default)]
+    pub all: bool,
+    pub user: String,
+    /// The variable holding `user`'s password: the env file, the process environment or
+    /// a `*_FILE` secret first, else the service container's own environment. None: the
+    /// container's MYSQL_PASSWORD / MARIADB_PASSWORD (or the root one, for `root`).
+    #[serde(default)]
+    pub password_variable: Option<String>,
+}
+
+impl MysqlTarget {
+    /// The database, or `all`: for names, files and messages.
+    pub fn label(&self) -> &str {
+        self.database.as_deref().unwrap_or("all")
+    }
+}
+
+/// `backup.commands`: anything else, by its own tools run in the service's container:
+/// `dump`'s stdout is the file, `restore` reads it on stdin.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CommandTarget {
+    pub name: String,
+    pub service: String,
+    pub dump: Vec<String>,
+    pub restore: Vec<String>,
+    /// Reads the file on stdin and exits non-zero when it is not sound.
+    #[serde(default)]
+    pub verify: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]

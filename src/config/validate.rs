@@ -55,6 +55,32 @@ pub(super) fn validate(path: &Path, text: &str, f: &ConfigFile) -> Result<()> {
             ));
         }
     }
+    for m in &f.backup.mysql {
+        let named = m.database.as_deref().is_some_and(|d| !d.is_empty() && !d.contains('`'));
+        if named == m.all {
+            return Err(at(
+                &m.service,
+                format!("backup.mysql of service `{}` needs `database: NAME` or `all: true` (one of them)", m.service),
+            ));
+        }
+    }
+    let mut command_names = std::collections::BTreeSet::new();
+    for c in &f.backup.commands {
+        if c.name.is_empty() || !c.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch)) {
+            return Err(at(
+                &c.name,
+                format!("backup.commands name `{}` must be letters, digits, `.`, `_` or `-` (it names a file)", c.name),
+            ));
+        }
+        if !command_names.insert(c.name.as_str()) {
+            return Err(at(&c.name, format!("two backup.commands are named `{}`; names must be unique", c.name)));
+        }
+        for (key, argv) in [("dump", Some(&c.dump)), ("restore", Some(&c.restore)), ("verify", c.verify.as_ref())] {
+            if argv.is_some_and(|a| a.is_empty() || a[0].is_empty()) {
+                return Err(at(&c.name, format!("backup.commands `{}`: `{key}` needs a command", c.name)));
+            }
+        }
+    }
     ping_urls(&f.notify, &at)
 }
 
@@ -85,6 +111,37 @@ fn ping_urls(n: &super::Notify, at: &dyn Fn(&str, String) -> anyhow::Error) -> R
 #[cfg(test)]
 mod tests {
     use super::super::testing::{err_of, load_in};
+
+    #[test]
+    fn a_mysql_entry_names_one_database_or_all() {
+        let d = tempfile::tempdir().unwrap();
+        let entry = |rest: &str| format!("backup:\n  mysql:\n    - service: db\n      user: root\n{rest}");
+        load_in(d.path(), &entry("      database: shop\n"), &[]).unwrap();
+        load_in(d.path(), &entry("      all: true\n"), &[]).unwrap();
+        for rest in ["", "      database: shop\n      all: true\n", "      database: \"\"\n"] {
+            let e = err_of(load_in(d.path(), &entry(rest), &[]));
+            assert!(e.contains("needs `database: NAME` or `all: true`"), "{rest}: {e}");
+        }
+    }
+
+    #[test]
+    fn command_components_need_a_file_name_and_commands() {
+        let d = tempfile::tempdir().unwrap();
+        let entry = |name: &str, dump: &str| {
+            format!(
+                "backup:\n  commands:\n    - name: {name}\n      service: app\n      dump: {dump}\n      restore: [sh, -c, 'cat > /f']\n"
+            )
+        };
+        load_in(d.path(), &entry("notes", "[cat, /f]"), &[]).unwrap();
+        for (yaml, says) in [
+            (entry("a/b", "[cat, /f]"), "names a file"),
+            (entry("notes", "[]"), "`dump` needs a command"),
+            (entry("notes", "[cat, /f]") + "    - {name: notes, service: app, dump: [x], restore: [y]}\n", "unique"),
+        ] {
+            let e = err_of(load_in(d.path(), &yaml, &[]));
+            assert!(e.contains(says), "{yaml}: {e}");
+        }
+    }
 
     #[test]
     fn health_check_needs_exactly_one_kind() {

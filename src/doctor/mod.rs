@@ -7,6 +7,7 @@
 
 mod cron;
 mod host;
+mod mysql;
 pub mod space;
 mod stack;
 
@@ -102,7 +103,8 @@ pub async fn run(settings: anyhow::Result<Settings>, docker_host: Option<String>
     let sizes = match (&engine, &model) {
         (Some(e), Some(m)) => stack::tools(&mut checks, &s, e, m).await,
         _ => {
-            if !s.file.backup.postgres.is_empty() || !s.file.backup.redis.is_empty() {
+            let b = &s.file.backup;
+            if !b.postgres.is_empty() || !b.redis.is_empty() || !b.mysql.is_empty() {
                 checks.push(Check::warn(
                     "tools",
                     "not checked: needs the engine and the compose project",

@@ -1,5 +1,6 @@
 //! Doctor checks of the running side: the engine, Compose, the services ccops.yaml names,
-//! and the tools a backup runs inside the containers (pg_dump, redis-cli), which also
+//! and the tools a backup runs inside the containers (pg_dump, redis-cli; mysql.rs for
+//! mariadb-dump), which also
 //! prove the configured database and user are right and measure what a backup holds.
 
 use std::process::Stdio;
@@ -11,7 +12,7 @@ use crate::compose::{Compose, Flavour, Model};
 use crate::config::Settings;
 use crate::docker::Engine;
 
-const EXEC_LIMIT: Duration = Duration::from_secs(30);
+pub(super) const EXEC_LIMIT: Duration = Duration::from_secs(30);
 
 pub async fn engine(checks: &mut Vec<Check>, host: Option<&str>) -> Option<Engine> {
     match bounded(Duration::from_secs(20), Engine::connect(host)).await {
@@ -122,6 +123,7 @@ pub async fn services(checks: &mut Vec<Check>, s: &Settings, c: &Compose, engine
     let b = &s.file.backup;
     let mut needed: Vec<&str> =
         b.postgres.iter().map(|p| p.service.as_str()).chain(b.redis.iter().map(|r| r.service.as_str())).collect();
+    needed.extend(b.mysql.iter().map(|m| m.service.as_str()).chain(b.commands.iter().map(|c| c.service.as_str())));
     needed.sort_unstable();
     needed.dedup();
     let mut not_running = Vec::new();
@@ -192,6 +194,7 @@ pub async fn tools(checks: &mut Vec<Check>, s: &Settings, engine: &Engine, model
             }
         }
     }
+    super::mysql::tools(checks, &mut sizes, s, engine).await;
     for v in &s.file.backup.volumes {
         let engine_name = model.volume_name(&v.name).unwrap_or(&v.name).to_string();
         let bytes = bounded(Duration::from_secs(60), super::space::volume_bytes(engine, &engine_name)).await.ok();

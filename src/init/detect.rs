@@ -11,8 +11,8 @@ use anyhow::{Context, Result, anyhow};
 use serde_yaml::{Mapping, Value};
 
 use super::service::{
-    Postgres, is_postgres, is_redis, named_mounts, postgres_target, published_ports, read_env_file, service_env,
-    tag_variable,
+    Mysql, Postgres, is_mysql, is_postgres, is_redis, mysql_target, named_mounts, postgres_target, published_ports,
+    read_env_file, service_env, tag_variable,
 };
 use crate::syntax::interp;
 
@@ -58,6 +58,7 @@ pub struct Detected {
     pub project: String,
     pub environments: Vec<EnvProposal>,
     pub postgres: Vec<Postgres>,
+    pub mysql: Vec<Mysql>,
     pub redis: Vec<String>,
     pub volumes: Vec<Volume>,
     /// Volumes left out, with why (database data directories, external volumes).
@@ -166,6 +167,14 @@ pub fn detect(dir: &Path) -> Result<Detected> {
                 data_volumes.insert(
                     vol,
                     format!("the data directory of postgres service `{name}` (dumped with pg_dump instead)"),
+                );
+            }
+        } else if is_mysql(image, &env, svc) {
+            out.mysql.push(mysql_target(name, svc, &env));
+            for (vol, _) in named_mounts(svc) {
+                data_volumes.insert(
+                    vol,
+                    format!("the data directory of mysql service `{name}` (dumped with mariadb-dump instead)"),
                 );
             }
         } else if is_redis(image, svc) {

@@ -110,6 +110,22 @@ fn backup(line: &mut impl FnMut(&str), d: &Detected) {
             line(&format!("      user: {}", q(&p.user)));
         }
     }
+    if !d.mysql.is_empty() {
+        line("  # mariadb-dump/mysqldump in the service's container, one transaction, no stop.");
+        line("  mysql:");
+        for m in &d.mysql {
+            line(&format!("    # {}", m.source));
+            line(&format!("    - service: {}", q(&m.service)));
+            match &m.database {
+                Some(db) => line(&format!("      database: {}", q(db))),
+                None => line("      all: true                 # every database but the server's own"),
+            }
+            line(&format!("      user: {}", q(&m.user)));
+            if let Some(v) = &m.password_variable {
+                line(&format!("      password_variable: {}", q(v)));
+            }
+        }
+    }
     if !d.redis.is_empty() {
         line("  # The RDB snapshot, after a BGSAVE has finished.");
         line("  redis:");

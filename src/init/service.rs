@@ -1,6 +1,6 @@
 //! What one Compose service tells `ccops init`: its environment (env files, then
-//! `environment:`), whether it is a Postgres server (and which database and user) or a
-//! Redis one, the named volumes it mounts, the ports it publishes and the variable in its
+//! `environment:`), whether it is a Postgres or MySQL/MariaDB server (and which database
+//! and user) or a Redis one, the named volumes it mounts, the ports it publishes and the variable in its
 //! image's tag. Services are read as written, before the env file may be complete.
 
 use std::collections::BTreeMap;
@@ -118,6 +118,90 @@ pub fn postgres_target(service: &str, env: &BTreeMap<String, String>) -> Postgre
         database: db_name,
         user: user_name,
         source: format!("database from {db_src}, user from {user_src}"),
+    }
+}
+
+/// A MySQL or MariaDB server among the services, as `backup.mysql` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mysql {
+    pub service: String,
+    /// None when the service names no database (MYSQL_DATABASE unset): all of them.
+    pub database: Option<String>,
+    pub user: String,
+    pub password_variable: Option<String>,
+    /// Where they came from, for the comment beside them.
+    pub source: String,
+}
+
+/// MySQL/MariaDB by image (mysql, mariadb, percona, bitnami/mysql...) or, for a locally
+/// built image, by the server's own variables or data directory. A client of one (the
+/// Nextcloud app sets MYSQL_DATABASE too) names the host it connects to.
+pub fn is_mysql(image: &str, env: &BTreeMap<String, String>, svc: &Value) -> bool {
+    let repo = repository(image);
+    let tools = ["exporter", "router", "backup", "phpmyadmin", "adminer", "shell", "operator", "proxysql"];
+    if tools.iter().any(|t| repo.contains(t)) {
+        return false;
+    }
+    let name = repo.rsplit('/').next().unwrap_or_default();
+    if ["mysql", "mariadb", "percona", "percona-server"].contains(&name) {
+        return true;
+    }
+    let server_vars = ["MYSQL_ROOT_PASSWORD", "MARIADB_ROOT_PASSWORD", "MYSQL_DATABASE", "MARIADB_DATABASE"];
+    let client_vars = ["MYSQL_HOST", "MARIADB_HOST", "DB_HOST", "DATABASE_URL", "WORDPRESS_DB_HOST"];
+    let server = server_vars.iter().any(|v| env.contains_key(*v)) && !client_vars.iter().any(|v| env.contains_key(*v));
+    server || mount_targets(svc).iter().any(|t| t.starts_with("/var/lib/mysql"))
+}
+
+/// The database, user and password variable of a MySQL/MariaDB service, from the
+/// variables its image reads: the user the image creates, else (or for all databases) root. The password
+/// variable is the one the compose file interpolates (`${DB_PASSWORD}`), else the
+/// container's own (MYSQL_PASSWORD), which ccops reads from the running container.
+pub fn mysql_target(service: &str, svc: &Value, env: &BTreeMap<String, String>) -> Mysql {
+    let pick = |keys: &[&'static str]| {
+        keys.iter().find_map(|k| env.get(*k).filter(|v| !v.is_empty() && !v.contains("${")).map(|v| (*k, v.clone())))
+    };
+    let database = pick(&["MARIADB_DATABASE", "MYSQL_DATABASE"]);
+    // The user the image creates may use only its database: all of them need root.
+    let app_user = database.as_ref().and_then(|_| pick(&["MARIADB_USER", "MYSQL_USER"]));
+    let (user, user_src, pw_keys): (String, &str, &[&str]) = match app_user {
+        Some((k, v)) => (v, k, &["MARIADB_PASSWORD", "MYSQL_PASSWORD"]),
+        None => ("root".into(), "the image's root user", &["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD"]),
+    };
+    let pw_key = pw_keys.iter().find(|k| env.contains_key(**k)).copied();
+    let password_variable = pw_key.map(|k| {
+        let raw = raw_env(svc, k).unwrap_or_default();
+        interp::references(&raw)
+            .into_iter()
+            .next()
+            .filter(|e| !e.name.is_empty())
+            .map_or(k.to_string(), |e| e.name.to_string())
+    });
+    let db_part = database
+        .as_ref()
+        .map_or("all databases (no MYSQL_DATABASE)".to_string(), |(k, _)| format!("database from {k}"));
+    let pw_src = match (&password_variable, pw_key) {
+        (Some(v), Some(k)) if v != k => format!("password from `${{{v}}}` ({k})"),
+        (Some(v), _) => format!("password from the container's {v}"),
+        (None, _) => "no password variable found".to_string(),
+    };
+    Mysql {
+        service: service.to_string(),
+        database: database.map(|(_, v)| v),
+        user,
+        password_variable,
+        source: format!("{db_part}, user from {user_src}, {pw_src}"),
+    }
+}
+
+/// The value of `key` in a service's `environment:` as written, before interpolation.
+fn raw_env(svc: &Value, key: &str) -> Option<String> {
+    match svc.get("environment")? {
+        Value::Mapping(m) => m.get(key).and_then(scalar),
+        Value::Sequence(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .find_map(|i| i.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v.to_string())),
+        _ => None,
     }
 }
 

@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::env_value;
+use super::{env_value, last_lines};
 use crate::config::PostgresTarget;
 use crate::docker::Engine;
 use crate::state::{self, Entry, PgSide};
@@ -288,12 +288,6 @@ fn ident(s: &str) -> String {
 
 fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-fn last_lines(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
-    if tail.is_empty() { "no message".into() } else { tail }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::stack::{Flavour, Stack};
 use crate::support::{Dir, Run};
 
 /// The status word of the line for check `name`, and the line.
-fn line<'a>(r: &'a Run, name: &str) -> (&'a str, &'a str) {
+pub fn line<'a>(r: &'a Run, name: &str) -> (&'a str, &'a str) {
     r.stdout
         .lines()
         .find_map(|l| {

@@ -19,6 +19,7 @@ mod health_db;
 mod health_resources;
 mod hostile;
 mod init;
+mod mysql;
 mod notify;
 mod ping;
 mod remote;

@@ -1,11 +1,13 @@
 //! The kinds of data a backup set holds, and the one registry of them ([`ALL`]). A kind is
-//! one file (postgres.rs, redis.rs, volume.rs): a unit type implementing [`Kind`] (its word
+//! one file (postgres.rs, mysql.rs, redis.rs, volume.rs, command.rs): a unit type implementing [`Kind`] (its word
 //! in the manifest, which of its components ccops.yaml configures, which one a stored
 //! file restores into, how a stored file is read back) and a component type implementing
 //! [`Component`] (how it is named, dumped and put back). Plan, create, verify, restore and
 //! drill go through the registry and these two traits and never name a kind. Adding a
 //! kind: docs/developers/adding-a-kind.md.
 
+pub mod command;
+pub mod mysql;
 pub mod postgres;
 pub mod redis;
 pub mod volume;
@@ -22,7 +24,7 @@ use crate::docker::Engine;
 use crate::project::Project;
 
 /// Every kind ccops backs up, in the order a set lists them. The one registration of a kind.
-pub static ALL: &[&dyn Kind] = &[&postgres::Postgres, &redis::Redis, &volume::Volume];
+pub static ALL: &[&dyn Kind] = &[&postgres::Postgres, &mysql::Mysql, &redis::Redis, &volume::Volume, &command::Command];
 
 /// The kind whose manifest word is `word`.
 pub fn by_word(word: &str) -> Option<&'static dyn Kind> {
@@ -204,7 +206,7 @@ mod tests {
             assert_eq!(by_word(k.word()).map(|f| f.word()), Some(k.word()));
             assert_eq!(ALL.iter().filter(|o| o.word() == k.word()).count(), 1, "{} twice", k.word());
         }
-        assert!(by_word("mysql").is_none());
+        assert!(by_word("mongodb").is_none());
     }
 
     #[test]
