@@ -40,7 +40,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// More detail on stderr (repeatable)
+    /// More detail on stderr (repeatable; -vv adds the raw error chain under an error)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

@@ -67,6 +67,10 @@ pub async fn schedule(
         drill: drill.is_some(),
     });
     if print {
+        // The line appends to the log: its folder must exist wherever the line is pasted.
+        if let Some(dir) = log.parent() {
+            crate::util::create_private_dir(dir)?;
+        }
         if output::json_mode() {
             output::json(&serde_json::json!({ "entry": line }));
         } else {

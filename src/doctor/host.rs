@@ -87,29 +87,32 @@ pub async fn remotes(checks: &mut Vec<Check>, s: &Settings) {
 
 pub fn notify(s: &Settings) -> Check {
     let n = &s.file.notify;
+    let host_of = |url: &str| reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(String::from));
+    // The nightly backup's dead-man's switch: a monitor that also sees a run that never came.
+    let pings = n.ping_url_of("backup").and_then(host_of).map(|h| format!("; the backup pings {h}"));
     match &n.webhook_url {
-        Some(url) => {
-            let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(String::from));
-            match host {
-                Some(h) => {
-                    let on: Vec<&str> =
-                        n.on.iter()
-                            .map(|o| if *o == crate::config::NotifyOn::Success { "success" } else { "failure" })
-                            .collect();
-                    Check::ok("notify", format!("webhook at {h}, on {}", on.join(" and ")))
-                }
-                None => Check::fail(
-                    "notify",
-                    "`notify.webhook_url` is not a URL",
-                    "set it to the incoming-webhook URL of Slack or Mattermost",
-                ),
+        Some(url) => match host_of(url) {
+            Some(h) => {
+                let on: Vec<&str> =
+                    n.on.iter()
+                        .map(|o| if *o == crate::config::NotifyOn::Success { "success" } else { "failure" })
+                        .collect();
+                Check::ok("notify", format!("webhook at {h}, on {}{}", on.join(" and "), pings.unwrap_or_default()))
             }
-        }
-        None => Check::warn(
-            "notify",
-            "no `notify.webhook_url`: a failed nightly backup is only written to the cron log",
-            "set `notify.webhook_url` to a Slack/Mattermost incoming webhook (docs/observability.md)",
-        ),
+            None => Check::fail(
+                "notify",
+                "`notify.webhook_url` is not a URL",
+                "set it to the incoming-webhook URL of Slack or Mattermost",
+            ),
+        },
+        None => match pings {
+            Some(p) => Check::ok("notify", format!("no webhook{p}: its monitor reports a failed or missed run")),
+            None => Check::warn(
+                "notify",
+                "no `notify.webhook_url` or `notify.ping_url`: a failed nightly backup is only written to the cron log",
+                "set `notify.ping_url` to a dead-man's-switch check (healthchecks.io or alike) and/or `notify.webhook_url` to a Slack/Mattermost incoming webhook (docs/observability.md)",
+            ),
+        },
     }
 }
 

@@ -52,6 +52,20 @@ fn a_stopped_engine_and_a_broken_config_fail_with_a_fix() {
     assert_eq!(engine["status"], "fail");
     assert!(engine["fix"].is_string());
 
+    // Nothing reports a failed nightly backup: a warning; a dead-man's-switch ping does.
+    let r = d.run_env(&["doctor"], &no_engine);
+    let (status, l) = line(&r, "notify");
+    assert_eq!(status, "WARN", "{l}");
+    assert!(l.contains("notify.ping_url"), "{l}");
+    d.write(
+        "ccops.yaml",
+        "environments:\n  prod:\n    compose_files: [docker-compose.yml]\nnotify:\n  ping_url: https://hc.example.test/0d4e-secret\n",
+    );
+    let r = d.run_env(&["doctor"], &no_engine);
+    let (status, l) = line(&r, "notify");
+    assert_eq!(status, "OK", "{l}");
+    assert!(l.contains("the backup pings hc.example.test") && !r.stdout.contains("0d4e-secret"), "{}", r.stdout);
+
     d.write(
         "ccops.yaml",
         "environments:\n  prod:\n    compose_files: [docker-compose.yml]\nbackup:\n  retension: {}\n",

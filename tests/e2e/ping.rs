@@ -157,6 +157,10 @@ fn a_backup_pings_start_then_success_or_fail_with_the_error() {
     assert!(body.contains("its upload to `s3` failed; it is marked upload pending\n  caused by: "), "{body}");
     // The cause names the endpoint that could not be reached (its wording is the errors').
     assert!(body.lines().last().unwrap().contains("127.0.0.1:9"), "{body}");
+    assert!(body.contains("connection refused"), "{body}");
+    for debug in ["DispatchFailure", "Some(", "Error {", " { "] {
+        assert!(!body.contains(debug), "`{debug}` in {body}");
+    }
     assert_eq!(l.sets(), 2);
 
     // Refused (another run holds the lock): nothing is tried, the check hears /fail.
@@ -240,9 +244,8 @@ fn the_line_backup_schedule_installs_pings_from_crons_bare_environment() {
     let r = l.run(&["backup", "schedule", "--print", "--cron", "17 3 * * *"]);
     r.code(0);
     let line = r.stdout.trim();
-    // The line appends to the state folder's cron.log: the folder exists once ccops has
-    // worked here (`--print` itself creates nothing).
-    std::fs::create_dir_all(l.dir.join(".ccops")).unwrap();
+    // The line appends to the state folder's cron.log: `--print` made the folder.
+    assert!(l.dir.join(".ccops").is_dir(), "{line}");
     // What cron runs: the line after its five time fields (the marker is a shell comment).
     let command = line.splitn(6, ' ').nth(5).unwrap();
     assert!(command.contains(" backup >> ") && !command.contains('%'), "{line}");
