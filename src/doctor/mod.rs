@@ -160,6 +160,9 @@ pub fn summary(r: &Report) -> String {
     }
 }
 
+/// How long one probe inside a container (a dump tool, a login) may take.
+const EXEC_LIMIT: Duration = Duration::from_secs(30);
+
 /// Run `f` for at most `limit`; a timeout is the error `no answer within ...`.
 async fn bounded<T>(limit: Duration, f: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     match tokio::time::timeout(limit, f).await {

@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use super::space::Sizes;
-use super::{Check, bounded};
+use super::{Check, EXEC_LIMIT, bounded};
 use crate::config::{MysqlTarget, Settings};
 use crate::docker::Engine;
 use crate::snapshot::mysql;
@@ -13,7 +13,7 @@ use crate::snapshot::mysql;
 pub async fn tools(checks: &mut Vec<Check>, sizes: &mut Sizes, s: &Settings, engine: &Engine) {
     for t in &s.file.backup.mysql {
         let name = format!("mysql {}", t.service);
-        match bounded(super::stack::EXEC_LIMIT, probe(engine, s, t)).await {
+        match bounded(EXEC_LIMIT, probe(engine, s, t)).await {
             Ok((tools, bytes)) => {
                 sizes.add(format!("mysql {}", t.label()), Some(bytes));
                 checks.push(Check::ok(

@@ -7,12 +7,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::space::Sizes;
-use super::{Check, bounded};
+use super::{Check, EXEC_LIMIT, bounded};
 use crate::compose::{Compose, Flavour, Model};
 use crate::config::Settings;
 use crate::docker::Engine;
-
-pub(super) const EXEC_LIMIT: Duration = Duration::from_secs(30);
 
 pub async fn engine(checks: &mut Vec<Check>, host: Option<&str>) -> Option<Engine> {
     match bounded(Duration::from_secs(20), Engine::connect(host)).await {
