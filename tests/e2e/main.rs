@@ -19,6 +19,7 @@ mod health_resources;
 mod hostile;
 mod init;
 mod notify;
+mod release;
 mod remote;
 mod restore_window;
 mod rollout;
