@@ -12,7 +12,7 @@ use crate::schedule::DrillEvery;
 
 /// Operate a Docker Compose application: backup, restore, deploy, health, scan.
 #[derive(Debug, Parser)]
-#[command(name = "ccops", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "ccops", version = crate::version::VERSION.as_str(), propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -26,6 +26,7 @@ mod status;
 mod storage;
 mod syntax;
 mod util;
+mod version;
 
 use clap::Parser;
 

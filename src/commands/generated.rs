@@ -25,7 +25,8 @@ fn expected() -> BTreeMap<PathBuf, Vec<u8>> {
         files.insert(Path::new("completions").join(name), out);
     }
     // As clap_mangen::generate_to does it, into memory: one page per (sub)command.
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+    // The package version, not the commit: a committed file cannot name its own commit.
+    let mut cmd = Cli::command().version(env!("CARGO_PKG_VERSION")).disable_help_subcommand(true);
     cmd.build();
     let mut stack = vec![cmd];
     while let Some(cmd) = stack.pop() {
