@@ -163,7 +163,8 @@ impl PublicKey {
         Self::parse(&text, &format!("`{}`", path.display()))
     }
 
-    /// The key ID as minisign prints it (16 hex digits).
+    /// The key ID as minisign prints it, zero-padded to 16 hex digits (minisign drops
+    /// leading zeros).
     pub fn key_id(&self) -> String {
         key_id(self.0.keynum())
     }

@@ -331,6 +331,47 @@ fn command_component_round_trip_and_a_failing_dump() {
     assert_eq!(p.sets(), before);
 }
 
+/// docs/configuration.md's SQLite example, line for line.
+const SQLITE_BACKUP: &str = r#"  commands:
+    - name: appdb
+      service: app
+      dump: [sqlite3, /data/app.db, .dump]
+      restore: [sh, -c, "rm -f /data/app.db.new && sqlite3 -bail /data/app.db.new && mv /data/app.db.new /data/app.db"]
+      verify: [sqlite3, -bail, ":memory:"]
+"#;
+
+#[test]
+fn sqlite_by_the_documented_commands_round_trips() {
+    let app = APP.replace("ccops-test/base:latest", "ccops-test/sqlite:latest");
+    let p = Project::up("sqlite", &app, SQLITE_BACKUP);
+    let c = p.container("app");
+    let sql = |q: &str| p.docker(&["exec", &c, "sqlite3", "/data/app.db", q]);
+    sql(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) INSERT INTO notes (body) SELECT 'note ' || i FROM n;",
+    );
+
+    p.ccops(&["backup"]).code(0);
+    let set = p.sets()[0].clone();
+    assert!(p.backups().join(&set).join("command-appdb.out.gz").exists(), "{set}");
+    p.ccops(&["backup", "verify", "latest"]).code(0);
+
+    sql("DELETE FROM notes WHERE id > 10; CREATE TABLE later (x);");
+    p.ccops(&["restore", "latest", "--yes"]).code(0);
+    assert_eq!(sql("SELECT count(*), max(body) FROM notes;"), "500|note 99");
+    assert_eq!(sql("SELECT count(*) FROM sqlite_master WHERE name = 'later';"), "0", "the file was replaced whole");
+
+    // A damaged dump: verify's load fails (-bail), the backup fails and keeps nothing.
+    let cfg = std::fs::read_to_string(p.path().join("ccops.yaml")).unwrap();
+    p.write(
+        "ccops.yaml",
+        &cfg.replace("[sqlite3, /data/app.db, .dump]", "[sh, -c, \"sqlite3 /data/app.db .dump | head -c 300\"]"),
+    );
+    let before = p.sets();
+    p.ccops(&["backup"]).code(1).stderr_has("verify command of `appdb`");
+    assert_eq!(p.sets(), before);
+    assert_eq!(sql("SELECT count(*) FROM notes;"), "500", "the live file is untouched");
+}
+
 /// A copy of a fixture project of tests/fixtures/init.
 fn fixture(name: &str) -> crate::support::Dir {
     let d = crate::support::Dir::new();
