@@ -116,6 +116,19 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// An error as lines: its message, then each cause not already said (`caused by: ...`),
+/// as ccops prints it on stderr and puts it in a notification or a ping.
+pub fn chain_text(e: &anyhow::Error) -> String {
+    let mut lines = e.chain().map(ToString::to_string);
+    let mut text = lines.next().unwrap_or_default();
+    for cause in lines {
+        if !text.contains(&cause) {
+            text.push_str(&format!("\n  caused by: {cause}"));
+        }
+    }
+    text
+}
+
 /// An error worded for a person (what went wrong, what to do), keeping the raw error it
 /// replaces for `-vv`: the drivers' own errors print Debug structures (`DispatchFailure(…)`)
 /// that an operator cannot act on. Its message says the cause, so it has no source.

@@ -82,14 +82,7 @@ pub fn run(cli: Cli) -> ExitStatus {
 
 /// Print an error chain: what failed first, then each cause on its own line.
 pub fn report(e: &anyhow::Error) {
-    let mut lines = e.chain().map(ToString::to_string);
-    let mut text = lines.next().unwrap_or_default();
-    for cause in lines {
-        if !text.contains(&cause) {
-            text.push_str(&format!("\n  caused by: {cause}"));
-        }
-    }
-    output::error(text);
+    output::error(crate::error::chain_text(e));
     output::raw_error(e);
 }
 

@@ -84,19 +84,6 @@ impl Outcome {
     }
 }
 
-/// An error as lines: its message, then each cause not already said (`caused by: ...`),
-/// as ccops prints it.
-pub fn chain_text(e: &anyhow::Error) -> String {
-    let mut lines = e.chain().map(ToString::to_string);
-    let mut text = lines.next().unwrap_or_default();
-    for cause in lines {
-        if !text.contains(&cause) {
-            text.push_str(&format!("\n  caused by: {cause}"));
-        }
-    }
-    text
-}
-
 /// How hard one kind of request tries: each attempt's time limits, and the pause before
 /// each retry (as many retries as pauses).
 struct Delivery {

@@ -120,7 +120,7 @@ fn end_body(s: &Settings, e: &Event, result: &anyhow::Result<ExitStatus>) -> Str
     if outcome == Outcome::Refused {
         text.push_str("; nothing was changed");
     }
-    let error = e.error.clone().or_else(|| result.as_ref().err().map(super::chain_text));
+    let error = e.error.clone().or_else(|| result.as_ref().err().map(crate::error::chain_text));
     if let Some(err) = error {
         text.push('\n');
         text.push_str(&err);

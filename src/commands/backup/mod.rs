@@ -96,7 +96,7 @@ async fn take_set(ctx: &Ctx, a: BackupCreateArgs, taken: &mut Taken) -> Result<E
                 return Err(e);
             }
             super::report(&e);
-            taken.upload_error = Some(crate::notify::chain_text(&e));
+            taken.upload_error = Some(crate::error::chain_text(&e));
             status = ExitStatus::Failure;
         }
     }
