@@ -118,8 +118,8 @@ pub async fn dump<W: AsyncWrite + Unpin>(
     }
     cmd.push("--databases");
     cmd.extend(databases.iter().map(String::as_str));
-    let mut ends = Ends { inner: out, head: Vec::new(), tail: Vec::new() };
-    let o = engine.exec_stream(container, &cmd, &login_env(password), &mut ends, None::<tokio::io::Empty>).await?;
+    let mut w = Ends { inner: out, ends: DumpEnds::default() };
+    let o = engine.exec_stream(container, &cmd, &login_env(password), &mut w, None::<tokio::io::Empty>).await?;
     if o.exit_code != 0 {
         bail!(
             "{tool} of database `{}` in service `{}` failed (exit {}): {}",
@@ -129,10 +129,10 @@ pub async fn dump<W: AsyncWrite + Unpin>(
             last_lines(&o.stderr)
         );
     }
-    if !is_dump_head(&ends.head) {
+    if !is_dump_head(&w.ends.head) {
         bail!("{tool} of database `{}` wrote no dump header", t.label());
     }
-    if !is_dump_tail(&ends.tail) {
+    if !is_dump_tail(&w.ends.tail) {
         bail!("{tool} of database `{}` ended without `{FOOTER}`: the dump is cut short", t.label());
     }
     Ok(())
@@ -250,11 +250,29 @@ fn ident(s: &str) -> String {
     format!("`{}`", s.replace('`', "``"))
 }
 
-/// A writer that passes everything on and keeps the first and last bytes.
+/// The first [`HEAD_BYTES`] and the last [`TAIL_BYTES`] of a stream of any length: what
+/// [`is_dump_head`] and [`is_dump_tail`] look at, in the memory of those two.
+#[derive(Debug, Default)]
+pub struct DumpEnds {
+    pub head: Vec<u8>,
+    pub tail: Vec<u8>,
+}
+
+impl DumpEnds {
+    /// Take the stream's next bytes into account.
+    pub fn push(&mut self, bytes: &[u8]) {
+        let room = HEAD_BYTES.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.tail.extend_from_slice(&bytes[bytes.len().saturating_sub(TAIL_BYTES)..]);
+        let over = self.tail.len().saturating_sub(TAIL_BYTES);
+        self.tail.drain(..over);
+    }
+}
+
+/// A writer that passes everything on and keeps its [`DumpEnds`].
 struct Ends<'a, W> {
     inner: &'a mut W,
-    head: Vec<u8>,
-    tail: Vec<u8>,
+    ends: DumpEnds,
 }
 
 impl<W: AsyncWrite + Unpin> AsyncWrite for Ends<'_, W> {
@@ -262,12 +280,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Ends<'_, W> {
         let me = self.get_mut();
         let r = Pin::new(&mut *me.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
-            let done = &buf[..*n];
-            let room = HEAD_BYTES.saturating_sub(me.head.len());
-            me.head.extend_from_slice(&done[..done.len().min(room)]);
-            me.tail.extend_from_slice(&done[done.len().saturating_sub(TAIL_BYTES)..]);
-            let over = me.tail.len().saturating_sub(TAIL_BYTES);
-            me.tail.drain(..over);
+            me.ends.push(&buf[..*n]);
         }
         r
     }
@@ -301,11 +314,11 @@ mod tests {
     #[tokio::test]
     async fn the_writer_keeps_both_ends_of_what_passes() {
         let mut out = Vec::new();
-        let mut ends = Ends { inner: &mut out, head: Vec::new(), tail: Vec::new() };
+        let mut w = Ends { inner: &mut out, ends: DumpEnds::default() };
         for i in 0..2000u32 {
-            ends.write_all(format!("line {i}\n").as_bytes()).await.unwrap();
+            w.write_all(format!("line {i}\n").as_bytes()).await.unwrap();
         }
-        let (head, tail) = (ends.head.clone(), ends.tail.clone());
+        let (head, tail) = (w.ends.head.clone(), w.ends.tail.clone());
         assert_eq!((head.len(), tail.len()), (HEAD_BYTES, TAIL_BYTES));
         assert!(out.starts_with(&head) && out.ends_with(&tail));
         assert_eq!(ident("a`b"), "`a``b`");

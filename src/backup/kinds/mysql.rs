@@ -80,10 +80,11 @@ impl Kind for Mysql {
     }
 }
 
-/// The size, first 4 KiB and last 512 bytes of a stored file's content, read whole.
+/// The size and the ends (first 4 KiB, last 512 bytes) of a stored file's content,
+/// read whole.
 fn ends(path: &Path) -> Result<(u64, Vec<u8>, Vec<u8>)> {
     let mut r = compress::open_decoded(path)?;
-    let (mut head, mut tail, mut n) = (Vec::new(), Vec::new(), 0u64);
+    let (mut ends, mut n) = (snapshot::mysql::DumpEnds::default(), 0u64);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let got = r.read(&mut buf)?;
@@ -91,12 +92,9 @@ fn ends(path: &Path) -> Result<(u64, Vec<u8>, Vec<u8>)> {
             break;
         }
         n += got as u64;
-        let room = 4096usize.saturating_sub(head.len());
-        head.extend_from_slice(&buf[..got.min(room)]);
-        tail.extend_from_slice(&buf[got.saturating_sub(512)..got]);
-        tail.drain(..tail.len().saturating_sub(512));
+        ends.push(&buf[..got]);
     }
-    Ok((n, head, tail))
+    Ok((n, ends.head, ends.tail))
 }
 
 impl MysqlDatabase {
