@@ -173,20 +173,26 @@ pub fn split_words(args: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut quote: Option<char> = None;
+    // A quoted empty word (`''`) is a word, as in a shell and as `first_word_end` counts it.
+    let mut quoted = false;
     for c in t.chars() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => quote = Some(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                quoted = true;
+            }
             (None, c) if c.is_whitespace() => {
-                if !cur.is_empty() {
+                if !cur.is_empty() || quoted {
                     words.push(std::mem::take(&mut cur));
                 }
+                quoted = false;
             }
             (None, c) => cur.push(c),
         }
     }
-    if !cur.is_empty() {
+    if !cur.is_empty() || quoted {
         words.push(cur);
     }
     words
@@ -361,6 +367,10 @@ mod tests {
         assert_eq!(pairs("ENV", "LEGACY some value"), vec![("LEGACY".into(), Some("some value".into()))]);
         assert_eq!(pairs("ARG", "TOKEN"), vec![("TOKEN".into(), None)]);
         assert_eq!(split_words("[\"a\", \"b c\"]"), ["a", "b c"]);
+        // A quoted empty word is a word: the legacy form's name is it, not the next word
+        // (proptest found `ENV '' x` giving a name and a value both `x`).
+        assert_eq!(split_words("'' b \"\""), ["", "b", ""]);
+        assert_eq!(pairs("ENV", "''\u{2000}#(ওa"), vec![(String::new(), Some("#(ওa".into()))]);
     }
 
     #[test]
