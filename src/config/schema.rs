@@ -113,6 +113,48 @@ pub struct PostgresTarget {
     pub service: String,
     pub database: String,
     pub user: String,
+    /// Point-in-time recovery of the whole server: base backups plus continuous WAL.
+    #[serde(default)]
+    pub pitr: Option<Pitr>,
+}
+
+/// `backup.postgres[].pitr`: physical base backups (`pg_basebackup`) and the WAL that
+/// follows them (`ccops wal stream`), so a restore can stop at any moment in between.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Pitr {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How often `ccops backup` takes a base backup: a set gets one when the newest base
+    /// backup of the service is older than this (`daily` = 24h, `weekly`, or a duration).
+    #[serde(default = "Pitr::default_base_backup", with = "period")]
+    pub base_backup: Duration,
+    /// The most writes a `--to-latest` restore may lose: a partial WAL segment is shipped
+    /// at least this often while the server writes.
+    #[serde(default = "Pitr::default_wal_max_delay", with = "duration")]
+    pub wal_max_delay: Duration,
+    /// The role that streams WAL and takes base backups (REPLICATION or superuser);
+    /// default: the target's `user`.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The variable holding that role's password (env file, process environment or a
+    /// `*_FILE` secret). None: no password (trust or peer for that connection).
+    #[serde(default)]
+    pub password_variable: Option<String>,
+    /// The replication slot `ccops wal stream` keeps on the server; default
+    /// `ccops_<service>` (non-alphanumerics as `_`).
+    #[serde(default)]
+    pub slot: Option<String>,
+}
+
+impl Pitr {
+    fn default_base_backup() -> Duration {
+        Duration::from_secs(24 * 3600)
+    }
+
+    fn default_wal_max_delay() -> Duration {
+        Duration::from_secs(60)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -634,6 +676,28 @@ pub mod drain {
             )));
         }
         Ok(v)
+    }
+
+    pub fn serialize<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        super::duration::serialize(v, s)
+    }
+}
+
+/// A duration, or `daily` / `weekly`.
+pub mod period {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim() {
+            "daily" => Ok(Duration::from_secs(24 * 3600)),
+            "weekly" => Ok(Duration::from_secs(7 * 24 * 3600)),
+            t => humantime::parse_duration(t).map_err(|e| {
+                serde::de::Error::custom(format!("`{s}` is not a period ({e}); write `daily`, `weekly` or e.g. `12h`"))
+            }),
+        }
     }
 
     pub fn serialize<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -215,6 +215,7 @@ mod tests {
             service: "db".into(),
             database: "app".into(),
             user: "u".into(),
+            pitr: None,
         });
         let rd = redis::Dataset { service: "cache".into(), keys: Some(3) };
         let vol = volume::NamedVolume { key: "files".into(), engine_name: "p_files".into(), stop: vec!["web".into()] };

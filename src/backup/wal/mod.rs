@@ -1,0 +1,6 @@
+//! Point-in-time recovery of PostgreSQL: the WAL archive beside the backup sets. A base
+//! backup is a component of a set (kind `pgbase`); the WAL that follows it lives in one
+//! folder per service ([`layout`]), written by `ccops wal stream` and read by
+//! `ccops restore --to-time` / `--to-latest`.
+
+pub mod layout;
