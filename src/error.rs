@@ -3,6 +3,8 @@
 //! source chain, an error ccops worded itself ([`Explained`]) with its raw form kept for
 //! `-vv`. Everything else is `anyhow` with context. This is the ground floor: it imports
 //! nothing of ccops but the exit statuses.
+//! Past 400 lines for its tests (about 355 lines of code): each wording is tested on the
+//! error chains the clients really build.
 
 use std::fmt;
 use std::path::PathBuf;
