@@ -310,6 +310,19 @@ pub struct RestoreArgs {
     /// Restore a set with unencrypted files although `backup.encryption` is configured
     #[arg(long)]
     pub allow_unencrypted: bool,
+    /// Restore PostgreSQL as it was at TIME (point-in-time recovery from a base backup and
+    /// the WAL archive): `2026-12-05 10:32:00` is in this host's local time zone; add an
+    /// offset (`+01:00`) or `Z` for UTC
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["to_latest", "only"])]
+    pub to_time: Option<String>,
+    /// Restore PostgreSQL to the newest WAL stored (point-in-time recovery; loses at most
+    /// `pitr.wal_max_delay` of writes)
+    #[arg(long, conflicts_with = "only")]
+    pub to_latest: bool,
+    /// With --to-time/--to-latest: the `backup.postgres` service to restore [default: the
+    /// only one with `pitr`]
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
     #[command(flatten)]
     pub dry_run: DryRun,
 }

@@ -3,6 +3,7 @@
 //! and finish with the health checks. What each file of a set restores into, and the
 //! steps: restore/steps.rs; waiting for health afterwards: restore/settle.rs.
 
+pub mod pitr;
 mod settle;
 mod steps;
 

@@ -4,3 +4,4 @@
 //! `ccops restore --to-time` / `--to-latest`.
 
 pub mod layout;
+pub mod recover;
