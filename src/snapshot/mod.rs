@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod mysql;
+pub mod pgbase;
 pub mod postgres;
 mod recover;
 pub mod redis;
