@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod mysql;
+pub mod pgbase;
 pub mod pgrecover;
 pub mod postgres;
 mod recover;

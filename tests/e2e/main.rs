@@ -22,6 +22,7 @@ mod init;
 mod mysql;
 mod notify;
 mod ping;
+mod pitr_stream;
 mod release;
 mod remote;
 mod restore_window;
