@@ -55,14 +55,13 @@ impl Server {
     /// Read from the service's container (running or not): its data volume is the named
     /// volume mounted at PGDATA or above it.
     pub async fn of(engine: &Engine, container: &str) -> Result<Server> {
-        let info = engine
-            .api()
-            .inspect_container(container, None)
-            .await
-            .map_err(|e| anyhow!("cannot inspect container {}: {}", crate::docker::short_id(container), crate::docker::short_err(&e)))?;
+        let info = engine.api().inspect_container(container, None).await.map_err(|e| {
+            anyhow!("cannot inspect container {}: {}", crate::docker::short_id(container), crate::docker::short_err(&e))
+        })?;
         let config = info.config.unwrap_or_default();
         let env = config.env.unwrap_or_default();
-        let pgdata = super::env_value(&env, "PGDATA").unwrap_or("/var/lib/postgresql/data").trim_end_matches('/').to_string();
+        let pgdata =
+            super::env_value(&env, "PGDATA").unwrap_or("/var/lib/postgresql/data").trim_end_matches('/').to_string();
         let mount = info
             .mounts
             .unwrap_or_default()
@@ -72,7 +71,9 @@ impl Server {
             .filter(|(_, dest)| pgdata == *dest || pgdata.starts_with(&format!("{dest}/")))
             .max_by_key(|(_, dest)| dest.len());
         let Some((volume, mount)) = mount else {
-            bail!("its PGDATA `{pgdata}` is on no named volume; point-in-time recovery replaces a named volume's contents");
+            bail!(
+                "its PGDATA `{pgdata}` is on no named volume; point-in-time recovery replaces a named volume's contents"
+            );
         };
         Ok(Server {
             image: config.image.or(info.image).unwrap_or_default(),
@@ -266,10 +267,7 @@ async fn start_server(engine: &Engine, server: &Server, scratch: &str, wal: &Pat
         user: server.user.clone(),
         labels: Some(labels(scratch)),
         host_config: Some(HostConfig {
-            binds: Some(vec![
-                format!("{scratch}:{}", server.mount),
-                format!("{}:{WAL_MOUNT}:ro", wal.display()),
-            ]),
+            binds: Some(vec![format!("{scratch}:{}", server.mount), format!("{}:{WAL_MOUNT}:ro", wal.display())]),
             network_mode: Some("none".into()),
             ..Default::default()
         }),

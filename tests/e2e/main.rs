@@ -21,6 +21,7 @@ mod hostile;
 mod init;
 mod mysql;
 mod notify;
+mod pitr_restore;
 mod ping;
 mod pitr_stream;
 mod release;

@@ -129,11 +129,7 @@ pub async fn restore(p: &Project, opts: &Options) -> Result<Option<Restored>> {
             Target::Latest => "the newest WAL stored".into(),
         }
     ));
-    output::status(format!(
-        "  base backup of set {} (ended {}), {place}",
-        chosen.set_id,
-        local_time(b.end_time)
-    ));
+    output::status(format!("  base backup of set {} (ended {}), {place}", chosen.set_id, local_time(b.end_time)));
     output::status(format!("  WAL from {}: {}", archive.describe(), reach(&plan)));
     output::status(format!("  replaces the contents of volume `{}` once the recovery succeeded", server.volume));
     if opts.dry_run {
@@ -208,9 +204,10 @@ fn entry<'a>(s: &'a Settings, service: Option<&str>) -> Result<&'a PostgresTarge
         ));
     }
     match service {
-        Some(svc) => pitr.into_iter().find(|t| t.service == svc).ok_or_else(|| {
-            crate::usage!("service `{svc}` has no `backup.postgres` entry with `pitr` enabled")
-        }),
+        Some(svc) => pitr
+            .into_iter()
+            .find(|t| t.service == svc)
+            .ok_or_else(|| crate::usage!("service `{svc}` has no `backup.postgres` entry with `pitr` enabled")),
         None if pitr.len() == 1 => Ok(pitr[0]),
         None => {
             let names: Vec<&str> = pitr.iter().map(|t| t.service.as_str()).collect();
@@ -258,7 +255,7 @@ async fn remote_bases(store: &dyn Store, svc: &str) -> Result<Vec<Candidate>> {
 /// base counts as ended only a whole second after it: one that ended in the same second
 /// as the target may have ended after it.
 fn choose(mut found: Vec<Candidate>, target: Target, svc: &str, place: &str) -> Result<Candidate> {
-    found.sort_by(|a, b| b.base.end_time.cmp(&a.base.end_time));
+    found.sort_by_key(|c| std::cmp::Reverse(c.base.end_time));
     let Some(oldest) = found.last().map(|c| c.base.end_time) else {
         bail!("no base backup of service `{svc}` {place}; `ccops backup` takes one when `pitr` is enabled");
     };
@@ -329,7 +326,11 @@ async fn recover(
     target: &pgrecover::Target,
 ) -> Result<pgrecover::Recovered> {
     crate::util::create_private_dir(staging)?;
-    output::status(format!("staging {} WAL file{} ...", plan.files.len(), if plan.files.len() == 1 { "" } else { "s" }));
+    output::status(format!(
+        "staging {} WAL file{} ...",
+        plan.files.len(),
+        if plan.files.len() == 1 { "" } else { "s" }
+    ));
     archive.stage(plan, staging).await?;
     crate::util::check_interrupt()?;
     output::status(format!("recovering into scratch volume `{scratch}` ..."));

@@ -70,9 +70,8 @@ pub fn plan(names: impl IntoIterator<Item = String>, start: Segment, end: Segmen
         }
     }
     // The timeline of a number: the newest stored one holding it.
-    let timeline = |number: u64| {
-        whole.keys().chain(partial.keys()).filter(|s| s.number() == number).map(|s| s.timeline).max()
-    };
+    let timeline =
+        |number: u64| whole.keys().chain(partial.keys()).filter(|s| s.number() == number).map(|s| s.timeline).max();
     let last = (n > end.number()).then(|| numbered(timeline(n - 1).unwrap_or(end.timeline), n - 1));
     let first_missing = numbered(last.map_or(end.timeline, |s| s.timeline), n);
     // Past the break nothing is replayed; a partial counts only as the run's last.
@@ -114,7 +113,9 @@ impl Archive<'_> {
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-                Err(e) => Err(anyhow!("cannot read the WAL folder `{}`: {}", dir.display(), crate::util::io_reason(&e))),
+                Err(e) => {
+                    Err(anyhow!("cannot read the WAL folder `{}`: {}", dir.display(), crate::util::io_reason(&e)))
+                }
             },
             Archive::Remote(store, prefix) => {
                 let keys = store.list(prefix).await?;
