@@ -1393,7 +1393,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__restore)
-            opts="-c -e -q -v -y -h -V --from --only --no-safety-backup --timeout --allow-unencrypted --dry-run --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --from --only --no-safety-backup --timeout --allow-unencrypted --to-time --to-latest --service --dry-run --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1408,6 +1408,14 @@ _ccops() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

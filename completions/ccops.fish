@@ -267,6 +267,8 @@ complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subc
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l from -d 'Restore from this remote' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l only -d 'Restore only these kinds (postgres, mysql, redis, volume, command) or component names' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l timeout -d 'How long to wait for the services to be healthy again [default: deploy.timeout]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand restore" -l to-time -d 'Restore PostgreSQL as it was at TIME (point-in-time recovery from a base backup and the WAL archive): `2026-12-05 10:32:00` is in this host\'s local time zone; add an offset (`+01:00`) or `Z` for UTC' -r
+complete -c ccops -n "__fish_ccops_using_subcommand restore" -l service -d 'With --to-time/--to-latest: the `backup.postgres` service to restore [default: the only one with `pitr`]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
@@ -274,6 +276,7 @@ json\t''"
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l log-file -d 'Also append log lines to FILE' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l no-safety-backup -d 'Do not take a backup of the current state first'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l allow-unencrypted -d 'Restore a set with unencrypted files although `backup.encryption` is configured'
+complete -c ccops -n "__fish_ccops_using_subcommand restore" -l to-latest -d 'Restore PostgreSQL to the newest WAL stored (point-in-time recovery; loses at most `pitr.wal_max_delay` of writes)'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l dry-run -d 'Print the plan without acting'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l json -d 'Machine-readable output on stdout (one JSON document)'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s q -l quiet -d 'Errors only (for crontab)'

@@ -140,10 +140,10 @@ async fn to_point(ctx: &Ctx, a: RestoreArgs, restored: &mut Option<String>) -> R
         output::json(&serde_json::json!({
             "restored_service": done.service,
             "base_backup": done.base_set,
-            "to_time": a.to_time.as_ref().map(|_| match target {
-                pitr::Target::Time(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                pitr::Target::Latest => String::new(),
-            }),
+            "to_time": match target {
+                pitr::Target::Time(t) => Some(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                pitr::Target::Latest => None,
+            },
             "last_transaction": done.last_transaction,
             "project": s.project,
             "environment": s.env_name,

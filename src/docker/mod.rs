@@ -268,6 +268,22 @@ impl Engine {
             .map_err(|e| anyhow!("cannot remove container {}: {}", short_id(id), short_err(&e)))
     }
 
+    /// Remove every container (running or not) carrying all of `labels` (`key=value`).
+    pub async fn remove_labelled(&self, labels: Vec<String>) -> Result<()> {
+        let filters = HashMap::from([("label".to_string(), labels)]);
+        let opts =
+            bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let found = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| anyhow!("cannot list helper containers: {}", short_err(&e)))?;
+        for id in found.into_iter().filter_map(|c| c.id) {
+            self.remove(&id).await?;
+        }
+        Ok(())
+    }
+
     /// The environment variables a container was started with (`KEY=value`).
     pub async fn container_env(&self, id: &str) -> Result<Vec<String>> {
         let info = self

@@ -119,16 +119,7 @@ pub async fn create_volume(engine: &Engine, name: &str) -> Result<()> {
 
 /// Remove the scratch volume and every container that a recovery into it created.
 pub async fn remove_scratch(engine: &Engine, name: &str) -> Result<()> {
-    let filters = HashMap::from([("label".to_string(), vec![format!("ccops.pitr={name}")])]);
-    let opts = bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-    let found = engine
-        .api()
-        .list_containers(Some(opts))
-        .await
-        .map_err(|e| anyhow!("cannot list helper containers: {}", crate::docker::short_err(&e)))?;
-    for c in found.into_iter().filter_map(|c| c.id) {
-        engine.remove(&c).await?;
-    }
+    engine.remove_labelled(vec![format!("ccops.pitr={name}")]).await?;
     let opts = bollard::query_parameters::RemoveVolumeOptions { force: true };
     match engine.api().remove_volume(name, Some(opts)).await {
         Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),

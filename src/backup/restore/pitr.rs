@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 
-use super::settle::{newly_failing, wait_healthy, wait_ready};
 use crate::backup::layout::{self, LocalSet};
 use crate::backup::manifest::{Base, Component};
 use crate::backup::remote::{self, RemoteSet, locate, transfer};
@@ -415,16 +414,7 @@ async fn swap(p: &Project, server: &Server, svc: &str, scratch: &str, base_set: 
 
     stopped.extend(db_stopped);
     let timeout = opts.timeout.unwrap_or(s.file.deploy.timeout);
-    let deadline = Instant::now() + timeout;
-    let not_ready = wait_ready(engine, &s.project, &stopped, &before, deadline).await?;
-    let report = wait_healthy(p, &before, deadline).await?;
-    let mut worse: Vec<String> = not_ready.iter().map(|(svc, why)| format!("{svc} ({why})")).collect();
-    worse.extend(
-        newly_failing(&before, &report)
-            .into_iter()
-            .filter(|(name, _)| !not_ready.iter().any(|(svc, _)| svc == name))
-            .map(|(name, detail)| format!("{name} ({detail})")),
-    );
+    let (report, worse) = super::settle::settle(p, &stopped, &before, timeout).await?;
     if !worse.is_empty() {
         bail!(
             "service `{svc}` was restored to the point, but within {} these did not become healthy again, although they were before: {}",
