@@ -205,3 +205,60 @@ fn wal_stream_keeps_the_archive_whole_through_restarts_and_an_outage() {
     std::fs::remove_file(wal_dir(&s).join(&victim)).unwrap();
     s.ccops(&["wal", "verify"]).code(1).stderr_has(&victim[..24]);
 }
+
+#[test]
+fn doctor_health_and_prune_follow_the_base_backups() {
+    let s = with_pitr("walprune", "        user: postgres\n        base_backup: 1s\n");
+    s.edit(
+        "ccops.yaml",
+        "    days: 30\n    keep_last: 3\n    keep_daily: 7\n    keep_weekly: 4\n    keep_monthly: 6\n",
+        "    keep_last: 1\n",
+    );
+    s.edit("ccops.yaml", "  backup_max_age: 26h\n", "  backup_max_age: 26h\n  wal_max_age: 1h\n");
+
+    // doctor reads what the server allows and says what wal stream lacks.
+    s.ccops(&["doctor"])
+        .stdout_has("wal_level is replica")
+        .stdout_has("opens a replication connection")
+        .stdout_has("pitr.password_variable");
+
+    // health: nothing streamed yet is a failure; a fresh stream.json passes.
+    s.ccops(&["health"]).code(1).stdout_has("wal-age-postgres").stdout_has("no WAL stored yet");
+
+    // Two base backups, WAL between and after them; prune keeps one set.
+    let base = |s: &Stack| {
+        let run = s.ccops(&["backup", "--no-prune"]);
+        run.code(0).stderr_has("pgbase-postgres.tar.gz");
+        let m = manifest_of(s, &backup_id(&run.stderr));
+        let c = m["components"].as_array().unwrap().iter().find(|c| c["kind"] == "pgbase").unwrap().clone();
+        lsn(c["start_lsn"].as_str().unwrap()) >> 24
+    };
+    let first = base(&s);
+    for n in 0..3 {
+        s.psql(&format!("CREATE TABLE t{n} (n int)"));
+        superuser(&s, "SELECT pg_switch_wal()");
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = base(&s);
+    assert!(second > first, "{first} {second}");
+    let dir = wal_dir(&s);
+    std::fs::create_dir_all(&dir).unwrap();
+    for n in 1..=second + 1 {
+        std::fs::write(dir.join(format!("{:08X}{:08X}{:08X}.gz", 1, n >> 8, n & 0xFF)), b"x").unwrap();
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    std::fs::write(
+        dir.join("stream.json"),
+        format!(
+            r#"{{"system_identifier":"1","timeline":1,"last_lsn":"0/1","last_shipped_at":"{now}","bytes_shipped":1}}"#
+        ),
+    )
+    .unwrap();
+    s.ccops(&["health"]).code(0).stdout_has("wal-age-postgres");
+
+    s.ccops(&["backup", "prune"]).code(0).stderr_has("WAL file(s) of service `postgres`");
+    let left: Vec<u64> = local_names(&s).iter().map(|n| u64::from_str_radix(&n[8..24], 16).unwrap()).collect();
+    let expected: Vec<u64> = (second..=second + 1).collect();
+    assert_eq!(left, expected, "WAL before the kept base goes, the kept base's stays");
+    s.ccops(&["wal", "verify"]).code(0).stdout_has("no gap");
+}
