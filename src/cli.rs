@@ -92,6 +92,8 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore a backup (verified before anything is touched)
     Restore(RestoreArgs),
+    /// PostgreSQL's WAL archive for point-in-time recovery: stream, verify, status
+    Wal(WalArgs),
     /// Audit the Compose project for security and production-readiness problems
     Scan(ScanArgs),
     /// Validate or print the resolved configuration
@@ -364,6 +366,40 @@ pub struct InitArgs {
     /// Overwrite an existing ccops.yaml
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WalArgs {
+    #[command(subcommand)]
+    pub command: WalCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WalCommand {
+    /// Receive WAL into the archive until stopped (run it under systemd or as a service)
+    Stream {
+        /// The PostgreSQL service [default: the only `backup.postgres` entry with `pitr`]
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+        /// Also copy the archive to this remote (retried while it is unreachable)
+        #[arg(long, value_name = "REMOTE")]
+        upload: Option<String>,
+    },
+    /// Check the archive has every segment from the oldest kept base backup on (exit 1 on a gap)
+    Verify {
+        /// The PostgreSQL service [default: the only `backup.postgres` entry with `pitr`]
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+        /// Check the copy on this remote instead
+        #[arg(long, value_name = "REMOTE")]
+        remote: Option<String>,
+    },
+    /// What the archive holds and when WAL was last stored
+    Status {
+        /// The PostgreSQL service [default: the only `backup.postgres` entry with `pitr`]
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

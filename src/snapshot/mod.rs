@@ -9,6 +9,7 @@ pub mod postgres;
 mod recover;
 pub mod redis;
 pub mod tee;
+pub mod walreceiver;
 pub mod volume;
 
 pub use recover::recover;

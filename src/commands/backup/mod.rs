@@ -170,7 +170,7 @@ async fn prune(ctx: &Ctx, r: Option<&str>, dry_run: bool) -> Result<ExitStatus> 
     let _lock = Lock::acquire(&s.state_dir, "backup prune", Duration::ZERO).await?;
     if let Some(r) = r {
         let store = crate::storage::open(&s, r).await?;
-        let deleted = remote::prune::prune(&*store, &s.file.backup.retention, dry_run).await?;
+        let deleted = remote::prune::prune(&*store, &s.file.backup.retention, Some(&s), dry_run).await?;
         if output::json_mode() {
             output::json(&serde_json::json!({ "remote": r, "deleted": deleted }));
         }
