@@ -85,7 +85,8 @@ impl Engine {
     }
 
     /// The containers of `project` (optionally one service), running or not, one-off
-    /// (`compose run`) containers excluded, ordered by service and replica number.
+    /// (`compose run`) containers and ccops' own helpers excluded, ordered by service and
+    /// replica number.
     pub async fn containers(&self, project: &str, service: Option<&str>) -> Result<Vec<Container>> {
         let mut labels = vec![format!("{LABEL_PROJECT}={project}")];
         if let Some(s) = service {
@@ -103,6 +104,11 @@ impl Engine {
         for c in list {
             let labels = c.labels.unwrap_or_default();
             if labels.get(LABEL_ONEOFF).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+                continue;
+            }
+            // ccops' own containers from a service's image (a volume helper, a recovery
+            // server, the WAL receiver) carry the image's Compose labels too: not the service.
+            if labels.contains_key("ccops.helper") || labels.contains_key("ccops.wal-receiver") {
                 continue;
             }
             let Some(id) = c.id else { continue };
