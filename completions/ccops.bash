@@ -318,13 +318,21 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__drill)
-            opts="-c -e -q -v -y -h -V --from --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --from --to-time --to-latest --service --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

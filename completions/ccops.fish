@@ -224,11 +224,14 @@ complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subc
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l from -d 'Download the set from this remote (even when it is here too)' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l to-time -d 'Drill a restore to a point instead: PostgreSQL recovered to TIME from a base backup and the WAL archive in a scratch volume, checked, timed and removed (`2026-12-05 10:32:00` in this host\'s time zone; an offset or `Z` for another)' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l service -d 'With --to-time/--to-latest: the `backup.postgres` service [default: the only one with `pitr`]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
 json\t''"
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-file -d 'Also append log lines to FILE' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l to-latest -d 'The same, to the newest WAL stored'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l json -d 'Machine-readable output on stdout (one JSON document)'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s q -l quiet -d 'Errors only (for crontab)'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s v -l verbose -d 'More detail on stderr (repeatable; -vv adds the raw error chain under an error)'

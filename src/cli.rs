@@ -269,6 +269,18 @@ pub enum BackupCommand {
         /// Download the set from this remote (even when it is here too)
         #[arg(long, value_name = "REMOTE")]
         from: Option<String>,
+        /// Drill a restore to a point instead: PostgreSQL recovered to TIME from a base
+        /// backup and the WAL archive in a scratch volume, checked, timed and removed
+        /// (`2026-12-05 10:32:00` in this host's time zone; an offset or `Z` for another)
+        #[arg(long, value_name = "TIME", conflicts_with = "to_latest")]
+        to_time: Option<String>,
+        /// The same, to the newest WAL stored
+        #[arg(long)]
+        to_latest: bool,
+        /// With --to-time/--to-latest: the `backup.postgres` service [default: the only
+        /// one with `pitr`]
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
     },
     /// Install, show or remove the crontab entry for nightly backups
     Schedule {

@@ -154,6 +154,10 @@ fn restore_to_a_time_brings_back_exactly_the_rows_committed_by_then() {
         .code(2)
         .stderr_has("before the oldest base backup");
 
+    // A drill recovers the same point beside the live service and leaves it alone.
+    s.ccops(&["backup", "drill", "--to-time", &t]).code(0).stderr_has("drill to a point of service `postgres` passed");
+    assert_eq!(ticks(&s), written[..k]);
+
     // The newest WAL stored, its .partial included: every row (the writer had ended).
     s.ccops(&["restore", "--to-latest", "--yes"]).code(0);
     assert_eq!(ticks(&s), written);

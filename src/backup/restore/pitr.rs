@@ -72,65 +72,22 @@ struct Candidate {
     base: Base,
 }
 
+/// What a recovery to a point starts from, all found before anything changes.
+struct Found {
+    target: PostgresTarget,
+    chosen: Candidate,
+    server: Server,
+    archive: Archive,
+    plan: Plan,
+    place: String,
+}
+
 /// Restore `opts.service` to `opts.target`. Returns None after a dry run.
 pub async fn restore(p: &Project, opts: &Options) -> Result<Option<Restored>> {
-    let s = &p.settings;
-    let target = entry(s, opts.service.as_deref())?;
-    let svc = target.service.clone();
-    if let Target::Time(t) = opts.target
-        && t > Utc::now()
-    {
-        return Err(crate::usage!(
-            "{} is in the future; a restore to a point goes back in time (for everything stored, use --to-latest)",
-            local_time(t)
-        ));
-    }
-    let engine = p.engine()?;
-    clean_leftovers(engine, s).await;
-    let store = match &opts.from {
-        Some(r) => Some(crate::storage::open(s, r).await?),
-        None => None,
-    };
-    let found = match &store {
-        None => local_bases(s, &svc)?,
-        Some(st) => remote_bases(&**st, &svc).await?,
-    };
-    let place = match &store {
-        None => format!("in `{}`", s.backup_dir.display()),
-        Some(st) => format!("on remote `{}`", st.name()),
-    };
-    let chosen = choose(found, opts.target, &svc, &place)?;
-
-    // The live server, as the recovery copies it (image, environment, data volume).
-    let ctr = engine.containers(&s.project, Some(&svc)).await?.into_iter().next().ok_or_else(|| {
-        anyhow!("service `{svc}` has no container; create it first (`docker compose up -d {svc}`), its data volume is what is restored")
-    })?;
-    let server = Server::of(engine, &ctr.id).await.map_err(|e| e.context(format!("service `{svc}`")))?;
-
-    // The WAL the base needs, and how far it reaches.
-    let archive = match &store {
-        None => Archive::Local(wal_layout::local_dir(&s.backup_dir, &svc)),
-        Some(st) => Archive::Remote(&**st, wal_layout::remote_prefix("", &svc)),
-    };
-    let b = &chosen.base;
-    let (Some(start), Some(end)) = (Segment::of_lsn(b.timeline, &b.start_lsn), Segment::of_lsn(b.timeline, &b.end_lsn))
-    else {
-        bail!("the base backup in set {} records no usable WAL position", chosen.set_id);
-    };
-    let plan = crate::backup::wal::recover::plan(archive.names().await?, start, end);
-
-    output::status(format!(
-        "restore service `{svc}` of project `{}`, environment `{}`, to {}:",
-        s.project,
-        s.env_name,
-        match opts.target {
-            Target::Time(t) => local_time(t),
-            Target::Latest => "the newest WAL stored".into(),
-        }
-    ));
-    output::status(format!("  base backup of set {} (ended {}), {place}", chosen.set_id, local_time(b.end_time)));
-    output::status(format!("  WAL from {}: {}", archive.describe(), reach(&plan)));
-    output::status(format!("  replaces the contents of volume `{}` once the recovery succeeded", server.volume));
+    let f = find(p, opts.target, opts.service.as_deref(), opts.from.as_deref()).await?;
+    let svc = f.target.service.clone();
+    print_plan(p, &f, opts.target, "restore");
+    output::status(format!("  replaces the contents of volume `{}` once the recovery succeeded", f.server.volume));
     if opts.dry_run {
         output::status("dry run: nothing was changed");
         return Ok(None);
@@ -142,14 +99,123 @@ pub async fn restore(p: &Project, opts: &Options) -> Result<Option<Restored>> {
         "restore",
     )?;
     crate::util::check_interrupt()?;
+    let (scratch, staging, recovered) = into_scratch(p, &f, opts.target, opts.allow_unencrypted).await?;
+    let engine = p.engine()?;
+    let swapped = swap(p, &f.server, &svc, &scratch, &f.chosen.set_id, opts).await;
+    cleanup(engine, &scratch, &staging).await;
+    swapped?;
+    Ok(Some(Restored { service: svc, base_set: f.chosen.set_id, last_transaction: recovered.last_transaction }))
+}
+
+/// What a drill to a point proved.
+#[derive(Debug, Clone)]
+pub struct Drilled {
+    pub service: String,
+    pub base_set: String,
+    pub last_transaction: Option<String>,
+    /// From the start to a promoted server that answers: the recovery time of a restore
+    /// to this point, without its swap and health wait.
+    pub seconds: f64,
+}
+
+/// `backup drill --to-time/--to-latest`: the recovery of a restore to a point, into a
+/// scratch volume beside the live service, which it never touches; removed afterwards.
+pub async fn drill(p: &Project, target: Target, service: Option<&str>, from: Option<&str>) -> Result<Drilled> {
+    let started = Instant::now();
+    let f = find(p, target, service, from).await?;
+    print_plan(p, &f, target, "drill");
+    let (scratch, staging, recovered) = into_scratch(p, &f, target, false).await?;
+    cleanup(p.engine()?, &scratch, &staging).await;
+    Ok(Drilled {
+        service: f.target.service.clone(),
+        base_set: f.chosen.set_id,
+        last_transaction: recovered.last_transaction,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The service, its base backup for `target`, its live server and the WAL after the base.
+async fn find(p: &Project, target: Target, service: Option<&str>, from: Option<&str>) -> Result<Found> {
+    let s = &p.settings;
+    let entry = entry(s, service)?.clone();
+    let svc = entry.service.clone();
+    if let Target::Time(t) = target
+        && t > Utc::now()
+    {
+        return Err(crate::usage!(
+            "{} is in the future; a restore to a point goes back in time (for everything stored, use --to-latest)",
+            local_time(t)
+        ));
+    }
+    let engine = p.engine()?;
+    let store = match from {
+        Some(r) => Some(crate::storage::open(s, r).await?),
+        None => None,
+    };
+    let (found, place) = match &store {
+        None => (local_bases(s, &svc)?, format!("in `{}`", s.backup_dir.display())),
+        Some(st) => (remote_bases(&**st, &svc).await?, format!("on remote `{}`", st.name())),
+    };
+    let chosen = choose(found, target, &svc, &place)?;
+
+    // The live server, as the recovery copies it (image, environment, data volume).
+    let ctr = engine.containers(&s.project, Some(&svc)).await?.into_iter().next().ok_or_else(|| {
+        anyhow!("service `{svc}` has no container; create it first (`docker compose up -d {svc}`), its data volume is what is restored")
+    })?;
+    let server = Server::of(engine, &ctr.id).await.map_err(|e| e.context(format!("service `{svc}`")))?;
+
+    // The WAL the base needs, and how far it reaches.
+    let archive = match store {
+        None => Archive::Local(wal_layout::local_dir(&s.backup_dir, &svc)),
+        Some(st) => Archive::Remote(st, wal_layout::remote_prefix("", &svc)),
+    };
+    let b = &chosen.base;
+    let (Some(start), Some(end)) = (Segment::of_lsn(b.timeline, &b.start_lsn), Segment::of_lsn(b.timeline, &b.end_lsn))
+    else {
+        bail!("the base backup in set {} records no usable WAL position", chosen.set_id);
+    };
+    let plan = crate::backup::wal::recover::plan(archive.names().await?, start, end);
+    Ok(Found { target: entry, chosen, server, archive, plan, place })
+}
+
+fn print_plan(p: &Project, f: &Found, target: Target, what: &str) {
+    let s = &p.settings;
+    output::status(format!(
+        "{what} service `{}` of project `{}`, environment `{}`, to {}:",
+        f.target.service,
+        s.project,
+        s.env_name,
+        match target {
+            Target::Time(t) => local_time(t),
+            Target::Latest => "the newest WAL stored".into(),
+        }
+    ));
+    let b = &f.chosen.base;
+    output::status(format!("  base backup of set {} (ended {}), {}", f.chosen.set_id, local_time(b.end_time), f.place));
+    output::status(format!("  WAL from {}: {}", f.archive.describe(), reach(&f.plan)));
+}
+
+/// The base fetched and checked, the WAL staged, and the server recovered into a new
+/// scratch volume; returns the scratch volume, the staging folder and what the
+/// recovery said. On failure both are removed already, and the error says nothing changed.
+async fn into_scratch(
+    p: &Project,
+    f: &Found,
+    target: Target,
+    allow_unencrypted: bool,
+) -> Result<(String, PathBuf, pgrecover::Recovered)> {
+    let s = &p.settings;
+    let engine = p.engine()?;
+    let svc = &f.target.service;
+    clean_leftovers(engine, s).await;
 
     // The base set, local or downloaded, its manifest signed and its file checked.
-    let set = match (chosen.local, chosen.remote, &store) {
-        (Some(set), _, _) => set,
-        (None, Some(rs), Some(st)) => fetch(s, &**st, &rs, opts.allow_unencrypted).await?,
-        _ => bail!("set {} is nowhere", chosen.set_id),
+    let set = match (&f.chosen.local, &f.chosen.remote, &f.archive) {
+        (Some(set), _, _) => set.clone(),
+        (None, Some(rs), Archive::Remote(st, _)) => fetch(s, &**st, rs, allow_unencrypted).await?,
+        _ => bail!("set {} is nowhere", f.chosen.set_id),
     };
-    let file = base_file(s, &set, &svc, opts.allow_unencrypted)?;
+    let file = base_file(s, &set, svc, allow_unencrypted)?;
     crate::backup::crypto::check_can_decrypt(&[file.as_path()])
         .map_err(|e| e.context(format!("the base backup of set {} cannot be read, nothing was changed", set.id)))?;
 
@@ -157,40 +223,36 @@ pub async fn restore(p: &Project, opts: &Options) -> Result<Option<Restored>> {
     let scratch = format!("{}-ccops-pitr-{}", s.project, std::process::id());
     let staging = pgrecover::staging_dir(&s.backup_dir, &scratch);
     let pg_target = pgrecover::Target {
-        time: match opts.target {
+        time: match target {
             Target::Time(t) => Some(t.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()),
             Target::Latest => None,
         },
-        user: target.user.clone(),
-        database: target.database.clone(),
+        user: f.target.user.clone(),
+        database: f.target.database.clone(),
     };
-    let recovered = recover(engine, &server, &scratch, &staging, &archive, &plan, &file, &pg_target).await;
-    let recovered = match recovered {
-        Ok(r) => r,
+    match recover(engine, &f.server, &scratch, &staging, &f.archive, &f.plan, &file, &pg_target).await {
+        Ok(r) => {
+            if let Some(t) = &r.last_transaction {
+                output::status(format!("recovered: last transaction replayed committed at {t}"));
+            }
+            Ok((scratch, staging, r))
+        }
         Err(e) => {
             cleanup(engine, &scratch, &staging).await;
             if e.downcast_ref::<pgrecover::TargetNotReached>().is_some() {
                 return Err(anyhow!(
                     "the stored WAL ends before {}: the first segment missing is {} ({}); nothing was changed",
-                    match opts.target {
+                    match target {
                         Target::Time(t) => local_time(t),
                         Target::Latest => "the target".into(),
                     },
-                    plan.first_missing,
-                    archive.describe()
+                    f.plan.first_missing,
+                    f.archive.describe()
                 ));
             }
-            return Err(e.context(format!("the recovery of service `{svc}` failed; nothing was changed")));
+            Err(e.context(format!("the recovery of service `{svc}` failed; nothing was changed")))
         }
-    };
-    if let Some(t) = &recovered.last_transaction {
-        output::status(format!("recovered: last transaction replayed committed at {t}"));
     }
-
-    let swapped = swap(p, &server, &svc, &scratch, &chosen.set_id, opts).await;
-    cleanup(engine, &scratch, &staging).await;
-    swapped?;
-    Ok(Some(Restored { service: svc, base_set: chosen.set_id, last_transaction: recovered.last_transaction }))
 }
 
 /// The `backup.postgres` entry with `pitr` enabled that `service` names (or the only one).
@@ -319,7 +381,7 @@ async fn recover(
     server: &Server,
     scratch: &str,
     staging: &Path,
-    archive: &Archive<'_>,
+    archive: &Archive,
     plan: &Plan,
     base: &Path,
     target: &pgrecover::Target,
@@ -361,7 +423,9 @@ async fn clean_leftovers(engine: &crate::docker::Engine, s: &Settings) {
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(scratch) = name.strip_prefix('.').filter(|n| n.starts_with(&prefix)) else { continue };
-        if scratch[prefix.len()..].parse::<u32>().is_ok_and(|pid| pid != std::process::id()) {
+        // Only a dead run's: a drill (under its own lock) may run beside a restore.
+        let pid = scratch[prefix.len()..].parse::<u32>().ok();
+        if pid.is_some_and(|pid| pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()) {
             output::warn(format!("removing scratch volume `{scratch}` and its staged WAL, left by a killed restore"));
             cleanup(engine, scratch, &e.path()).await;
         }

@@ -95,14 +95,14 @@ fn numbered(timeline: u32, number: u64) -> Segment {
 }
 
 /// Where the archive of one service is read from.
-pub enum Archive<'a> {
+pub enum Archive {
     /// `<backup.directory>/wal/<service>/`.
     Local(PathBuf),
     /// A remote, under `<prefix>wal/<service>/` (the store's keys are relative to its prefix).
-    Remote(&'a dyn Store, String),
+    Remote(Box<dyn Store>, String),
 }
 
-impl Archive<'_> {
+impl Archive {
     /// The stored names in the archive (not yet parsed).
     pub async fn names(&self) -> Result<Vec<String>> {
         match self {
@@ -144,7 +144,7 @@ impl Archive<'_> {
                     let to = dir.join(format!(".download-{stored}"));
                     let file = crate::backup::sink::open_private(&to)?;
                     let bar = indicatif::ProgressBar::hidden();
-                    crate::storage::download(*store, &format!("{prefix}{stored}"), file, MAX_STORED, &bar).await?;
+                    crate::storage::download(&**store, &format!("{prefix}{stored}"), file, MAX_STORED, &bar).await?;
                     to
                 }
             };

@@ -32,7 +32,10 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<ExitStatus> {
             result
         }
         Some(BackupCommand::Prune { remote, dry_run }) => prune(ctx, remote.as_deref(), dry_run.dry_run).await,
-        Some(BackupCommand::Drill { id, from }) => drill::run(ctx, id, from).await,
+        Some(BackupCommand::Drill { id, from, to_time, to_latest, service }) if to_time.is_some() || to_latest => {
+            drill::to_point(ctx, &id, from, to_time, service).await
+        }
+        Some(BackupCommand::Drill { id, from, .. }) => drill::run(ctx, id, from).await,
         Some(BackupCommand::Schedule { cron, upload, remove, print, drill, dry_run }) => {
             let s = ctx.settings(None)?;
             schedule::schedule(&s, &cron, upload.as_deref(), remove, print, dry_run.dry_run, drill).await
