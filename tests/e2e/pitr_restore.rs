@@ -148,6 +148,16 @@ fn restore_to_a_time_brings_back_exactly_the_rows_committed_by_then() {
         .stderr_has("the stored WAL ends before")
         .stderr_has("nothing was changed");
     assert_eq!(ticks(&s), written[..k]);
+    // Ctrl-C during the recovery: exit 130, the live data as it was, no scratch left.
+    let bg = crate::support::Background::spawn(s.ccops_cmd(&["restore", "--to-time", &t, "--yes"]));
+    bg.wait_for("recovering into scratch volume", 60);
+    bg.signal("INT");
+    let (code, err) = bg.finish();
+    assert_eq!(code, 130, "{err}");
+    assert_eq!(ticks(&s), written[..k]);
+    let left = s.docker(&["volume", "ls", "-q", "--filter", "label=ccops.pitr"]);
+    assert!(!left.contains(&s.project), "{left}");
+
     // In the future, before every base: refused before anything is read.
     s.ccops(&["restore", "--to-time", "2999-01-01 00:00:00Z", "--yes"]).code(2).stderr_has("is in the future");
     s.ccops(&["restore", "--to-time", "2001-01-01 00:00:00Z", "--yes"])

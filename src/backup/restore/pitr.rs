@@ -239,6 +239,10 @@ async fn into_scratch(
         }
         Err(e) => {
             cleanup(engine, &scratch, &staging).await;
+            // A signal cuts the base's stream short: what fails then is its cause.
+            if crate::util::interrupted() {
+                return Err(anyhow::Error::new(crate::error::Interrupted).context("nothing was changed"));
+            }
             if e.downcast_ref::<pgrecover::TargetNotReached>().is_some() {
                 return Err(anyhow!(
                     "the stored WAL ends before {}: the first segment missing is {} ({}); nothing was changed",
