@@ -7,4 +7,5 @@ pub mod archive;
 pub mod check;
 pub mod layout;
 pub mod retention;
+pub mod settings;
 pub mod stream;

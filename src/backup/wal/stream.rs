@@ -60,6 +60,7 @@ pub fn entry<'a>(p: &'a Project, service: Option<&str>) -> Result<&'a PostgresTa
 pub async fn stream(p: &Project, opts: Options) -> Result<()> {
     let t = entry(p, opts.service.as_deref())?;
     let s = &p.settings;
+    super::settings::check(s)?;
     let pitr = t.pitr.clone().unwrap_or_else(|| unreachable!("a PITR entry"));
     let engine = p.engine()?;
     let dir = layout::local_dir(&s.backup_dir, &t.service);
