@@ -274,7 +274,8 @@ impl Writer<'_> {
         });
         for (wal, path) in ready {
             let f = self.file(wal);
-            let bytes = store(&path, &self.dir, &f).await?;
+            // Stored whole already (a run killed before it cleared staging): never rewritten.
+            let bytes = if self.dir.join(f.name()).exists() { 0 } else { store(&path, &self.dir, &f).await? };
             std::fs::remove_file(&path)?;
             if let Wal::Segment(seg) = wal {
                 for old in archive::local_files(&self.dir)? {
@@ -468,4 +469,43 @@ async fn sync(
         known.remove(&name);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory::MemoryStore;
+
+    fn names(store: &MemoryStore) -> Vec<String> {
+        store.objects.lock().unwrap().keys().cloned().collect()
+    }
+
+    #[tokio::test]
+    async fn the_remote_gets_what_it_lacks_and_loses_partials_of_whole_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::default();
+        let prefix = layout::remote_prefix("", "db");
+        let mut remote = None;
+        std::fs::write(dir.path().join("000000010000000000000003.gz"), b"3").unwrap();
+        std::fs::write(dir.path().join("000000010000000000000004.partial.gz"), b"4a").unwrap();
+        std::fs::write(dir.path().join("stream.json"), b"{}").unwrap();
+        sync(&store, dir.path(), &prefix, &mut remote).await.unwrap();
+        assert_eq!(names(&store), ["wal/db/000000010000000000000003.gz", "wal/db/000000010000000000000004.partial.gz"]);
+
+        // The partial grew: it is sent again. Then the segment is whole: its partial goes.
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(dir.path().join("000000010000000000000004.partial.gz"), b"4ab").unwrap();
+        sync(&store, dir.path(), &prefix, &mut remote).await.unwrap();
+        assert_eq!(store.objects.lock().unwrap()["wal/db/000000010000000000000004.partial.gz"], b"4ab");
+        std::fs::remove_file(dir.path().join("000000010000000000000004.partial.gz")).unwrap();
+        std::fs::write(dir.path().join("000000010000000000000004.gz"), b"4").unwrap();
+        sync(&store, dir.path(), &prefix, &mut remote).await.unwrap();
+        assert_eq!(names(&store), ["wal/db/000000010000000000000003.gz", "wal/db/000000010000000000000004.gz"]);
+
+        // A remote that lost everything (listed again after a failure) is filled again.
+        store.objects.lock().unwrap().clear();
+        let mut relisted = None;
+        sync(&store, dir.path(), &prefix, &mut relisted).await.unwrap();
+        assert_eq!(names(&store).len(), 2);
+    }
 }
