@@ -136,6 +136,15 @@ impl Drop for Sidecar {
 fn wal_stream_keeps_the_archive_whole_through_restarts_and_an_outage() {
     let s = with_pitr("walstream", "        password_variable: DB_PASSWORD\n        wal_max_delay: 5s\n");
     let _sidecar = Sidecar(format!("{}-ccops-wal-postgres", s.project));
+    let hook = crate::notify::Hook::start();
+    std::fs::create_dir_all(s.path().join("metrics")).unwrap();
+    let cfg = s.path().join("ccops.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let extra = format!(
+        "notify:\n  webhook_url: {}\n  on: [failure]\nmetrics:\n  textfile: metrics/ccops.prom\n",
+        hook.url("/hooks/wal")
+    );
+    std::fs::write(&cfg, format!("{text}\n{extra}")).unwrap();
     // What docs/pitr.md asks of an existing cluster: the role may replicate.
     superuser(&s, "ALTER ROLE commandcenter REPLICATION");
     s.psql("CREATE TABLE pitr_rows (n int, at timestamptz)");
@@ -204,6 +213,19 @@ fn wal_stream_keeps_the_archive_whole_through_restarts_and_an_outage() {
     let victim = whole[whole.len() / 2].clone();
     std::fs::remove_file(wal_dir(&s).join(&victim)).unwrap();
     s.ccops(&["wal", "verify"]).code(1).stderr_has(&victim[..24]);
+
+    // The metrics followed; a stream that starts on a gap says so and notifies.
+    let prom = std::fs::read_to_string(s.path().join("metrics/ccops.prom")).unwrap();
+    let series = crate::notify::parse_prometheus(&prom).unwrap();
+    let svc = [("service", "postgres")];
+    assert!(crate::notify::value(&series, "ccops_wal_last_segment_timestamp_seconds", &svc).unwrap() > 0.0, "{prom}");
+    assert!(crate::notify::value(&series, "ccops_wal_bytes_shipped_total", &svc).unwrap() > 0.0, "{prom}");
+    let bg = stream(&s, &s3);
+    bg.wait_for("has a gap", 60);
+    let got = hook.wait_for(1);
+    assert!(got.last().unwrap().text.contains(&victim[..24]), "{}", got.last().unwrap().text);
+    bg.signal("TERM");
+    assert_eq!(bg.finish().0, 0);
 }
 
 #[test]
