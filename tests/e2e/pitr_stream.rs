@@ -195,6 +195,13 @@ fn wal_stream_keeps_the_archive_whole_through_restarts_and_an_outage() {
     assert!(s3.aws(&["s3", "mb", "s3://commandcenter-backups"]).0);
     bg.wait_for("work again", 90);
 
+    // Idle: the record stays fresh while the receiver runs (wal_max_delay 5s; bound generous).
+    std::thread::sleep(Duration::from_secs(15));
+    let text = std::fs::read_to_string(wal_dir(&s).join("stream.json")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339(rec["last_shipped_at"].as_str().unwrap()).unwrap();
+    assert!((chrono::Utc::now() - at.to_utc()).num_seconds() < 12, "{text}");
+
     // SIGTERM: what is complete is stored, the receiver removed, exit 0.
     bg.signal("TERM");
     let (code, log) = bg.finish();

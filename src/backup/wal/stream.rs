@@ -133,7 +133,12 @@ pub async fn stream(p: &Project, opts: Options) -> Result<()> {
             check_gaps(p, &t.service, &w.dir).await;
         }
         match walreceiver::state(engine, &r.id).await {
-            State::Running => backoff = Duration::from_secs(1),
+            State::Running => {
+                backoff = Duration::from_secs(1);
+                if let Err(e) = w.refresh_if_idle() {
+                    output::warn(format!("cannot update {}: {e:#}", archive::RECORD));
+                }
+            }
             State::Exited(code, out) => {
                 output::warn(format!(
                     "the WAL receiver stopped (exit {code}: {out}); starting it again in {}s",
@@ -318,6 +323,21 @@ impl Writer<'_> {
         self.partial_seen = Some((name, mtime));
         self.partial_at = Some(Instant::now());
         self.note(seg.timeline, end.min(start + 16 * 1024 * 1024), bytes, false)
+    }
+
+    /// Nothing arrived since the last copy of the partial segment: the archive is current.
+    /// Say so in `stream.json` (and the metrics) every half `wal_max_delay`, so an idle
+    /// server does not read as a stopped stream.
+    fn refresh_if_idle(&mut self) -> Result<()> {
+        let staged = staged_partial(&self.staging).map(|(name, _, mtime)| (name, mtime));
+        if staged.is_none() || staged != self.partial_seen {
+            return Ok(());
+        }
+        let since = self.record.shipped_at().map(|at| (Utc::now() - at).to_std().unwrap_or_default());
+        if since.is_none_or(|d| d >= self.max_delay / 2) {
+            self.note(self.record.timeline, 0, 0, false)?;
+        }
+        Ok(())
     }
 
     /// Record a stored file in `stream.json`.
