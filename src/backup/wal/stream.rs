@@ -61,13 +61,13 @@ pub async fn stream(p: &Project, opts: Options) -> Result<()> {
     let t = entry(p, opts.service.as_deref())?;
     let s = &p.settings;
     super::settings::check(s)?;
-    let pitr = t.pitr.clone().unwrap_or_else(|| unreachable!("a PITR entry"));
+    let max_delay = t.pitr.as_ref().map_or(Duration::from_secs(60), |p| p.wal_max_delay);
     let engine = p.engine()?;
     let dir = layout::local_dir(&s.backup_dir, &t.service);
     let staging = dir.join(STAGING);
-    crate::util::create_private_dir(&s.backup_dir)?;
-    std::fs::create_dir_all(&staging)?;
-    crate::util::create_private_dir(&dir)?;
+    for d in [&s.backup_dir, &dir, &staging] {
+        crate::util::create_private_dir(d)?;
+    }
     let slot = archive::slot_name(t);
     let name = walreceiver::name(&s.project, &t.service);
     let mut w = Writer {
@@ -81,7 +81,7 @@ pub async fn stream(p: &Project, opts: Options) -> Result<()> {
         record: Record::read(&dir).unwrap_or_default(),
         partial_seen: None,
         partial_at: None,
-        max_delay: pitr.wal_max_delay,
+        max_delay,
     };
     let gap = check_gaps(p, &t.service, &w.dir).await;
     let uploader = opts.store.map(|store| {
@@ -102,6 +102,16 @@ pub async fn stream(p: &Project, opts: Options) -> Result<()> {
         let Some(r) = receiver.as_ref() else {
             match start_receiver(p, engine, t, &name, &staging, &slot).await {
                 Ok((r, id)) => {
+                    let known = &w.record.system_identifier;
+                    if !known.is_empty() && *known != id.system_identifier {
+                        walreceiver::remove(engine, &name).await;
+                        bail!(
+                            "{} holds WAL of another PostgreSQL server (system {known}; service `{}` is now system {}); move that folder away to start a new archive",
+                            dir.display(),
+                            t.service,
+                            id.system_identifier
+                        );
+                    }
                     output::status(format!(
                         "receiving WAL of service `{}` (slot `{slot}`) into {}",
                         t.service,
