@@ -144,6 +144,13 @@ impl Component for BaseBackup {
         format!("postgres server of service `{}` (replaced whole)", self.target.service)
     }
 
+    /// `pgbase` or `pgbase-<service>` only: `--only postgres` (the kind, or a service of
+    /// that name) means the pg_dump, not a copy of the whole server.
+    fn matches(&self, token: &str) -> bool {
+        let t = token.trim();
+        t == PgBase.word() || t.strip_prefix("pgbase-") == Some(self.target.service.as_str())
+    }
+
     fn not_due(&self) -> Option<String> {
         self.not_due.clone()
     }
@@ -231,7 +238,8 @@ mod tests {
         let t = PostgresTarget { service: "db".into(), database: "app".into(), user: "u".into(), pitr: None };
         let b = BaseBackup { target: t, not_due: None, due: String::new() };
         assert_eq!(b.file_name(Compression::Zstd), "pgbase-db.tar.zst");
-        assert!(b.matches("pgbase") && b.matches("db") && !b.matches("app") && !b.matches("postgres"));
+        assert!(b.matches("pgbase") && b.matches("pgbase-db"));
+        assert!(!b.matches("db") && !b.matches("app") && !b.matches("postgres"));
     }
 
     #[test]
