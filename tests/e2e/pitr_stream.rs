@@ -251,8 +251,15 @@ fn doctor_health_and_prune_follow_the_base_backups() {
         .stdout_has("opens a replication connection")
         .stdout_has("pitr.password_variable");
 
-    // health: nothing streamed yet is a failure; a fresh stream.json passes.
-    s.ccops(&["health"]).code(1).stdout_has("wal-age-postgres").stdout_has("no WAL stored yet");
+    // health: nothing streamed yet is a failure; a fresh stream.json passes. (Only this
+    // check is judged: the others answer to the machine's load.)
+    let wal_age = |s: &Stack| {
+        let h = s.ccops(&["--json", "health"]).json();
+        h["checks"].as_array().unwrap().iter().find(|c| c["name"] == "wal-age-postgres").cloned().unwrap()
+    };
+    let c = wal_age(&s);
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("no WAL stored yet"), "{c}");
 
     // Two base backups, WAL between and after them; prune keeps one set.
     let base = |s: &Stack| {
@@ -283,7 +290,7 @@ fn doctor_health_and_prune_follow_the_base_backups() {
         ),
     )
     .unwrap();
-    s.ccops(&["health"]).code(0).stdout_has("wal-age-postgres");
+    assert_eq!(wal_age(&s)["status"], "ok");
 
     s.ccops(&["backup", "prune"]).code(0).stderr_has("WAL file(s) of service `postgres`");
     let left: Vec<u64> = local_names(&s).iter().map(|n| u64::from_str_radix(&n[8..24], 16).unwrap()).collect();
