@@ -33,6 +33,8 @@ pub struct BaseBackup {
     pub target: PostgresTarget,
     /// Why it is not due (`None`: due).
     pub not_due: Option<String>,
+    /// Why it is due, for the plan line.
+    pub due: String,
 }
 
 /// The PITR-enabled entries of `backup.postgres`.
@@ -59,17 +61,23 @@ impl Kind for PgBase {
             .into_iter()
             .map(|t| {
                 let period = t.pitr.as_ref().map(|p| p.base_backup).unwrap_or_default();
-                let not_due = newest.iter().find(|(svc, _)| *svc == t.service).and_then(|(_, end)| {
-                    let age = (Utc::now() - *end).to_std().unwrap_or_default();
-                    (age < period).then(|| {
-                        format!(
-                            "the newest base backup is {} old, pitr.base_backup is {}",
-                            crate::util::human_duration(age),
-                            crate::util::human_duration(period)
-                        )
-                    })
-                });
-                Box::new(BaseBackup { target: t.clone(), not_due }) as Box<dyn Component>
+                let age = newest
+                    .iter()
+                    .find(|(svc, _)| *svc == t.service)
+                    .map(|(_, end)| (Utc::now() - *end).to_std().unwrap_or_default());
+                let period_text = crate::util::human_duration(period);
+                let (not_due, due) = match age {
+                    None => (None, "no base backup here yet".to_string()),
+                    Some(age) => {
+                        let text = format!("the newest base backup is {} old", crate::util::human_duration(age));
+                        if age < period {
+                            (Some(format!("{text}, pitr.base_backup is {period_text}")), String::new())
+                        } else {
+                            (None, format!("{text}, older than pitr.base_backup {period_text}"))
+                        }
+                    }
+                };
+                Box::new(BaseBackup { target: t.clone(), not_due, due }) as Box<dyn Component>
             })
             .collect()
     }
@@ -78,7 +86,7 @@ impl Kind for PgBase {
         let svc = rec.service.unwrap_or(rec.name);
         targets(&cx.p.settings)
             .find(|t| t.service == svc)
-            .map(|t| Box::new(BaseBackup { target: t.clone(), not_due: None }) as Box<dyn Component>)
+            .map(|t| Box::new(BaseBackup { target: t.clone(), not_due: None, due: String::new() }) as Box<dyn Component>)
             .ok_or_else(|| {
                 crate::usage!(
                     "backup `{}` holds a base backup of service `{svc}`, but no `backup.postgres` entry of ccops.yaml enables pitr for it",
@@ -125,11 +133,22 @@ impl Component for BaseBackup {
     }
 
     fn describe(&self) -> String {
-        format!("postgres base backup of service `{}` (whole server, for point-in-time recovery)", self.target.service)
+        let why = if self.due.is_empty() { String::new() } else { format!("; {}", self.due) };
+        format!(
+            "postgres base backup of service `{}` (whole server, for point-in-time recovery{why})",
+            self.target.service
+        )
     }
 
     fn describe_restore(&self) -> String {
         format!("postgres server of service `{}` (replaced whole)", self.target.service)
+    }
+
+    /// `pgbase` or `pgbase-<service>` only: `--only postgres` (the kind, or a service of
+    /// that name) means the pg_dump, not a copy of the whole server.
+    fn matches(&self, token: &str) -> bool {
+        let t = token.trim();
+        t == PgBase.word() || t.strip_prefix("pgbase-") == Some(self.target.service.as_str())
     }
 
     fn not_due(&self) -> Option<String> {
@@ -217,9 +236,10 @@ mod tests {
     #[test]
     fn a_base_backup_is_named_by_its_service_and_only_its_own_words_match() {
         let t = PostgresTarget { service: "db".into(), database: "app".into(), user: "u".into(), pitr: None };
-        let b = BaseBackup { target: t, not_due: None };
+        let b = BaseBackup { target: t, not_due: None, due: String::new() };
         assert_eq!(b.file_name(Compression::Zstd), "pgbase-db.tar.zst");
-        assert!(b.matches("pgbase") && b.matches("db") && !b.matches("app") && !b.matches("postgres"));
+        assert!(b.matches("pgbase") && b.matches("pgbase-db"));
+        assert!(!b.matches("db") && !b.matches("app") && !b.matches("postgres"));
     }
 
     #[test]

@@ -9,4 +9,5 @@ pub mod check;
 pub mod layout;
 pub mod recover;
 pub mod retention;
+pub mod settings;
 pub mod stream;

@@ -60,13 +60,14 @@ pub fn entry<'a>(p: &'a Project, service: Option<&str>) -> Result<&'a PostgresTa
 pub async fn stream(p: &Project, opts: Options) -> Result<()> {
     let t = entry(p, opts.service.as_deref())?;
     let s = &p.settings;
-    let pitr = t.pitr.clone().unwrap_or_else(|| unreachable!("a PITR entry"));
+    super::settings::check(s)?;
+    let max_delay = t.pitr.as_ref().map_or(Duration::from_secs(60), |p| p.wal_max_delay);
     let engine = p.engine()?;
     let dir = layout::local_dir(&s.backup_dir, &t.service);
     let staging = dir.join(STAGING);
-    crate::util::create_private_dir(&s.backup_dir)?;
-    std::fs::create_dir_all(&staging)?;
-    crate::util::create_private_dir(&dir)?;
+    for d in [&s.backup_dir, &dir, &staging] {
+        crate::util::create_private_dir(d)?;
+    }
     let slot = archive::slot_name(t);
     let name = walreceiver::name(&s.project, &t.service);
     let mut w = Writer {
@@ -80,7 +81,7 @@ pub async fn stream(p: &Project, opts: Options) -> Result<()> {
         record: Record::read(&dir).unwrap_or_default(),
         partial_seen: None,
         partial_at: None,
-        max_delay: pitr.wal_max_delay,
+        max_delay,
     };
     let gap = check_gaps(p, &t.service, &w.dir).await;
     let uploader = opts.store.map(|store| {
@@ -101,6 +102,16 @@ pub async fn stream(p: &Project, opts: Options) -> Result<()> {
         let Some(r) = receiver.as_ref() else {
             match start_receiver(p, engine, t, &name, &staging, &slot).await {
                 Ok((r, id)) => {
+                    let known = &w.record.system_identifier;
+                    if !known.is_empty() && *known != id.system_identifier {
+                        walreceiver::remove(engine, &name).await;
+                        bail!(
+                            "{} holds WAL of another PostgreSQL server (system {known}; service `{}` is now system {}); move that folder away to start a new archive",
+                            dir.display(),
+                            t.service,
+                            id.system_identifier
+                        );
+                    }
                     output::status(format!(
                         "receiving WAL of service `{}` (slot `{slot}`) into {}",
                         t.service,
@@ -132,7 +143,12 @@ pub async fn stream(p: &Project, opts: Options) -> Result<()> {
             check_gaps(p, &t.service, &w.dir).await;
         }
         match walreceiver::state(engine, &r.id).await {
-            State::Running => backoff = Duration::from_secs(1),
+            State::Running => {
+                backoff = Duration::from_secs(1);
+                if let Err(e) = w.refresh_if_idle() {
+                    output::warn(format!("cannot update {}: {e:#}", archive::RECORD));
+                }
+            }
             State::Exited(code, out) => {
                 output::warn(format!(
                     "the WAL receiver stopped (exit {code}: {out}); starting it again in {}s",
@@ -273,7 +289,8 @@ impl Writer<'_> {
         });
         for (wal, path) in ready {
             let f = self.file(wal);
-            let bytes = store(&path, &self.dir, &f).await?;
+            // Stored whole already (a run killed before it cleared staging): never rewritten.
+            let bytes = if self.dir.join(f.name()).exists() { 0 } else { store(&path, &self.dir, &f).await? };
             std::fs::remove_file(&path)?;
             if let Wal::Segment(seg) = wal {
                 for old in archive::local_files(&self.dir)? {
@@ -316,6 +333,21 @@ impl Writer<'_> {
         self.partial_seen = Some((name, mtime));
         self.partial_at = Some(Instant::now());
         self.note(seg.timeline, end.min(start + 16 * 1024 * 1024), bytes, false)
+    }
+
+    /// Nothing arrived since the last copy of the partial segment: the archive is current.
+    /// Say so in `stream.json` (and the metrics) every half `wal_max_delay`, so an idle
+    /// server does not read as a stopped stream.
+    fn refresh_if_idle(&mut self) -> Result<()> {
+        let staged = staged_partial(&self.staging).map(|(name, _, mtime)| (name, mtime));
+        if staged.is_none() || staged != self.partial_seen {
+            return Ok(());
+        }
+        let since = self.record.shipped_at().map(|at| (Utc::now() - at).to_std().unwrap_or_default());
+        if since.is_none_or(|d| d >= self.max_delay / 2) {
+            self.note(self.record.timeline, 0, 0, false)?;
+        }
+        Ok(())
     }
 
     /// Record a stored file in `stream.json`.
@@ -467,4 +499,43 @@ async fn sync(
         known.remove(&name);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory::MemoryStore;
+
+    fn names(store: &MemoryStore) -> Vec<String> {
+        store.objects.lock().unwrap().keys().cloned().collect()
+    }
+
+    #[tokio::test]
+    async fn the_remote_gets_what_it_lacks_and_loses_partials_of_whole_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::default();
+        let prefix = layout::remote_prefix("", "db");
+        let mut remote = None;
+        std::fs::write(dir.path().join("000000010000000000000003.gz"), b"3").unwrap();
+        std::fs::write(dir.path().join("000000010000000000000004.partial.gz"), b"4a").unwrap();
+        std::fs::write(dir.path().join("stream.json"), b"{}").unwrap();
+        sync(&store, dir.path(), &prefix, &mut remote).await.unwrap();
+        assert_eq!(names(&store), ["wal/db/000000010000000000000003.gz", "wal/db/000000010000000000000004.partial.gz"]);
+
+        // The partial grew: it is sent again. Then the segment is whole: its partial goes.
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(dir.path().join("000000010000000000000004.partial.gz"), b"4ab").unwrap();
+        sync(&store, dir.path(), &prefix, &mut remote).await.unwrap();
+        assert_eq!(store.objects.lock().unwrap()["wal/db/000000010000000000000004.partial.gz"], b"4ab");
+        std::fs::remove_file(dir.path().join("000000010000000000000004.partial.gz")).unwrap();
+        std::fs::write(dir.path().join("000000010000000000000004.gz"), b"4").unwrap();
+        sync(&store, dir.path(), &prefix, &mut remote).await.unwrap();
+        assert_eq!(names(&store), ["wal/db/000000010000000000000003.gz", "wal/db/000000010000000000000004.gz"]);
+
+        // A remote that lost everything (listed again after a failure) is filled again.
+        store.objects.lock().unwrap().clear();
+        let mut relisted = None;
+        sync(&store, dir.path(), &prefix, &mut relisted).await.unwrap();
+        assert_eq!(names(&store).len(), 2);
+    }
 }
