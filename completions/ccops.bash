@@ -58,6 +58,9 @@ _ccops() {
             ccops,scan)
                 cmd="ccops__subcmd__scan"
                 ;;
+            ccops,wal)
+                cmd="ccops__subcmd__wal"
+                ;;
             ccops__subcmd__backup,drill)
                 cmd="ccops__subcmd__backup__subcmd__drill"
                 ;;
@@ -160,6 +163,9 @@ _ccops() {
             ccops__subcmd__help,scan)
                 cmd="ccops__subcmd__help__subcmd__scan"
                 ;;
+            ccops__subcmd__help,wal)
+                cmd="ccops__subcmd__help__subcmd__wal"
+                ;;
             ccops__subcmd__help__subcmd__backup,drill)
                 cmd="ccops__subcmd__help__subcmd__backup__subcmd__drill"
                 ;;
@@ -184,6 +190,39 @@ _ccops() {
             ccops__subcmd__help__subcmd__config,show)
                 cmd="ccops__subcmd__help__subcmd__config__subcmd__show"
                 ;;
+            ccops__subcmd__help__subcmd__wal,status)
+                cmd="ccops__subcmd__help__subcmd__wal__subcmd__status"
+                ;;
+            ccops__subcmd__help__subcmd__wal,stream)
+                cmd="ccops__subcmd__help__subcmd__wal__subcmd__stream"
+                ;;
+            ccops__subcmd__help__subcmd__wal,verify)
+                cmd="ccops__subcmd__help__subcmd__wal__subcmd__verify"
+                ;;
+            ccops__subcmd__wal,help)
+                cmd="ccops__subcmd__wal__subcmd__help"
+                ;;
+            ccops__subcmd__wal,status)
+                cmd="ccops__subcmd__wal__subcmd__status"
+                ;;
+            ccops__subcmd__wal,stream)
+                cmd="ccops__subcmd__wal__subcmd__stream"
+                ;;
+            ccops__subcmd__wal,verify)
+                cmd="ccops__subcmd__wal__subcmd__verify"
+                ;;
+            ccops__subcmd__wal__subcmd__help,help)
+                cmd="ccops__subcmd__wal__subcmd__help__subcmd__help"
+                ;;
+            ccops__subcmd__wal__subcmd__help,status)
+                cmd="ccops__subcmd__wal__subcmd__help__subcmd__status"
+                ;;
+            ccops__subcmd__wal__subcmd__help,stream)
+                cmd="ccops__subcmd__wal__subcmd__help__subcmd__stream"
+                ;;
+            ccops__subcmd__wal__subcmd__help,verify)
+                cmd="ccops__subcmd__wal__subcmd__help__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -191,7 +230,7 @@ _ccops() {
 
     case "${cmd}" in
         ccops)
-            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version deploy rollback releases scale migrate health backup restore scan config init doctor completions help"
+            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,13 +318,21 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__backup__subcmd__drill)
-            opts="-c -e -q -v -y -h -V --from --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --from --to-time --to-latest --service --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -969,7 +1016,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__help)
-            opts="deploy rollback releases scale migrate health backup restore scan config init doctor completions help"
+            opts="deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1290,6 +1337,62 @@ _ccops() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ccops__subcmd__help__subcmd__wal)
+            opts="stream verify status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__help__subcmd__wal__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__help__subcmd__wal__subcmd__stream)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__help__subcmd__wal__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ccops__subcmd__init)
             opts="-c -e -q -v -y -h -V --force --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1393,7 +1496,7 @@ _ccops() {
             return 0
             ;;
         ccops__subcmd__restore)
-            opts="-c -e -q -v -y -h -V --from --only --no-safety-backup --timeout --allow-unencrypted --dry-run --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
+            opts="-c -e -q -v -y -h -V --from --only --no-safety-backup --timeout --allow-unencrypted --to-time --to-latest --service --dry-run --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1408,6 +1511,14 @@ _ccops() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1531,6 +1642,248 @@ _ccops() {
                     ;;
                 --fail-on)
                     COMPREPLY=($(compgen -W "info low medium high critical" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__wal)
+            opts="-c -e -q -v -y -h -V --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version stream verify status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__wal__subcmd__help)
+            opts="stream verify status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__wal__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__wal__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__wal__subcmd__help__subcmd__stream)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__wal__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__wal__subcmd__status)
+            opts="-c -e -q -v -y -h -V --service --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__wal__subcmd__stream)
+            opts="-c -e -q -v -y -h -V --service --upload --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upload)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ccops__subcmd__wal__subcmd__verify)
+            opts="-c -e -q -v -y -h -V --service --remote --config --env --json --quiet --verbose --yes --no-input --no-color --log-format --log-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

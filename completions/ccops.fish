@@ -45,6 +45,7 @@ complete -c ccops -n "__fish_ccops_needs_command" -f -a "migrate" -d 'Run or ins
 complete -c ccops -n "__fish_ccops_needs_command" -f -a "health" -d 'Check every service\'s containers and the configured health checks'
 complete -c ccops -n "__fish_ccops_needs_command" -f -a "backup" -d 'Take a backup of the project\'s databases and volumes, or manage backups'
 complete -c ccops -n "__fish_ccops_needs_command" -f -a "restore" -d 'Restore a backup (verified before anything is touched)'
+complete -c ccops -n "__fish_ccops_needs_command" -f -a "wal" -d 'PostgreSQL\'s WAL archive for point-in-time recovery: stream, verify, status'
 complete -c ccops -n "__fish_ccops_needs_command" -f -a "scan" -d 'Audit the Compose project for security and production-readiness problems'
 complete -c ccops -n "__fish_ccops_needs_command" -f -a "config" -d 'Validate or print the resolved configuration'
 complete -c ccops -n "__fish_ccops_needs_command" -f -a "init" -d 'Write a ccops.yaml for the Compose project in this folder'
@@ -223,11 +224,14 @@ complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subc
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l from -d 'Download the set from this remote (even when it is here too)' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l to-time -d 'Drill a restore to a point instead: PostgreSQL recovered to TIME from a base backup and the WAL archive in a scratch volume, checked, timed and removed (`2026-12-05 10:32:00` in this host\'s time zone; an offset or `Z` for another)' -r
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l service -d 'With --to-time/--to-latest: the `backup.postgres` service [default: the only one with `pitr`]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
 json\t''"
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-file -d 'Also append log lines to FILE' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l to-latest -d 'The same, to the newest WAL stored'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -l json -d 'Machine-readable output on stdout (one JSON document)'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s q -l quiet -d 'Errors only (for crontab)'
 complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subcommand_from drill" -s v -l verbose -d 'More detail on stderr (repeatable; -vv adds the raw error chain under an error)'
@@ -267,6 +271,8 @@ complete -c ccops -n "__fish_ccops_using_subcommand backup; and __fish_seen_subc
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l from -d 'Restore from this remote' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l only -d 'Restore only these kinds (postgres, mysql, redis, volume, command) or component names' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l timeout -d 'How long to wait for the services to be healthy again [default: deploy.timeout]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand restore" -l to-time -d 'Restore PostgreSQL as it was at TIME (point-in-time recovery from a base backup and the WAL archive): `2026-12-05 10:32:00` is in this host\'s local time zone; add an offset (`+01:00`) or `Z` for UTC' -r
+complete -c ccops -n "__fish_ccops_using_subcommand restore" -l service -d 'With --to-time/--to-latest: the `backup.postgres` service to restore [default: the only one with `pitr`]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
@@ -274,6 +280,7 @@ json\t''"
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l log-file -d 'Also append log lines to FILE' -r -F
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l no-safety-backup -d 'Do not take a backup of the current state first'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l allow-unencrypted -d 'Restore a set with unencrypted files although `backup.encryption` is configured'
+complete -c ccops -n "__fish_ccops_using_subcommand restore" -l to-latest -d 'Restore PostgreSQL to the newest WAL stored (point-in-time recovery; loses at most `pitr.wal_max_delay` of writes)'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l dry-run -d 'Print the plan without acting'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l json -d 'Machine-readable output on stdout (one JSON document)'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s q -l quiet -d 'Errors only (for crontab)'
@@ -283,6 +290,71 @@ complete -c ccops -n "__fish_ccops_using_subcommand restore" -l no-input -d 'Nev
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -l no-color -d 'No colours (NO_COLOR is honoured too)'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s h -l help -d 'Print help'
 complete -c ccops -n "__fish_ccops_using_subcommand restore" -s V -l version -d 'Print version'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
+json\t''"
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -l log-file -d 'Also append log lines to FILE' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -l json -d 'Machine-readable output on stdout (one JSON document)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -s q -l quiet -d 'Errors only (for crontab)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -s v -l verbose -d 'More detail on stderr (repeatable; -vv adds the raw error chain under an error)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -s y -l yes -d 'Answer yes to confirmations (required when stdin is not a terminal)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -l no-input -d 'Never wait for an answer, even at a terminal: a confirmation --yes did not answer fails (exit 2) before anything is changed'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -l no-color -d 'No colours (NO_COLOR is honoured too)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -s h -l help -d 'Print help'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -s V -l version -d 'Print version'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -f -a "stream" -d 'Receive WAL into the archive until stopped (run it under systemd or as a service)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -f -a "verify" -d 'Check the archive has every segment from the oldest kept base backup on (exit 1 on a gap)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -f -a "status" -d 'What the archive holds and when WAL was last stored'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and not __fish_seen_subcommand_from stream verify status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -l service -d 'The PostgreSQL service [default: the only `backup.postgres` entry with `pitr`]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -l upload -d 'Also copy the archive to this remote (retried while it is unreachable)' -r
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
+json\t''"
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -l log-file -d 'Also append log lines to FILE' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -l json -d 'Machine-readable output on stdout (one JSON document)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -s q -l quiet -d 'Errors only (for crontab)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -s v -l verbose -d 'More detail on stderr (repeatable; -vv adds the raw error chain under an error)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -s y -l yes -d 'Answer yes to confirmations (required when stdin is not a terminal)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -l no-input -d 'Never wait for an answer, even at a terminal: a confirmation --yes did not answer fails (exit 2) before anything is changed'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -l no-color -d 'No colours (NO_COLOR is honoured too)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -s h -l help -d 'Print help'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from stream" -s V -l version -d 'Print version'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -l service -d 'The PostgreSQL service [default: the only `backup.postgres` entry with `pitr`]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -l remote -d 'Check the copy on this remote instead' -r
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
+json\t''"
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -l log-file -d 'Also append log lines to FILE' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -l json -d 'Machine-readable output on stdout (one JSON document)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Errors only (for crontab)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More detail on stderr (repeatable; -vv adds the raw error chain under an error)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -s y -l yes -d 'Answer yes to confirmations (required when stdin is not a terminal)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -l no-input -d 'Never wait for an answer, even at a terminal: a confirmation --yes did not answer fails (exit 2) before anything is changed'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -l no-color -d 'No colours (NO_COLOR is honoured too)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -l service -d 'The PostgreSQL service [default: the only `backup.postgres` entry with `pitr`]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -s c -l config -d 'Config file [default: $CCOPS_CONFIG, else ccops.yaml here or in the nearest parent folder]' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -s e -l env -d 'Environment [default: `default_environment` in the config, or the only one]' -r
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -l log-format -d 'Format of the log lines on stderr' -r -f -a "text\t''
+json\t''"
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -l log-file -d 'Also append log lines to FILE' -r -F
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -l json -d 'Machine-readable output on stdout (one JSON document)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Errors only (for crontab)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More detail on stderr (repeatable; -vv adds the raw error chain under an error)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -s y -l yes -d 'Answer yes to confirmations (required when stdin is not a terminal)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -l no-input -d 'Never wait for an answer, even at a terminal: a confirmation --yes did not answer fails (exit 2) before anything is changed'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -l no-color -d 'No colours (NO_COLOR is honoured too)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from help" -f -a "stream" -d 'Receive WAL into the archive until stopped (run it under systemd or as a service)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the archive has every segment from the oldest kept base backup on (exit 1 on a gap)'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from help" -f -a "status" -d 'What the archive holds and when WAL was last stored'
+complete -c ccops -n "__fish_ccops_using_subcommand wal; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ccops -n "__fish_ccops_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t''
 json\t''
 sarif\t''"
@@ -395,25 +467,29 @@ complete -c ccops -n "__fish_ccops_using_subcommand completions" -l no-input -d 
 complete -c ccops -n "__fish_ccops_using_subcommand completions" -l no-color -d 'No colours (NO_COLOR is honoured too)'
 complete -c ccops -n "__fish_ccops_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c ccops -n "__fish_ccops_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "deploy" -d 'Deploy VERSION to an environment (backup, migrate, roll out, check health)'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "rollback" -d 'Go back to the previous successful release, or the one named'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "releases" -d 'Deployment history of an environment'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "scale" -d 'Set the number of replicas of services, e.g. `backend=3 worker=8`'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "migrate" -d 'Run or inspect database migrations'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "health" -d 'Check every service\'s containers and the configured health checks'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "backup" -d 'Take a backup of the project\'s databases and volumes, or manage backups'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "restore" -d 'Restore a backup (verified before anything is touched)'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "scan" -d 'Audit the Compose project for security and production-readiness problems'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "config" -d 'Validate or print the resolved configuration'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "init" -d 'Write a ccops.yaml for the Compose project in this folder'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "doctor" -d 'Preflight: engine, compose, config, services, tools, disk, remotes, cron'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "completions" -d 'Print shell completions'
-complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore scan config init doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "deploy" -d 'Deploy VERSION to an environment (backup, migrate, roll out, check health)'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "rollback" -d 'Go back to the previous successful release, or the one named'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "releases" -d 'Deployment history of an environment'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "scale" -d 'Set the number of replicas of services, e.g. `backend=3 worker=8`'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "migrate" -d 'Run or inspect database migrations'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "health" -d 'Check every service\'s containers and the configured health checks'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "backup" -d 'Take a backup of the project\'s databases and volumes, or manage backups'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "restore" -d 'Restore a backup (verified before anything is touched)'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "wal" -d 'PostgreSQL\'s WAL archive for point-in-time recovery: stream, verify, status'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "scan" -d 'Audit the Compose project for security and production-readiness problems'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "config" -d 'Validate or print the resolved configuration'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "init" -d 'Write a ccops.yaml for the Compose project in this folder'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "doctor" -d 'Preflight: engine, compose, config, services, tools, disk, remotes, cron'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "completions" -d 'Print shell completions'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases scale migrate health backup restore wal scan config init doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'List backup sets, newest first'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Re-check every file of a set against its manifest'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "push" -d 'Upload a set, or every set not yet uploaded, to a remote'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "prune" -d 'Delete backups the retention rules no longer keep'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "drill" -d 'Restore a set into a throwaway copy of the project, check it, time it, remove it'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "schedule" -d 'Install, show or remove the crontab entry for nightly backups'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from wal" -f -a "stream" -d 'Receive WAL into the archive until stopped (run it under systemd or as a service)'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from wal" -f -a "verify" -d 'Check the archive has every segment from the oldest kept base backup on (exit 1 on a gap)'
+complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from wal" -f -a "status" -d 'What the archive holds and when WAL was last stored'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the config and the environment it selects'
 complete -c ccops -n "__fish_ccops_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved config, secrets masked'

@@ -92,6 +92,8 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore a backup (verified before anything is touched)
     Restore(RestoreArgs),
+    /// PostgreSQL's WAL archive for point-in-time recovery: stream, verify, status
+    Wal(WalArgs),
     /// Audit the Compose project for security and production-readiness problems
     Scan(ScanArgs),
     /// Validate or print the resolved configuration
@@ -267,6 +269,18 @@ pub enum BackupCommand {
         /// Download the set from this remote (even when it is here too)
         #[arg(long, value_name = "REMOTE")]
         from: Option<String>,
+        /// Drill a restore to a point instead: PostgreSQL recovered to TIME from a base
+        /// backup and the WAL archive in a scratch volume, checked, timed and removed
+        /// (`2026-12-05 10:32:00` in this host's time zone; an offset or `Z` for another)
+        #[arg(long, value_name = "TIME", conflicts_with = "to_latest")]
+        to_time: Option<String>,
+        /// The same, to the newest WAL stored
+        #[arg(long)]
+        to_latest: bool,
+        /// With --to-time/--to-latest: the `backup.postgres` service [default: the only
+        /// one with `pitr`]
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
     },
     /// Install, show or remove the crontab entry for nightly backups
     Schedule {
@@ -310,6 +324,19 @@ pub struct RestoreArgs {
     /// Restore a set with unencrypted files although `backup.encryption` is configured
     #[arg(long)]
     pub allow_unencrypted: bool,
+    /// Restore PostgreSQL as it was at TIME (point-in-time recovery from a base backup and
+    /// the WAL archive): `2026-12-05 10:32:00` is in this host's local time zone; add an
+    /// offset (`+01:00`) or `Z` for UTC
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["to_latest", "only"])]
+    pub to_time: Option<String>,
+    /// Restore PostgreSQL to the newest WAL stored (point-in-time recovery; loses at most
+    /// `pitr.wal_max_delay` of writes)
+    #[arg(long, conflicts_with = "only")]
+    pub to_latest: bool,
+    /// With --to-time/--to-latest: the `backup.postgres` service to restore [default: the
+    /// only one with `pitr`]
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
     #[command(flatten)]
     pub dry_run: DryRun,
 }
@@ -351,6 +378,40 @@ pub struct InitArgs {
     /// Overwrite an existing ccops.yaml
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WalArgs {
+    #[command(subcommand)]
+    pub command: WalCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WalCommand {
+    /// Receive WAL into the archive until stopped (run it under systemd or as a service)
+    Stream {
+        /// The PostgreSQL service [default: the only `backup.postgres` entry with `pitr`]
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+        /// Also copy the archive to this remote (retried while it is unreachable)
+        #[arg(long, value_name = "REMOTE")]
+        upload: Option<String>,
+    },
+    /// Check the archive has every segment from the oldest kept base backup on (exit 1 on a gap)
+    Verify {
+        /// The PostgreSQL service [default: the only `backup.postgres` entry with `pitr`]
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+        /// Check the copy on this remote instead
+        #[arg(long, value_name = "REMOTE")]
+        remote: Option<String>,
+    },
+    /// What the archive holds and when WAL was last stored
+    Status {
+        /// The PostgreSQL service [default: the only `backup.postgres` entry with `pitr`]
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

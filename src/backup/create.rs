@@ -164,7 +164,7 @@ async fn write_components(
         let t = Instant::now();
         let file = item.file_name(compression) + if encrypted { ".age" } else { "" };
         let d = item.dump(&cx, &dir.join(&file), &file).await?;
-        let comp = Component {
+        let mut comp = Component {
             kind: item.kind(),
             name: item.name(),
             file,
@@ -175,7 +175,13 @@ async fn write_components(
             service: item.service().map(String::from),
             database: item.database().map(String::from),
             keys: d.keys,
+            timeline: None,
+            start_lsn: None,
+            end_lsn: None,
+            end_time: None,
+            system_identifier: None,
         };
+        comp.set_base(d.base.as_ref());
         output::status(format!(
             "  {:<40} {:>10}  {}",
             comp.file,

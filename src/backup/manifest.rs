@@ -58,6 +58,54 @@ pub struct Component {
     /// Redis: DBSIZE when the snapshot was taken, read back after a restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<u64>,
+    /// pgbase: the timeline the base backup starts on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<u32>,
+    /// pgbase: where its WAL starts and ends (`X/Y`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_lsn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_lsn: Option<String>,
+    /// pgbase: when pg_basebackup finished (RFC 3339, UTC); a restore to T uses only a
+    /// base that ended by T.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    /// pgbase: the server's system identifier, which its WAL must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_identifier: Option<String>,
+}
+
+/// What a physical base backup (kind `pgbase`) records besides its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    pub timeline: u32,
+    pub start_lsn: String,
+    pub end_lsn: String,
+    pub end_time: chrono::DateTime<chrono::Utc>,
+    pub system_identifier: String,
+}
+
+impl Component {
+    /// Its base backup fields, when it records all of them (validated on reading).
+    pub fn base(&self) -> Option<Base> {
+        Some(Base {
+            timeline: self.timeline?,
+            start_lsn: self.start_lsn.clone()?,
+            end_lsn: self.end_lsn.clone()?,
+            end_time: chrono::DateTime::parse_from_rfc3339(self.end_time.as_deref()?).ok()?.to_utc(),
+            system_identifier: self.system_identifier.clone()?,
+        })
+    }
+
+    /// Record `base` in it.
+    pub fn set_base(&mut self, base: Option<&Base>) {
+        let Some(b) = base else { return };
+        self.timeline = Some(b.timeline);
+        self.start_lsn = Some(b.start_lsn.clone());
+        self.end_lsn = Some(b.end_lsn.clone());
+        self.end_time = Some(b.end_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        self.system_identifier = Some(b.system_identifier.clone());
+    }
 }
 
 impl Manifest {
@@ -129,6 +177,21 @@ impl Manifest {
                 if let Some(v) = value.filter(|v| !plain_name(v)) {
                     return Err(bad(field(name), v, "it must be 1 to 255 printable characters"));
                 }
+            }
+            for (name, value) in [("start_lsn", &c.start_lsn), ("end_lsn", &c.end_lsn)] {
+                if let Some(v) = value.as_ref().filter(|v| super::wal::layout::parse_lsn(v).is_none()) {
+                    return Err(bad(field(name), v, "it must be a WAL position like 0/3000028"));
+                }
+            }
+            if let Some(v) = c.end_time.as_ref().filter(|v| chrono::DateTime::parse_from_rfc3339(v).is_err()) {
+                return Err(bad(field("end_time"), v, "it must be an RFC 3339 time"));
+            }
+            if let Some(v) = c
+                .system_identifier
+                .as_ref()
+                .filter(|v| v.is_empty() || v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(bad(field("system_identifier"), v, "it must be 1 to 20 decimal digits"));
             }
         }
         Ok(())
@@ -300,11 +363,32 @@ mod tests {
     }
 
     #[test]
+    fn a_base_backup_records_its_wal_range_and_bad_values_are_refused() {
+        let base = r#""kind":"volume","timeline":1,"start_lsn":"0/2000028","end_lsn":"0/2000100","end_time":"2024-01-01T00:00:05Z","system_identifier":"7312345678901234567""#;
+        let json = manifest("20240101_000000", &[("a", H)]).replace(r#""kind":"volume""#, base);
+        let m = Manifest::parse(json.as_bytes(), "20240101_000000").unwrap();
+        let b = m.components[0].base().unwrap();
+        assert_eq!((b.timeline, b.start_lsn.as_str(), b.end_lsn.as_str()), (1, "0/2000028", "0/2000100"));
+        assert_eq!(b.end_time.to_rfc3339(), "2024-01-01T00:00:05+00:00");
+        assert!(m.to_json().contains(r#""end_lsn": "0/2000100""#));
+        for (good, bad, field) in [
+            ("0/2000100", "../x", "end_lsn"),
+            ("2024-01-01T00:00:05Z", "yesterday", "end_time"),
+            ("7312345678901234567", "73-1", "system_identifier"),
+        ] {
+            let e = Manifest::parse(json.replace(good, bad).as_bytes(), "20240101_000000").unwrap_err().to_string();
+            assert!(e.contains(&format!("components[0].{field}")), "{e}");
+        }
+    }
+
+    #[test]
     fn an_unknown_kind_is_refused_naming_the_known_ones() {
         let json = manifest("20240101_000000", &[("a", H)]).replace(r#""kind":"volume""#, r#""kind":"mongodb""#);
         let e = Manifest::parse(json.as_bytes(), "20240101_000000").unwrap_err().to_string();
         assert!(
-            e.contains("unknown variant `mongodb`, expected one of `postgres`, `mysql`, `redis`, `volume`, `command`"),
+            e.contains(
+                "unknown variant `mongodb`, expected one of `postgres`, `pgbase`, `mysql`, `redis`, `volume`, `command`"
+            ),
             "{e}"
         );
     }

@@ -21,7 +21,6 @@ pub mod sink;
 pub mod trust;
 pub mod untrusted;
 pub mod verify;
-#[allow(dead_code)] // until `ccops wal stream` and `restore --to-time` use it
 pub mod wal;
 pub mod window;
 

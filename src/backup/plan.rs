@@ -13,16 +13,40 @@ pub type Item = Box<dyn Component>;
 pub fn select(s: &Settings, model: &crate::compose::Model, only: &[String]) -> Result<Vec<Item>> {
     let items: Vec<Item> = kinds::ALL.iter().flat_map(|k| k.configured(s, model)).collect();
     if items.is_empty() {
-        let keys: Vec<String> = kinds::ALL.iter().map(|k| format!("`{}`", k.config_key())).collect();
+        let mut keys: Vec<String> = kinds::ALL.iter().map(|k| format!("`{}`", k.config_key())).collect();
+        // A base backup (pgbase) is configured under backup.postgres too.
+        keys.dedup();
         return Err(crate::usage!("nothing to back up: {} lists no {}", s.config_file.display(), either(&keys)));
     }
     narrow(items, only)
 }
 
+/// Without `--only`, leave out what is not due (a base backup younger than its period),
+/// saying so; with it, what it names is taken.
+fn due(items: Vec<Item>, only: &[&String]) -> Vec<Item> {
+    if !only.is_empty() {
+        return items;
+    }
+    items
+        .into_iter()
+        .filter(|i| match i.not_due() {
+            Some(why) => {
+                crate::output::status(format!(
+                    "  skipping {}: {why} (`--only {}` takes it now)",
+                    i.describe(),
+                    i.kind().word()
+                ));
+                false
+            }
+            None => true,
+        })
+        .collect()
+}
+
 pub fn narrow(items: Vec<Item>, only: &[String]) -> Result<Vec<Item>> {
     let only: Vec<&String> = only.iter().filter(|t| !t.trim().is_empty()).collect();
     if only.is_empty() {
-        return Ok(items);
+        return Ok(due(items, &only));
     }
     for t in &only {
         if !items.iter().any(|i| i.matches(t)) {
@@ -53,7 +77,8 @@ mod tests {
 
     #[test]
     fn the_messages_name_every_kind_as_before() {
-        let keys: Vec<String> = kinds::ALL.iter().map(|k| format!("`{}`", k.config_key())).collect();
+        let mut keys: Vec<String> = kinds::ALL.iter().map(|k| format!("`{}`", k.config_key())).collect();
+        keys.dedup();
         assert_eq!(
             either(&keys),
             "`backup.postgres`, `backup.mysql`, `backup.redis`, `backup.volumes` or `backup.commands`"

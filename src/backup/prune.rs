@@ -72,6 +72,11 @@ pub fn prune(s: &Settings, dry_run: bool) -> Result<Outcome> {
         }
         out.deleted.push((d.id, why));
     }
+    // The WAL archive follows: what the oldest base backup still kept needs stays.
+    let gone: std::collections::BTreeSet<&str> = out.deleted.iter().map(|(id, _)| id.as_str()).collect();
+    let kept = sets.iter().filter(|x| x.complete && !gone.contains(x.id.as_str())).filter_map(|x| x.manifest.as_ref());
+    let keep = super::wal::retention::keep_from(s, kept);
+    super::wal::retention::prune_local(s, &keep, dry_run)?;
     if out.deleted.is_empty() {
         output::status(format!(
             "nothing to prune ({} sets kept; {})",

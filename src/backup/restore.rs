@@ -3,6 +3,7 @@
 //! and finish with the health checks. What each file of a set restores into, and the
 //! steps: restore/steps.rs; waiting for health afterwards: restore/settle.rs.
 
+pub mod pitr;
 mod settle;
 mod steps;
 
@@ -10,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use self::settle::{newly_failing, wait_healthy, wait_ready};
+use self::settle::settle;
 use self::steps::services_to_stop;
 pub(crate) use self::steps::{Step, check_server, run_steps, steps_of};
 use super::create;
@@ -119,17 +120,7 @@ pub async fn restore(p: &Project, set: &LocalSet, opts: &Options) -> Result<()> 
     // check that passed before the restore passing again, all within `timeout`. What was
     // already failing (a service the operator had stopped) is reported, not blamed.
     let timeout = opts.timeout.unwrap_or(s.file.deploy.timeout);
-    let deadline = std::time::Instant::now() + timeout;
-    let not_ready = wait_ready(engine, &s.project, &stopped, &before, deadline).await?;
-    let report = wait_healthy(p, &before, deadline).await?;
-    // A service not ready is named once, with deploy's reason rather than the check's.
-    let mut worse: Vec<String> = not_ready.iter().map(|(svc, why)| format!("{svc} ({why})")).collect();
-    worse.extend(
-        newly_failing(&before, &report)
-            .into_iter()
-            .filter(|(name, _)| !not_ready.iter().any(|(svc, _)| svc == name))
-            .map(|(name, detail)| format!("{name} ({detail})")),
-    );
+    let (report, worse) = settle(p, &stopped, &before, timeout).await?;
     if !worse.is_empty() {
         bail!(
             "backup {} was restored, but within {} these did not become healthy again, although they were before: {}",

@@ -26,6 +26,9 @@ pub async fn run(ctx: &Ctx, args: ConfigArgs) -> Result<ExitStatus> {
             let compose = crate::compose::Compose::detect(&settings.compose_setup()).await?;
             let model = compose.model().await.map_err(|e| crate::usage!("{e:#}"))?;
             crate::project::validate_services(&settings, &model)?;
+            for w in crate::backup::wal::settings::check(&settings)? {
+                output::warn(w);
+            }
             let missing: Vec<&str> = settings
                 .env
                 .required_variables

@@ -16,6 +16,7 @@ mod restore;
 mod rollback;
 mod scale;
 mod scan;
+mod wal;
 
 use anyhow::Result;
 
@@ -103,6 +104,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<ExitStatus> {
         Command::Migrate(a) => migrate::run(ctx, a).await,
         Command::Init(a) => init::run(ctx, a).await,
         Command::Doctor => doctor::run(ctx).await,
+        Command::Wal(a) => wal::run(ctx, a).await,
     }
 }
 
@@ -120,6 +122,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Config(_) => "config",
         Command::Init(_) => "init",
         Command::Doctor => "doctor",
+        Command::Wal(_) => "wal",
         Command::Completions(_) => "completions",
     }
 }

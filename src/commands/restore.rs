@@ -9,7 +9,8 @@ use anyhow::Result;
 use super::Ctx;
 use crate::backup::remote::locate::{self, Source};
 use crate::backup::remote::transfer;
-use crate::backup::{restore, trust};
+use crate::backup::restore::{self, pitr};
+use crate::backup::trust;
 use crate::cli::RestoreArgs;
 use crate::lock::Lock;
 use crate::notify::{Outcome, Ping};
@@ -53,6 +54,9 @@ pub async fn run(ctx: &Ctx, a: RestoreArgs) -> Result<ExitStatus> {
 /// Restore; `restored` gets the ID of the set once it is chosen.
 async fn restore_set(ctx: &Ctx, a: RestoreArgs, restored: &mut Option<String>) -> Result<ExitStatus> {
     crate::util::cleanup_aware();
+    if a.to_time.is_some() || a.to_latest {
+        return to_point(ctx, a, restored).await;
+    }
     let s = ctx.settings(None)?;
     let source = locate::pick(&s, &a.id, a.from.as_deref()).await?;
     *restored = Some(source.describe().0);
@@ -97,6 +101,53 @@ async fn restore_set(ctx: &Ctx, a: RestoreArgs, restored: &mut Option<String>) -
         output::json(
             &serde_json::json!({ "restored": set.id, "dry_run": opts.dry_run, "project": s.project, "environment": s.env_name }),
         );
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `--to-time` / `--to-latest`: a PostgreSQL service recovered to a point.
+async fn to_point(ctx: &Ctx, a: RestoreArgs, restored: &mut Option<String>) -> Result<ExitStatus> {
+    if a.id != "latest" {
+        return Err(crate::usage!(
+            "--to-time and --to-latest choose their base backup themselves; drop the backup ID `{}`",
+            a.id
+        ));
+    }
+    let target = match &a.to_time {
+        Some(t) => pitr::Target::Time(pitr::parse_time(t)?),
+        None => pitr::Target::Latest,
+    };
+    let project = Project::open(ctx.settings(None)?).await?;
+    let s = &project.settings;
+    let dry_run = a.dry_run.dry_run;
+    let _lock = if dry_run { None } else { Some(Lock::acquire(&s.state_dir, "restore", Duration::ZERO).await?) };
+    if let (Some(_), Ok(engine)) = (&_lock, project.engine()) {
+        crate::snapshot::recover(engine, &s.state_dir).await?;
+    }
+    let opts = pitr::Options {
+        target,
+        service: a.service,
+        from: a.from,
+        safety_backup: !a.no_safety_backup,
+        dry_run,
+        yes: ctx.global.yes,
+        timeout: a.timeout.map(Into::into),
+        allow_unencrypted: a.allow_unencrypted,
+    };
+    let Some(done) = pitr::restore(&project, &opts).await? else { return Ok(ExitStatus::Success) };
+    *restored = Some(done.base_set.clone());
+    if output::json_mode() {
+        output::json(&serde_json::json!({
+            "restored_service": done.service,
+            "base_backup": done.base_set,
+            "to_time": match target {
+                pitr::Target::Time(t) => Some(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                pitr::Target::Latest => None,
+            },
+            "last_transaction": done.last_transaction,
+            "project": s.project,
+            "environment": s.env_name,
+        }));
     }
     Ok(ExitStatus::Success)
 }

@@ -374,6 +374,10 @@ pub struct Health {
     /// Unhealthy when the last passing `backup drill` is older than this.
     #[serde(default, with = "opt_duration")]
     pub drill_max_age: Option<Duration>,
+    /// Unhealthy when `ccops wal stream` stored no WAL for this long (each service with
+    /// `backup.postgres[].pitr`), or never did.
+    #[serde(default, with = "opt_duration")]
+    pub wal_max_age: Option<Duration>,
     /// Ask every `backup.postgres` and `backup.redis` service itself (`SELECT 1`, `PING`);
     /// unset means on, `false` turns these checks off.
     pub databases: Option<bool>,

@@ -85,7 +85,8 @@ impl Engine {
     }
 
     /// The containers of `project` (optionally one service), running or not, one-off
-    /// (`compose run`) containers excluded, ordered by service and replica number.
+    /// (`compose run`) containers and ccops' own helpers excluded, ordered by service and
+    /// replica number.
     pub async fn containers(&self, project: &str, service: Option<&str>) -> Result<Vec<Container>> {
         let mut labels = vec![format!("{LABEL_PROJECT}={project}")];
         if let Some(s) = service {
@@ -103,6 +104,11 @@ impl Engine {
         for c in list {
             let labels = c.labels.unwrap_or_default();
             if labels.get(LABEL_ONEOFF).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+                continue;
+            }
+            // ccops' own containers from a service's image (a volume helper, a recovery
+            // server, the WAL receiver) carry the image's Compose labels too: not the service.
+            if labels.contains_key("ccops.helper") || labels.contains_key("ccops.wal-receiver") {
                 continue;
             }
             let Some(id) = c.id else { continue };
@@ -266,6 +272,22 @@ impl Engine {
             .remove_container(id, Some(opts))
             .await
             .map_err(|e| anyhow!("cannot remove container {}: {}", short_id(id), short_err(&e)))
+    }
+
+    /// Remove every container (running or not) carrying all of `labels` (`key=value`).
+    pub async fn remove_labelled(&self, labels: Vec<String>) -> Result<()> {
+        let filters = HashMap::from([("label".to_string(), labels)]);
+        let opts =
+            bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let found = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| anyhow!("cannot list helper containers: {}", short_err(&e)))?;
+        for id in found.into_iter().filter_map(|c| c.id) {
+            self.remove(&id).await?;
+        }
+        Ok(())
     }
 
     /// The environment variables a container was started with (`KEY=value`).

@@ -8,6 +8,7 @@
 mod cron;
 mod host;
 mod mysql;
+mod pitr;
 pub mod space;
 mod stack;
 

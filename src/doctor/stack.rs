@@ -193,6 +193,7 @@ pub async fn tools(checks: &mut Vec<Check>, s: &Settings, engine: &Engine, model
         }
     }
     super::mysql::tools(checks, &mut sizes, s, engine).await;
+    super::pitr::checks(checks, s, engine).await;
     for v in &s.file.backup.volumes {
         let engine_name = model.volume_name(&v.name).unwrap_or(&v.name).to_string();
         let bytes = bounded(Duration::from_secs(60), super::space::volume_bytes(engine, &engine_name)).await.ok();

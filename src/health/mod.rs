@@ -12,6 +12,7 @@ mod http;
 pub mod resources;
 mod tcp;
 mod tls;
+mod wal_age;
 
 use std::time::{Duration, Instant};
 
@@ -125,6 +126,13 @@ pub async fn run(settings: &Settings, engine: &Result<Engine, String>, model: &M
             let t = Instant::now();
             let o = backup_age::check(settings, max_age);
             vec![finish("backup-age", "backup", t, o)]
+        }));
+    }
+    if let Some(max_age) = settings.file.health.wal_max_age {
+        futures.push(Box::pin(async move {
+            let t = Instant::now();
+            let all = wal_age::check(settings, max_age);
+            all.into_iter().map(|(svc, o)| finish(&format!("wal-age-{svc}"), "wal", t, o)).collect()
         }));
     }
     if let Some(max_age) = settings.file.health.drill_max_age {

@@ -207,6 +207,20 @@ pub fn record_deploy(s: &Settings, command: &str, version: &str, outcome: Deploy
     });
 }
 
+const H_WAL_LAST: &str = "When `ccops wal stream` last stored WAL of the service (Unix time).";
+const H_WAL_BYTES: &str =
+    "Bytes of WAL `ccops wal stream` stored for the service (compressed, partial copies included).";
+
+/// Record what `ccops wal stream` stored for `service` (from its `stream.json`).
+pub fn record_wal(s: &Settings, service: &str, r: &crate::backup::wal::archive::Record) {
+    let Some(at) = r.shipped_at() else { return };
+    update(s, |t, base| {
+        let labels = with(base, &[("service", service)]);
+        t.set("ccops_wal_last_segment_timestamp_seconds", H_WAL_LAST, "gauge", &labels, at.timestamp() as f64);
+        t.set("ccops_wal_bytes_shipped_total", H_WAL_BYTES, "counter", &labels, r.bytes_shipped as f64);
+    });
+}
+
 /// Record the status of every check of a health run; checks no longer configured go.
 pub fn record_health(s: &Settings, r: &Report) {
     update(s, |t, base| {

@@ -3,10 +3,13 @@
 
 pub mod command;
 pub mod mysql;
+pub mod pgbase;
+pub mod pgrecover;
 pub mod postgres;
 mod recover;
 pub mod redis;
 pub mod tee;
+pub mod walreceiver;
 pub mod volume;
 
 pub use recover::recover;

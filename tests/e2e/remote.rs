@@ -26,7 +26,7 @@ impl S3 {
         s
     }
 
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let mut c = Command::new(rig().join("s3env/bin/moto_server"));
         c.args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
             .stdout(std::process::Stdio::null())
@@ -45,7 +45,7 @@ impl S3 {
         panic!("moto did not start on port {}", self.port);
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -99,7 +99,7 @@ fn creds() -> Vec<(&'static str, &'static str)> {
     vec![("AWS_ACCESS_KEY_ID", "ccops-test"), ("AWS_SECRET_ACCESS_KEY", "ccops-test-secret")]
 }
 
-fn with_s3<'a>(s3: &'a S3, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, String)> {
+pub(crate) fn with_s3<'a>(s3: &'a S3, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, String)> {
     let mut env: Vec<(&str, String)> = creds().into_iter().map(|(k, v)| (k, v.to_string())).collect();
     env.push(("S3_ENDPOINT", s3.endpoint()));
     env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));

@@ -119,7 +119,7 @@ impl Component for CommandOutput {
             } else if t.verify.is_some() {
                 output::debug(format!("{}: encrypted without a private key here; verify not run", t.name));
             }
-            Ok(Dumped { written, compression: compress::word(cx.compression).to_string(), keys: None })
+            Ok(Dumped { written, compression: compress::word(cx.compression).to_string(), keys: None, base: None })
         }
         .boxed()
     }

@@ -1,5 +1,5 @@
 //! The kinds of data a backup set holds, and the one registry of them ([`ALL`]). A kind is
-//! one file (postgres.rs, mysql.rs, redis.rs, volume.rs, command.rs): a unit type implementing [`Kind`] (its word
+//! one file (postgres.rs, pgbase.rs, mysql.rs, redis.rs, volume.rs, command.rs): a unit type implementing [`Kind`] (its word
 //! in the manifest, which of its components ccops.yaml configures, which one a stored
 //! file restores into, how a stored file is read back) and a component type implementing
 //! [`Component`] (how it is named, dumped and put back). Plan, create, verify, restore and
@@ -8,6 +8,7 @@
 
 pub mod command;
 pub mod mysql;
+pub mod pgbase;
 pub mod postgres;
 pub mod redis;
 pub mod volume;
@@ -24,7 +25,8 @@ use crate::docker::Engine;
 use crate::project::Project;
 
 /// Every kind ccops backs up, in the order a set lists them. The one registration of a kind.
-pub static ALL: &[&dyn Kind] = &[&postgres::Postgres, &mysql::Mysql, &redis::Redis, &volume::Volume, &command::Command];
+pub static ALL: &[&dyn Kind] =
+    &[&postgres::Postgres, &pgbase::PgBase, &mysql::Mysql, &redis::Redis, &volume::Volume, &command::Command];
 
 /// The kind whose manifest word is `word`.
 pub fn by_word(word: &str) -> Option<&'static dyn Kind> {
@@ -51,6 +53,12 @@ pub trait Kind: Send + Sync {
     /// note on what was read. `server` is the engine and a running container of the data's
     /// server, for the kinds whose check runs in one (`pg_restore --list`).
     fn check<'a>(&'a self, file: Stored<'a>, server: Option<(&'a Engine, &'a str)>) -> BoxFuture<'a, Result<String>>;
+
+    /// Why a plain `ccops restore ID` leaves its stored files alone, if it does (a base
+    /// backup is put back by `restore --to-time` only).
+    fn not_restored(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl std::fmt::Debug for dyn Kind {
@@ -93,6 +101,12 @@ pub trait Component: Send + Sync + std::fmt::Debug {
     /// The service whose running container reads its stored file back in a check
     /// (`pg_restore --list` needs a Postgres server), if any.
     fn check_server(&self) -> Option<&str> {
+        None
+    }
+
+    /// Why `ccops backup` leaves it out this time unless `--only` names it (a base backup
+    /// that is not due yet), if it does.
+    fn not_due(&self) -> Option<String> {
         None
     }
 
@@ -143,6 +157,8 @@ pub struct Dumped {
     pub compression: String,
     /// Redis: DBSIZE when the snapshot was taken.
     pub keys: Option<u64>,
+    /// pgbase: where the base backup starts and ends.
+    pub base: Option<super::manifest::Base>,
 }
 
 /// A stored file of a set.

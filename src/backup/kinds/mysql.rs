@@ -155,7 +155,7 @@ impl Component for MysqlDatabase {
             // error is the cause to report.
             let written = sink.finish().await?;
             dumped?;
-            Ok(Dumped { written, compression: compress::word(cx.compression).to_string(), keys: None })
+            Ok(Dumped { written, compression: compress::word(cx.compression).to_string(), keys: None, base: None })
         }
         .boxed()
     }

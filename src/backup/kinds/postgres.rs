@@ -146,7 +146,7 @@ impl Component for Database {
             check_nonempty(path, &written, b"PGDMP", "a pg_dump archive")?;
             let entries = listed?;
             output::debug(format!("pg_restore --list read {entries} entries from the stream of {file}"));
-            Ok(Dumped { written, compression: "none".into(), keys: None })
+            Ok(Dumped { written, compression: "none".into(), keys: None, base: None })
         }
         .boxed()
     }

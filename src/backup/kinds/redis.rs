@@ -134,7 +134,7 @@ impl Component for Dataset {
                     String::from_utf8_lossy(&head[..n])
                 );
             }
-            Ok(Dumped { written, compression: compress::word(cx.compression).to_string(), keys })
+            Ok(Dumped { written, compression: compress::word(cx.compression).to_string(), keys, base: None })
         }
         .boxed()
     }

@@ -176,7 +176,7 @@ impl Component for NamedVolume {
             if let Some(entries) = entries {
                 output::debug(format!("{file}: {entries} entries"));
             }
-            Ok(Dumped { written, compression: compress::word(cx.compression).to_string(), keys: None })
+            Ok(Dumped { written, compression: compress::word(cx.compression).to_string(), keys: None, base: None })
         }
         .boxed()
     }

@@ -12,6 +12,7 @@ use crate::storage::Store;
 pub async fn prune(
     store: &dyn Store,
     rules: &crate::config::Retention,
+    settings: Option<&crate::config::Settings>,
     dry_run: bool,
 ) -> Result<Vec<(String, String)>> {
     use crate::backup::retention::{Candidate, Decision, decide};
@@ -51,6 +52,14 @@ pub async fn prune(
             output::status(format!("deleted {} from remote `{}`: {why}", d.id, store.name()));
         }
         deleted.push((d.id, why));
+    }
+    // The WAL archive on the remote follows the base backups kept there.
+    if let Some(settings) = settings {
+        let gone: std::collections::BTreeSet<&str> =
+            deleted.iter().map(|(id, _): &(String, String)| id.as_str()).collect();
+        let kept = sets.iter().filter(|x| !gone.contains(x.id.as_str())).filter_map(|x| x.manifest.as_ref());
+        let keep = crate::backup::wal::retention::keep_from(settings, kept);
+        crate::backup::wal::retention::prune_remote(store, &keep, dry_run).await?;
     }
     if deleted.is_empty() {
         output::status(format!("nothing to prune on remote `{}` ({} sets kept)", store.name(), sets.len()));
@@ -96,11 +105,11 @@ mod tests {
             keep_monthly: Some(0),
         };
 
-        let planned = prune(&store, &rules, true).await.unwrap();
+        let planned = prune(&store, &rules, None, true).await.unwrap();
         assert_eq!(planned.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["20240101_000000"]);
         assert_eq!(store.objects.lock().unwrap().len(), 5, "a dry run deletes nothing");
 
-        prune(&store, &rules, false).await.unwrap();
+        prune(&store, &rules, None, false).await.unwrap();
         let left: Vec<String> = store.objects.lock().unwrap().keys().cloned().collect();
         assert_eq!(left, ["20240102_000000/manifest.json", "20240102_000000/redis.rdb.gz", "notes/readme.txt"]);
     }

@@ -23,7 +23,7 @@ pub(super) fn newly_failing(before: &crate::health::Report, after: &crate::healt
 /// Wait, with deploy's readiness rule, for the containers started again to be ready,
 /// each service at once. A service whose check failed before the restore is not waited
 /// for. Returns the services that did not become ready, with why.
-pub(super) async fn wait_ready(
+async fn wait_ready(
     engine: &Engine,
     project: &str,
     stopped: &[Stopped],
@@ -52,9 +52,32 @@ pub(super) async fn wait_ready(
     Ok(not_ready)
 }
 
+/// After a restore's restart: the restarted containers waited for ([`wait_ready`]), then
+/// the checks ([`wait_healthy`]), all within `timeout`. Returns the last report and what
+/// did not become healthy again although it was before, each named once (a service not
+/// ready with deploy's reason rather than its check's).
+pub(super) async fn settle(
+    p: &Project,
+    stopped: &[Stopped],
+    before: &crate::health::Report,
+    timeout: std::time::Duration,
+) -> Result<(crate::health::Report, Vec<String>)> {
+    let deadline = std::time::Instant::now() + timeout;
+    let not_ready = wait_ready(p.engine()?, &p.settings.project, stopped, before, deadline).await?;
+    let report = wait_healthy(p, before, deadline).await?;
+    let mut worse: Vec<String> = not_ready.iter().map(|(svc, why)| format!("{svc} ({why})")).collect();
+    worse.extend(
+        newly_failing(before, &report)
+            .into_iter()
+            .filter(|(name, _)| !not_ready.iter().any(|(svc, _)| svc == name))
+            .map(|(name, detail)| format!("{name} ({detail})")),
+    );
+    Ok((report, worse))
+}
+
 /// Poll the health checks until every check that passed before the restore passes
 /// again, or `deadline`; the last report.
-pub(super) async fn wait_healthy(
+async fn wait_healthy(
     p: &Project,
     before: &crate::health::Report,
     deadline: std::time::Instant,

@@ -42,6 +42,10 @@ pub(crate) fn steps_of(p: &Project, set: &LocalSet) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     if let Some(m) = &set.manifest {
         for c in &m.components {
+            if let Some(why) = c.kind.not_restored() {
+                output::status(format!("leaving `{}` alone: {why}", c.file));
+                continue;
+            }
             let rec = Recorded {
                 name: &c.name,
                 service: c.service.as_deref(),

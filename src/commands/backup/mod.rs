@@ -32,7 +32,10 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<ExitStatus> {
             result
         }
         Some(BackupCommand::Prune { remote, dry_run }) => prune(ctx, remote.as_deref(), dry_run.dry_run).await,
-        Some(BackupCommand::Drill { id, from }) => drill::run(ctx, id, from).await,
+        Some(BackupCommand::Drill { id, from, to_time, to_latest, service }) if to_time.is_some() || to_latest => {
+            drill::to_point(ctx, &id, from, to_time, service).await
+        }
+        Some(BackupCommand::Drill { id, from, .. }) => drill::run(ctx, id, from).await,
         Some(BackupCommand::Schedule { cron, upload, remove, print, drill, dry_run }) => {
             let s = ctx.settings(None)?;
             schedule::schedule(&s, &cron, upload.as_deref(), remove, print, dry_run.dry_run, drill).await
@@ -170,7 +173,7 @@ async fn prune(ctx: &Ctx, r: Option<&str>, dry_run: bool) -> Result<ExitStatus> 
     let _lock = Lock::acquire(&s.state_dir, "backup prune", Duration::ZERO).await?;
     if let Some(r) = r {
         let store = crate::storage::open(&s, r).await?;
-        let deleted = remote::prune::prune(&*store, &s.file.backup.retention, dry_run).await?;
+        let deleted = remote::prune::prune(&*store, &s.file.backup.retention, Some(&s), dry_run).await?;
         if output::json_mode() {
             output::json(&serde_json::json!({ "remote": r, "deleted": deleted }));
         }

@@ -332,22 +332,7 @@ pub async fn recover(engine: &Engine, side: &VolumeSide, finish: bool) -> Result
 /// Remove the helper containers a killed ccops left on `volume`: one still running
 /// would go on changing the volume.
 async fn remove_helpers(engine: &Engine, volume: &str) -> Result<()> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec!["ccops.helper=true".to_string(), format!("{HELPER_VOLUME}={volume}")],
-    )]);
-    let opts = bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-    let found = engine
-        .api()
-        .list_containers(Some(opts))
-        .await
-        .map_err(|e| anyhow!("cannot list helper containers: {}", crate::docker::short_err(&e)))?;
-    for c in found {
-        if let Some(id) = c.id {
-            engine.remove(&id).await?;
-        }
-    }
-    Ok(())
+    engine.remove_labelled(vec!["ccops.helper=true".to_string(), format!("{HELPER_VOLUME}={volume}")]).await
 }
 
 /// The restore's scripts run by `sh` in a folder standing for the volume, at each point a
