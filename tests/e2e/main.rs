@@ -24,6 +24,7 @@ mod notify;
 mod ping;
 mod release;
 mod remote;
+mod remote_engine;
 mod restore_window;
 mod rollout;
 mod scan;
