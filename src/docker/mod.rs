@@ -84,14 +84,6 @@ impl Engine {
             let docker = match (&ssh, &tls) {
                 (Some(target), _) => ssh::connect(target.clone(), timeout)?,
                 (None, Some(f)) => {
-                    for file in [&f.ca, &f.cert, &f.key] {
-                        if !file.is_file() {
-                            bail!(
-                                "TLS to `{host}` ({origin}) needs `{}`, which does not exist; set DOCKER_CERT_PATH to the folder with ca.pem, cert.pem and key.pem",
-                                file.display()
-                            );
-                        }
-                    }
                     // bollard builds its TLS client on the process' provider: the one reqwest uses.
                     let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
                     Docker::connect_with_ssl(&host, &f.key, &f.cert, &f.ca, timeout, bollard::API_DEFAULT_VERSION)

@@ -2,8 +2,10 @@
 //! runs `docker system dial-stdio` on the server and HTTP flows over its stdin and stdout.
 //! Host keys, agent, keys and `~/.ssh/config` are the ssh client's own; `BatchMode=yes`
 //! so it never prompts (an unknown or changed host key is an error, never accepted).
-//! One ssh process per HTTP connection; idle connections are kept for reuse, so a command
-//! opens few. What ssh prints on stderr is kept: it is the reason when a connection fails.
+//! One ssh process per HTTP connection; idle connections are kept for reuse, and at most
+//! [`MAX_SESSIONS`] run at once (sshd drops unauthenticated connections beyond ten at a
+//! time by default: `MaxStartups`). What ssh prints on stderr is kept: it is the reason
+//! when a connection fails.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -130,15 +132,20 @@ pub fn advice(words: &str, target: &Target) -> Option<String> {
     Some(tip)
 }
 
+/// ssh processes of one engine running at once; a request beyond waits for one to end.
+pub const MAX_SESSIONS: usize = 8;
+
 /// Opens one ssh process per connection hyper asks for.
 #[derive(Clone)]
 pub struct Connector {
     target: Arc<Target>,
+    sessions: Arc<tokio::sync::Semaphore>,
 }
 
 /// One ssh process: its stdout is read as the engine's replies, its stdin carries requests.
 pub struct Pipe {
     _child: Child,
+    _session: tokio::sync::OwnedSemaphorePermit,
     /// Dropped at shutdown: the end of a container's stdin (an exec's input) reaches the
     /// engine only when ssh's stdin closes (tokio's shutdown of a pipe does not close it).
     stdin: Option<ChildStdin>,
@@ -162,13 +169,18 @@ impl tower_service::Service<hyper::Uri> for Connector {
 
     fn call(&mut self, _: hyper::Uri) -> Self::Future {
         let target = self.target.clone();
+        let sessions = self.sessions.clone();
         Box::pin(async move {
+            let session = sessions.acquire_owned().await.map_err(io::Error::other)?;
             let mut child = Command::new("ssh")
                 .args(target.args())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)
+                // Its own process group: a Ctrl-C at the terminal reaches ccops alone, which
+                // then still has its connections to start stopped services again.
+                .process_group(0)
                 .spawn()
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot run `ssh` ({e}); install the OpenSSH client")))?;
             let (Some(stdin), Some(stdout), Some(stderr)) =
@@ -185,7 +197,7 @@ impl tower_service::Service<hyper::Uri> for Connector {
                     }
                 }
             });
-            Ok(TokioIo::new(Pipe { _child: child, stdin: Some(stdin), stdout }))
+            Ok(TokioIo::new(Pipe { _child: child, _session: session, stdin: Some(stdin), stdout }))
         })
     }
 }
@@ -225,7 +237,8 @@ impl AsyncWrite for Pipe {
 
 /// A bollard client whose connections are ssh processes to `target`.
 pub fn connect(target: Target, timeout_s: u64) -> Result<bollard::Docker> {
-    let connector = Connector { target: Arc::new(target) };
+    let connector =
+        Connector { target: Arc::new(target), sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)) };
     let client = Arc::new(
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(4)

@@ -408,7 +408,7 @@ fn legacy_sets_zstd_and_a_full_disk() {
 }
 
 /// `docker compose down -v` of a small project when the test ends, however it ends.
-struct Down(PathBuf, String);
+pub(crate) struct Down(pub(crate) PathBuf, pub(crate) String);
 
 impl Drop for Down {
     fn drop(&mut self) {

@@ -95,7 +95,7 @@ fn backup_restore_health_and_deploy_through_ssh() {
     seed(&s);
     let before = fingerprint(&s);
 
-    over(&s, &ssh, &["-e", "remote", "health"]).code(0);
+    over(&s, &ssh, &["-e", "remote", "health", "--wait", "--timeout", "120s"]).code(0);
     // The engine on the other side of ssh: volumes stream through a helper container,
     // never read from a folder of this machine.
     let r = over(&s, &ssh, &["-v", "-e", "remote", "backup"]);
@@ -264,4 +264,120 @@ fn a_link_dropped_mid_backup_keeps_nothing_and_starts_the_services_again() {
     let left = entries(&s.path().join("backups"));
     assert!(!left.iter().any(|e| e.ends_with(".partial")), "{left:?}");
     assert!(is_running(&s, "backend") && is_running(&s, "worker"), "services left stopped:\n{}", r.stderr);
+}
+
+/// Certificates as `dockerd --tlsverify` expects them: a CA, the engine's certificate for
+/// 127.0.0.1 and a client certificate, all signed by that CA.
+struct Certs {
+    ca: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    server: (String, String),
+    client: (String, String),
+}
+
+impl Certs {
+    fn new() -> Certs {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose| {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(names).unwrap();
+            p.extended_key_usages = vec![usage];
+            (p.signed_by(&key, &ca).unwrap().pem(), key.serialize_pem())
+        };
+        let server = leaf(vec!["127.0.0.1".into(), "localhost".into()], ExtendedKeyUsagePurpose::ServerAuth);
+        let client = leaf(vec!["ccops".into()], ExtendedKeyUsagePurpose::ClientAuth);
+        Certs { ca, server, client }
+    }
+
+    /// ca.pem, cert.pem and key.pem of the client, as DOCKER_CERT_PATH holds them.
+    fn client_folder(&self) -> Dir {
+        let d = Dir::new();
+        d.write("ca.pem", &self.ca.pem()).write("cert.pem", &self.client.0).write("key.pem", &self.client.1);
+        d
+    }
+}
+
+/// The rig's engine behind a TLS listener that demands a client certificate of `certs`'
+/// CA, as `dockerd --tlsverify -H tcp://...:2376` does. The shared dockerd may not be
+/// restarted to add a listener, so this terminator stands in front of its socket.
+fn tls_engine(certs: &Certs) -> u16 {
+    use tokio_rustls::rustls::{self, pki_types};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certs.ca.der().clone()).unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().unwrap();
+    use pki_types::pem::PemObject;
+    let chain = vec![pki_types::CertificateDer::from_pem_slice(certs.server.0.as_bytes()).unwrap()];
+    let key = pki_types::PrivateKeyDer::from_pem_slice(certs.server.1.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap();
+    crate::support::tls_listener(config, |mut tls| async move {
+        let Ok(mut engine) = tokio::net::UnixStream::connect("/var/run/docker.sock").await else { return };
+        let _ = tokio::io::copy_bidirectional(&mut tls, &mut engine).await;
+    })
+}
+
+#[test]
+fn tls_tcp_engines_with_the_docker_cli_variables() {
+    let certs = Certs::new();
+    let port = tls_engine(&certs);
+    let d = Dir::new();
+    let project = format!("cctlsengine{}", std::process::id());
+    d.write(
+        "docker-compose.yml",
+        "services:\n  idle:\n    image: ccops-test/base:latest\n    command: sleep infinity\n    volumes: [data:/data]\nvolumes:\n  data: {}\n",
+    );
+    d.write(
+        "ccops.yaml",
+        &format!(
+            "project: {project}\nenvironments:\n  tls:\n    docker_host: tcp://127.0.0.1:{port}\nbackup:\n  directory: backups\n  volumes:\n    - name: data\n"
+        ),
+    );
+    let _down = crate::backup::Down(d.path().to_path_buf(), project.clone());
+    let certs_dir = certs.client_folder();
+    let cert_path = certs_dir.path().display().to_string();
+    let tls = [("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", cert_path.as_str()), ("DOCKER_HOST", "")];
+
+    // Compose gets the same engine and TLS files: `up` goes through the TLS listener too.
+    let up = std::process::Command::new("docker")
+        .args(["compose", "-p", &project, "up", "-d"])
+        .current_dir(d.path())
+        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", &cert_path)
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let r = d.run_env(&["-v", "-e", "tls", "backup"], &tls);
+    r.code(0).stderr_has("is read through the engine").stderr_has("complete");
+    d.run_env(&["-e", "tls", "health"], &tls).code(0);
+
+    // Without the variables, plain HTTP to a TLS port: refused with the engine named.
+    d.run_env(&["-e", "tls", "backup"], &[("DOCKER_HOST", "")])
+        .code(1)
+        .stderr_has(&format!("the Docker engine at `tcp://127.0.0.1:{port}` is not reachable"));
+    // A CA that did not sign the engine's certificate.
+    let strangers = Certs::new().client_folder();
+    let strangers = strangers.path().display().to_string();
+    d.run_env(
+        &["-e", "tls", "backup"],
+        &[("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", strangers.as_str()), ("DOCKER_HOST", "")],
+    )
+    .code(1)
+    .stderr_has("not reachable")
+    .stderr_has("certificate");
+    // A folder without the files.
+    let empty = Dir::new();
+    let empty = empty.path().display().to_string();
+    d.run_env(&["-e", "tls", "backup"], &[("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", empty.as_str())])
+        .code(1)
+        .stderr_has("ca.pem`, which does not exist")
+        .stderr_has("DOCKER_CERT_PATH");
 }
