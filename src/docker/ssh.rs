@@ -150,6 +150,11 @@ pub struct Pipe {
     /// engine only when ssh's stdin closes (tokio's shutdown of a pipe does not close it).
     stdin: Option<ChildStdin>,
     stdout: ChildStdout,
+    /// Until ssh's stderr is read to its end, or a short while: at the end of stdout (a
+    /// dropped link), ssh's last words must be in before the error is worded.
+    stderr_read: Option<tokio::task::JoinHandle<()>>,
+    /// Started at the end of stdout.
+    waited: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Pipe {
@@ -188,7 +193,7 @@ impl tower_service::Service<hyper::Uri> for Connector {
             else {
                 return Err(io::Error::other("ssh started without its pipes"));
             };
-            tokio::spawn(async move {
+            let stderr_read = tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     let line = line.trim().to_string();
@@ -197,7 +202,14 @@ impl tower_service::Service<hyper::Uri> for Connector {
                     }
                 }
             });
-            Ok(TokioIo::new(Pipe { _child: child, _session: session, stdin: Some(stdin), stdout }))
+            Ok(TokioIo::new(Pipe {
+                _child: child,
+                _session: session,
+                stdin: Some(stdin),
+                stdout,
+                stderr_read: Some(stderr_read),
+                waited: None,
+            }))
         })
     }
 }
@@ -208,9 +220,27 @@ impl Connection for Pipe {
     }
 }
 
+/// How long the end of a connection waits for ssh to say why it ended.
+const LAST_WORDS_WAIT: Duration = Duration::from_secs(2);
+
 impl AsyncRead for Pipe {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stdout).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = std::task::ready!(Pin::new(&mut self.stdout).poll_read(cx, buf));
+        if read.is_ok() && buf.filled().len() > before {
+            return Poll::Ready(read);
+        }
+        // The end of the stream (or an error): once ssh's stderr is read, or after a short
+        // wait (a ControlMaster may keep it open).
+        let this = self.as_mut().get_mut();
+        if let Some(stderr_read) = this.stderr_read.as_mut() {
+            let wait = this.waited.get_or_insert_with(|| Box::pin(tokio::time::sleep(LAST_WORDS_WAIT)));
+            if Pin::new(stderr_read).poll(cx).is_pending() && wait.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        this.stderr_read = None;
+        Poll::Ready(read)
     }
 }
 

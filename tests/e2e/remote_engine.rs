@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::backup::{complete_sets, destroy, entries, fingerprint, is_running, seed};
 use crate::stack::{Flavour, Stack};
@@ -196,32 +196,43 @@ fn ssh_failures_are_named_and_change_nothing() {
     assert!(entries(&backups).is_empty(), "{:?}", entries(&backups));
 }
 
-/// A TCP relay in front of the rig's sshd that cuts the first connection to carry more
-/// than `after` bytes towards the client (a link dropped mid-transfer) and keeps
-/// accepting new ones (the link is back).
+/// A TCP relay in front of the rig's sshd. While `armed`, it cuts the first connection
+/// to carry more than `after` bytes towards the client (a link dropped mid-transfer);
+/// while `down`, it closes every new connection at once (the link has not come back).
 struct Relay {
     port: u16,
-    cut: Arc<AtomicBool>,
+    armed: Arc<AtomicBool>,
+    down: Arc<AtomicBool>,
+    /// Set `down` at the cut, not only later: the link stays gone.
+    stays_down: Arc<AtomicBool>,
 }
 
 impl Relay {
     fn start(after: u64) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let cut = Arc::new(AtomicBool::new(false));
-        let cut2 = cut.clone();
+        let relay = Relay {
+            port,
+            armed: Arc::new(AtomicBool::new(true)),
+            down: Arc::new(AtomicBool::new(false)),
+            stays_down: Arc::new(AtomicBool::new(false)),
+        };
+        let (armed, down, stays_down) = (relay.armed.clone(), relay.down.clone(), relay.stays_down.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().map_while(Result::ok) {
+                if down.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(("127.0.0.1", rig_ssh_port())) else { continue };
                 let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut c_in, &mut s_out);
                     let _ = s_out.shutdown(Shutdown::Write);
                 });
-                let cut = cut2.clone();
+                let (armed, down, stays_down) = (armed.clone(), down.clone(), stays_down.clone());
                 std::thread::spawn(move || {
                     let (mut from, mut to) = (server, client);
-                    let sent = AtomicU64::new(0);
+                    let mut sent = 0u64;
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
                         let n = match from.read(&mut buf) {
@@ -231,9 +242,9 @@ impl Relay {
                         if to.write_all(&buf[..n]).is_err() {
                             break;
                         }
-                        if sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64 > after
-                            && !cut.swap(true, Ordering::SeqCst)
-                        {
+                        sent += n as u64;
+                        if sent > after && armed.swap(false, Ordering::SeqCst) {
+                            down.store(stays_down.load(Ordering::SeqCst), Ordering::SeqCst);
                             let _ = to.shutdown(Shutdown::Both);
                             let _ = from.shutdown(Shutdown::Both);
                             return;
@@ -243,7 +254,11 @@ impl Relay {
                 });
             }
         });
-        Relay { port, cut }
+        relay
+    }
+
+    fn has_cut(&self) -> bool {
+        !self.armed.load(Ordering::SeqCst)
     }
 }
 
@@ -258,12 +273,40 @@ fn a_link_dropped_mid_backup_keeps_nothing_and_starts_the_services_again() {
     let ssh = SshClient::new(None);
 
     let r = over(&s, &ssh, &["-e", "remote", "backup"]);
-    assert!(relay.cut.load(Ordering::SeqCst), "the relay never cut the link:\n{}", r.stderr);
-    r.code(1).stderr_has("rag_storage").stderr_has("nothing was kept");
+    assert!(relay.has_cut(), "the relay never cut the link:\n{}", r.stderr);
+    // The cause in ssh's words ("Connection to 127.0.0.1 closed by remote host.").
+    r.code(1)
+        .stderr_has("reading volume")
+        .stderr_has("rag_storage")
+        .stderr_has("; ssh: ")
+        .stderr_has("nothing was kept");
     assert!(complete_sets(&s).is_empty(), "{:?}", complete_sets(&s));
     let left = entries(&s.path().join("backups"));
     assert!(!left.iter().any(|e| e.ends_with(".partial")), "{left:?}");
     assert!(is_running(&s, "backend") && is_running(&s, "worker"), "services left stopped:\n{}", r.stderr);
+
+    // The link stays down after the cut: the services cannot be started from here, and
+    // the error names each one and the command that starts them on that engine.
+    relay.stays_down.store(true, Ordering::SeqCst);
+    relay.armed.store(true, Ordering::SeqCst);
+    let r = over(&s, &ssh, &["-e", "remote", "backup"]);
+    assert!(relay.has_cut(), "the relay never cut the link:\n{}", r.stderr);
+    r.code(1)
+        .stderr_has("nothing was kept")
+        .stderr_has("could not start again")
+        .stderr_has(&format!("`docker -H ssh://ccops-remote@127.0.0.1:{} start ", relay.port));
+    // A start sent over a connection opened before the cut still gets through.
+    let stopped: Vec<&str> = ["backend", "worker"].into_iter().filter(|svc| !is_running(&s, svc)).collect();
+    assert!(!stopped.is_empty(), "nothing was left stopped:\n{}", r.stderr);
+    for svc in &stopped {
+        r.stderr_has(&format!("{}-{svc}-1", s.project));
+    }
+    assert!(complete_sets(&s).is_empty(), "{:?}", complete_sets(&s));
+    // Back: the next run starts what the last one left stopped, then does its own work.
+    relay.down.store(false, Ordering::SeqCst);
+    over(&s, &ssh, &["-e", "remote", "backup", "--no-prune"]).code(0).stderr_has("did not start it again");
+    assert!(is_running(&s, "backend") && is_running(&s, "worker"));
+    assert_eq!(complete_sets(&s).len(), 1);
 }
 
 /// Certificates as `dockerd --tlsverify` expects them: a CA, the engine's certificate for
