@@ -71,11 +71,14 @@ impl Engine {
                         anyhow!("the Docker engine at `{host}` ({origin}) is not reachable over ssh ({why}): {a}")
                     }
                     None => anyhow!(
-                        "the Docker engine at `{host}` ({origin}) is not reachable over ssh ({why}); check that `ssh {}` works without a prompt",
-                        target.args()[7..].join(" ")
+                        "the Docker engine at `{host}` ({origin}) is not reachable over ssh ({why}); check that `{}` works without a prompt",
+                        target.try_it()
                     ),
                 }
             }
+            None if tls.is_some() => anyhow!(
+                "the Docker engine at `{host}` ({origin}) is not reachable over TLS ({e}); check the address, that the engine listens with TLS, and that ca.pem signed its certificate (DOCKER_CERT_PATH)"
+            ),
             None => anyhow!(
                 "the Docker engine at `{host}` is not reachable ({e}); start it (e.g. `systemctl start docker`) or check DOCKER_HOST / `docker_host`"
             ),

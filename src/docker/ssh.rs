@@ -58,6 +58,13 @@ impl Target {
         Ok(Target { user, host: host.to_string(), port })
     }
 
+    /// The command an operator runs to try the same login by hand.
+    pub fn try_it(&self) -> String {
+        let port = self.port.map(|p| format!("-p {p} ")).unwrap_or_default();
+        let user = self.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+        format!("ssh {port}{user}{} docker version", self.host)
+    }
+
     /// The ssh arguments that reach the server's engine (as the Docker CLI's, plus
     /// BatchMode and keep-alives so a dead link is noticed rather than waited on).
     pub fn args(&self) -> Vec<String> {
@@ -311,6 +318,7 @@ mod tests {
         let a = Target::parse("ssh://deploy@h:2200").unwrap().args().join(" ");
         assert!(a.starts_with("-o BatchMode=yes"), "{a}");
         assert!(a.ends_with("-l deploy -p 2200 -- h docker system dial-stdio"), "{a}");
+        assert_eq!(Target::parse("ssh://deploy@h:2200").unwrap().try_it(), "ssh -p 2200 deploy@h docker version");
     }
 
     #[test]
