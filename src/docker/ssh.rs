@@ -1,11 +1,12 @@
 //! The engine API over `ssh://`, the way the Docker CLI does it: the system OpenSSH client
 //! runs `docker system dial-stdio` on the server and HTTP flows over its stdin and stdout.
 //! Host keys, agent, keys and `~/.ssh/config` are the ssh client's own; `BatchMode=yes`
-//! so it never prompts (an unknown or changed host key is an error, never accepted).
+//! so it never prompts (ccops never accepts a host key itself).
 //! One ssh process per HTTP connection; idle connections are kept for reuse, and at most
-//! [`MAX_SESSIONS`] run at once (sshd drops unauthenticated connections beyond ten at a
-//! time by default: `MaxStartups`). What ssh prints on stderr is kept: it is the reason
-//! when a connection fails.
+//! [`MAX_STARTING`] log in at once (sshd drops unauthenticated connections beyond ten at a
+//! time by default: `MaxStartups`); the limit is on logins, not on open connections, so
+//! long streams never keep a request from its connection. What ssh prints on stderr is
+//! kept: it is the reason when a connection fails.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -139,20 +140,22 @@ pub fn advice(words: &str, target: &Target) -> Option<String> {
     Some(tip)
 }
 
-/// ssh processes of one engine running at once; a request beyond waits for one to end.
-pub const MAX_SESSIONS: usize = 8;
+/// ssh processes of one engine logging in at once (until the engine's first answer); a
+/// connection beyond waits for one of them to be in.
+pub const MAX_STARTING: usize = 8;
 
 /// Opens one ssh process per connection hyper asks for.
 #[derive(Clone)]
 pub struct Connector {
     target: Arc<Target>,
-    sessions: Arc<tokio::sync::Semaphore>,
+    starting: Arc<tokio::sync::Semaphore>,
 }
 
 /// One ssh process: its stdout is read as the engine's replies, its stdin carries requests.
 pub struct Pipe {
     _child: Child,
-    _session: tokio::sync::OwnedSemaphorePermit,
+    /// Held until the engine's first bytes arrive: the login is over.
+    starting: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Dropped at shutdown: the end of a container's stdin (an exec's input) reaches the
     /// engine only when ssh's stdin closes (tokio's shutdown of a pipe does not close it).
     stdin: Option<ChildStdin>,
@@ -181,9 +184,9 @@ impl tower_service::Service<hyper::Uri> for Connector {
 
     fn call(&mut self, _: hyper::Uri) -> Self::Future {
         let target = self.target.clone();
-        let sessions = self.sessions.clone();
+        let starting = self.starting.clone();
         Box::pin(async move {
-            let session = sessions.acquire_owned().await.map_err(io::Error::other)?;
+            let starting = starting.acquire_owned().await.map_err(io::Error::other)?;
             let mut child = Command::new("ssh")
                 .args(target.args())
                 .stdin(Stdio::piped())
@@ -211,7 +214,7 @@ impl tower_service::Service<hyper::Uri> for Connector {
             });
             Ok(TokioIo::new(Pipe {
                 _child: child,
-                _session: session,
+                starting: Some(starting),
                 stdin: Some(stdin),
                 stdout,
                 stderr_read: Some(stderr_read),
@@ -235,6 +238,7 @@ impl AsyncRead for Pipe {
         let before = buf.filled().len();
         let read = std::task::ready!(Pin::new(&mut self.stdout).poll_read(cx, buf));
         if read.is_ok() && buf.filled().len() > before {
+            self.starting = None;
             return Poll::Ready(read);
         }
         // The end of the stream (or an error): once ssh's stderr is read, or after a short
@@ -275,7 +279,7 @@ impl AsyncWrite for Pipe {
 /// A bollard client whose connections are ssh processes to `target`.
 pub fn connect(target: Target, timeout_s: u64) -> Result<bollard::Docker> {
     let connector =
-        Connector { target: Arc::new(target), sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)) };
+        Connector { target: Arc::new(target), starting: Arc::new(tokio::sync::Semaphore::new(MAX_STARTING)) };
     let client = Arc::new(
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(4)
