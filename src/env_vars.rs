@@ -14,8 +14,15 @@ pub const CCOPS_DOCKER: &str = "CCOPS_DOCKER";
 pub const CCOPS_VOLUME_READ: &str = "CCOPS_VOLUME_READ";
 /// Set to any value to disable colours (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
-/// Docker daemon address, as the Docker CLI reads it.
+/// Docker daemon address, as the Docker CLI reads it (over `docker_host`'s absence).
 pub const DOCKER_HOST: &str = "DOCKER_HOST";
+/// The Docker context to use when neither `docker_host` nor DOCKER_HOST is set (else the
+/// `currentContext` of the Docker CLI's config.json).
+pub const DOCKER_CONTEXT: &str = "DOCKER_CONTEXT";
+/// Set (any value): a `tcp://` engine is reached over TLS, as the Docker CLI does.
+pub const DOCKER_TLS_VERIFY: &str = "DOCKER_TLS_VERIFY";
+/// The folder of ca.pem, cert.pem and key.pem for TLS (default: the Docker CLI's config folder).
+pub const DOCKER_CERT_PATH: &str = "DOCKER_CERT_PATH";
 /// Compose project name when the config names none.
 pub const COMPOSE_PROJECT_NAME: &str = "COMPOSE_PROJECT_NAME";
 /// Where the Docker CLI keeps its config, and so the user's `cli-plugins` folder.

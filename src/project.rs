@@ -24,7 +24,7 @@ impl Project {
             .await
             .map_err(|e| crate::usage!("{e:#}\nfix the compose files of environment `{}`", settings.env_name))?;
         validate_services(&settings, &model)?;
-        let engine = Engine::connect(settings.docker_host.as_deref()).await.map_err(|e| format!("{e:#}"));
+        let engine = Engine::connect(settings.engine.as_ref()).await.map_err(|e| format!("{e:#}"));
         Ok(Project { settings, compose, model, engine })
     }
 

@@ -60,7 +60,7 @@ pub fn expectations(set: &LocalSet) -> Vec<Expect> {
 pub async fn local(s: &Settings, id: &str) -> Result<(LocalSet, Vec<FileCheck>)> {
     let sets = super::layout::list(&s.backup_dir)?;
     let set = super::trust::signed_local(s, super::layout::resolve(&sets, id)?)?;
-    let engine = Engine::connect(s.docker_host.as_deref()).await.ok();
+    let engine = Engine::connect(s.engine.as_ref()).await.ok();
     let mut pg = None;
     if let (Some(engine), Some(t)) = (&engine, s.file.backup.postgres.first()) {
         pg = engine.running_container(&s.project, &t.service).await.ok().map(|c| c.id);

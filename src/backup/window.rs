@@ -99,7 +99,9 @@ pub async fn start_again(
     crate::state::clear_stopped(state_dir, &started);
     if !failed.is_empty() {
         let names: Vec<&str> = failed.iter().map(|c| c.name.as_str()).collect();
-        bail!("could not start again: {}; start them by hand (`docker start {}`)", names.join(", "), names.join(" "));
+        // On an engine elsewhere, the command must name it: a bare `docker` drives this machine's.
+        let docker = if engine.is_remote() { format!("docker -H {}", engine.host) } else { "docker".into() };
+        bail!("could not start again: {}; start them by hand (`{docker} start {}`)", names.join(", "), names.join(" "));
     }
     Ok(())
 }

@@ -9,8 +9,10 @@ use crate::status::ExitStatus;
 
 pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let settings = ctx.settings(None);
-    let docker_host = ctx.penv.get(crate::env_vars::DOCKER_HOST).map(String::from);
-    let report = doctor::run(settings, docker_host).await;
+    // Without a config, the engine the Docker CLI would use (a config that loads says
+    // which itself; one that does not load reports a broken context).
+    let endpoint = crate::config::engine_endpoint(None, &ctx.penv).ok().flatten();
+    let report = doctor::run(settings, endpoint).await;
     if output::json_mode() {
         output::json(&serde_json::to_value(&report)?);
     } else {

@@ -24,7 +24,8 @@ pub struct Setup {
     pub plugin: Option<PathBuf>,
     /// CCOPS_COMPOSE: a forced Compose implementation.
     pub forced: Option<String>,
-    pub docker_host: Option<String>,
+    /// The engine Compose must drive, handed over as DOCKER_HOST (and TLS variables).
+    pub engine: Option<crate::docker::Endpoint>,
     pub project: String,
     /// Absolute compose files (empty: Compose's own defaults).
     pub files: Vec<PathBuf>,
@@ -85,8 +86,12 @@ impl Compose {
             ),
         };
         let mut env = s.env.clone();
-        if let Some(h) = &s.docker_host {
-            env.insert(crate::env_vars::DOCKER_HOST.into(), h.clone());
+        if let Some(e) = &s.engine {
+            env.insert(crate::env_vars::DOCKER_HOST.into(), e.host.clone());
+            if let Some(dir) = e.tls.as_ref().and_then(|t| t.ca.parent()) {
+                env.insert(crate::env_vars::DOCKER_TLS_VERIFY.into(), "1".into());
+                env.insert(crate::env_vars::DOCKER_CERT_PATH.into(), dir.display().to_string());
+            }
         }
         Ok(Compose {
             flavour,

@@ -26,6 +26,20 @@ fn located(path: &Path, e: &serde_yaml::Error) -> ConfigError {
     ConfigError::at(path, line, col, msg)
 }
 
+/// The engine to use: `configured` (`docker_host`), else DOCKER_HOST, else the Docker
+/// context, as the Docker CLI reads them from the process environment.
+pub fn engine_endpoint(configured: Option<&str>, penv: &ProcessEnv) -> Result<Option<crate::docker::Endpoint>> {
+    let cli = crate::docker::CliEnv {
+        docker_host: penv.get(env_vars::DOCKER_HOST),
+        docker_context: penv.get(env_vars::DOCKER_CONTEXT),
+        docker_config: penv.get(env_vars::DOCKER_CONFIG),
+        home: penv.get(env_vars::HOME),
+        tls_verify: penv.get(env_vars::DOCKER_TLS_VERIFY),
+        cert_path: penv.get(env_vars::DOCKER_CERT_PATH),
+    };
+    crate::docker::resolve_endpoint(configured, &cli)
+}
+
 pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -> Result<Settings> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let raw: Value = if text.trim().is_empty() {
@@ -167,7 +181,7 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
     if project.is_empty() {
         return Err(ConfigError::file(path, "no usable project name; set `project:` in ccops.yaml").into());
     }
-    let docker_host = env.docker_host.clone().or_else(|| penv.get(env_vars::DOCKER_HOST).map(String::from));
+    let engine = engine_endpoint(env.docker_host.as_deref(), penv)?;
     let docker_bin = penv.get(env_vars::CCOPS_DOCKER).unwrap_or("docker");
     let volume_read_engine = match penv.get(env_vars::CCOPS_VOLUME_READ).unwrap_or_default() {
         "engine" => true,
@@ -201,7 +215,7 @@ pub fn load_str(path: &Path, text: &str, env: Option<&str>, penv: &ProcessEnv) -
         file,
         backup_dir,
         state_dir,
-        docker_host,
+        engine,
         compose_override: penv.get(env_vars::CCOPS_COMPOSE).map(String::from),
         docker_bin: docker_bin.to_string(),
         compose_plugin: crate::compose::find_plugin(

@@ -23,7 +23,7 @@ use anyhow::Result;
 
 pub use crate::error::ConfigError;
 pub use keys::{PublicKey, SecretKeyFile, SigningSettings};
-pub use load::load_str;
+pub use load::{engine_endpoint, load_str};
 pub use schema::*;
 pub use suggest::closest;
 pub use vars::Vars;
@@ -49,8 +49,9 @@ pub struct Settings {
     pub file: ConfigFile,
     pub backup_dir: PathBuf,
     pub state_dir: PathBuf,
-    /// `docker_host` of the environment, else DOCKER_HOST.
-    pub docker_host: Option<String>,
+    /// The engine: `docker_host` of the environment, else DOCKER_HOST, else the Docker
+    /// context (`None`: the local socket).
+    pub engine: Option<crate::docker::Endpoint>,
     /// CCOPS_COMPOSE: a forced Compose implementation.
     pub compose_override: Option<String>,
     pub docker_bin: String,
@@ -76,7 +77,7 @@ impl Settings {
             docker_bin: self.docker_bin.clone(),
             plugin: self.compose_plugin.clone(),
             forced: self.compose_override.clone(),
-            docker_host: self.docker_host.clone(),
+            engine: self.engine.clone(),
             project: self.project.clone(),
             files: self.compose_files.clone(),
             env_file: self.env_file.clone(),

@@ -2,7 +2,11 @@
 //! (never by name: Compose v1 and v2 name them differently), archives, helper containers.
 //! Running commands in containers is exec.rs.
 
+mod endpoint;
 mod exec;
+mod ssh;
+
+pub use endpoint::{CliEnv, Endpoint, resolve as resolve_endpoint};
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -50,28 +54,71 @@ impl Container {
 }
 
 impl Engine {
-    /// Connect to `host` (ssh://, tcp://, unix://), else DOCKER_HOST's value passed in,
+    /// Connect to the engine at `endpoint` (ssh://, tcp:// with or without TLS, unix://),
     /// else the local socket; negotiate the API version and check the engine answers.
-    pub async fn connect(host: Option<&str>) -> Result<Engine> {
-        let host = host.unwrap_or("unix:///var/run/docker.sock").to_string();
-        let unreachable = |e: String| {
-            anyhow!(
-                "the Docker engine at `{host}` is not reachable ({e}); start it (e.g. `systemctl start docker`) or check DOCKER_HOST / `docker_host`"
-            )
-        };
-        let connect = |timeout: u64| match Docker::connect_with_host(&host) {
-            Ok(d) => Ok(d.with_timeout(Duration::from_secs(timeout))),
-            Err(e @ bollard::errors::Error::UnsupportedURISchemeError { .. }) => {
-                Err(anyhow!("cannot use Docker host `{host}` ({e}); use unix:// or tcp://"))
+    pub async fn connect(endpoint: Option<&Endpoint>) -> Result<Engine> {
+        let host = endpoint.map_or_else(|| "unix:///var/run/docker.sock".to_string(), |e| e.host.clone());
+        let origin = endpoint.map_or_else(|| "the default".to_string(), |e| e.origin.clone());
+        let ssh = host.starts_with("ssh://").then(|| ssh::Target::parse(&host)).transpose()?;
+        let tls = endpoint.and_then(|e| e.tls.clone());
+        let unreachable = |e: String| match &ssh {
+            Some(target) => {
+                let words = ssh::last_words();
+                let advice = words.as_deref().and_then(|w| ssh::advice(w, target));
+                let why = words.unwrap_or(e);
+                match advice {
+                    Some(a) => {
+                        anyhow!("the Docker engine at `{host}` ({origin}) is not reachable over ssh ({why}): {a}")
+                    }
+                    None => anyhow!(
+                        "the Docker engine at `{host}` ({origin}) is not reachable over ssh ({why}); check that `{}` works without a prompt",
+                        target.try_it()
+                    ),
+                }
             }
-            Err(e) => Err(unreachable(short_err(&e))),
+            None if tls.is_some() => anyhow!(
+                "the Docker engine at `{host}` ({origin}) is not reachable over TLS ({e}); check the address, that the engine listens with TLS, and that ca.pem signed its certificate (DOCKER_CERT_PATH)"
+            ),
+            None => anyhow!(
+                "the Docker engine at `{host}` is not reachable ({e}); start it (e.g. `systemctl start docker`) or check DOCKER_HOST / `docker_host`"
+            ),
+        };
+        let connect = |timeout: u64| -> Result<Docker> {
+            let docker = match (&ssh, &tls) {
+                (Some(target), _) => ssh::connect(target.clone(), timeout)?,
+                (None, Some(f)) => {
+                    // bollard builds its TLS client on the process' provider: the one reqwest uses.
+                    let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
+                    Docker::connect_with_ssl(&host, &f.key, &f.cert, &f.ca, timeout, bollard::API_DEFAULT_VERSION)
+                        .map_err(|e| anyhow!("cannot use the TLS files for `{host}` ({origin}): {}", short_err(&e)))?
+                }
+                (None, None) if host.starts_with("tcp://") || host.starts_with("http://") => {
+                    Docker::connect_with_http(&host, timeout, bollard::API_DEFAULT_VERSION)
+                        .map_err(|e| unreachable(short_err(&e)))?
+                }
+                (None, None) => match Docker::connect_with_host(&host) {
+                    Ok(d) => d,
+                    Err(e @ bollard::errors::Error::UnsupportedURISchemeError { .. }) => {
+                        bail!("cannot use Docker host `{host}` ({e}); use unix://, tcp:// or ssh://")
+                    }
+                    Err(e) => return Err(unreachable(short_err(&e))),
+                },
+            };
+            Ok(docker.with_timeout(Duration::from_secs(timeout)))
         };
         // Long transfers (a dump of many GiB) must not hit a request timeout.
         let docker = connect(24 * 3600)?;
-        let probe = connect(10)?;
+        // Over ssh one client is enough: its connection is reused for what follows.
+        let probe = if ssh.is_some() { docker.clone().with_timeout(Duration::from_secs(40)) } else { connect(10)? };
         probe.ping().await.map_err(|e| unreachable(short_err(&e)))?;
         let docker = docker.negotiate_version().await.map_err(|e| unreachable(short_err(&e)))?;
+        ssh::forget();
         Ok(Engine { docker, host })
+    }
+
+    /// Whether the engine runs on another machine (reached over ssh:// or tcp://).
+    pub fn is_remote(&self) -> bool {
+        !self.host.starts_with("unix://")
     }
 
     pub fn api(&self) -> &Docker {
@@ -181,7 +228,7 @@ impl Engine {
     /// holds the data only while a container mounts it). Anything else: `None`.
     pub async fn local_volume_dir(&self, volume: &str) -> Option<std::path::PathBuf> {
         // SAFETY: geteuid has no preconditions and cannot fail.
-        if !self.host.starts_with("unix://") || unsafe { libc::geteuid() } != 0 {
+        if self.is_remote() || unsafe { libc::geteuid() } != 0 {
             return None;
         }
         let info = self.docker.info().await.ok()?;
@@ -331,6 +378,9 @@ pub fn short_err(e: &bollard::errors::Error) -> String {
             let why = crate::error::readable(other);
             if why == "permission denied" {
                 format!("{why}; run ccops as root or as a member of the `docker` group")
+            } else if let Some(words) = ssh::last_words() {
+                // Over ssh:// the cause beneath the client is what ssh said (a dropped link).
+                format!("{why}; ssh: {words}")
             } else {
                 why
             }

@@ -70,8 +70,9 @@ pub struct Report {
 }
 
 /// Run every check. `settings` is the loaded config or why it does not load;
-/// `docker_host` is DOCKER_HOST, for the engine check when there is no config.
-pub async fn run(settings: anyhow::Result<Settings>, docker_host: Option<String>) -> Report {
+/// `engine` is the engine DOCKER_HOST or the Docker context names, for the engine check
+/// when there is no config.
+pub async fn run(settings: anyhow::Result<Settings>, engine: Option<crate::docker::Endpoint>) -> Report {
     let mut checks = Vec::new();
     let settings = match settings {
         Ok(s) => {
@@ -90,8 +91,11 @@ pub async fn run(settings: anyhow::Result<Settings>, docker_host: Option<String>
             None
         }
     };
-    let host = settings.as_ref().and_then(|s| s.docker_host.clone()).or(docker_host);
-    let engine = stack::engine(&mut checks, host.as_deref()).await;
+    let endpoint = match &settings {
+        Some(s) => s.engine.clone(),
+        None => engine,
+    };
+    let engine = stack::engine(&mut checks, endpoint.as_ref()).await;
     let Some(s) = settings else {
         checks.push(stack::compose_without_config().await);
         return report(checks);

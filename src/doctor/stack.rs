@@ -12,8 +12,8 @@ use crate::compose::{Compose, Flavour, Model};
 use crate::config::Settings;
 use crate::docker::Engine;
 
-pub async fn engine(checks: &mut Vec<Check>, host: Option<&str>) -> Option<Engine> {
-    match bounded(Duration::from_secs(20), Engine::connect(host)).await {
+pub async fn engine(checks: &mut Vec<Check>, endpoint: Option<&crate::docker::Endpoint>) -> Option<Engine> {
+    match bounded(Duration::from_secs(30), Engine::connect(endpoint)).await {
         Ok(e) => {
             let version = match e.version().await {
                 Ok((v, api)) => format!("Docker {v} (API {api})"),
@@ -26,7 +26,7 @@ pub async fn engine(checks: &mut Vec<Check>, host: Option<&str>) -> Option<Engin
             checks.push(Check::fail(
                 "engine",
                 format!("{err:#}"),
-                "start the engine, or point DOCKER_HOST / `docker_host` at the right one; the checks of containers and tools need it",
+                "start the engine, or point `docker_host` / DOCKER_HOST / the Docker context at the right one; the checks of containers and tools need it",
             ));
             None
         }

@@ -8,7 +8,7 @@ use crate::support::{Background, in_terminal};
 
 /// A fingerprint of everything the test seeded: row checksums, keys and values, files
 /// with their modes, owners and link targets.
-fn fingerprint(s: &Stack) -> (String, String, String) {
+pub(crate) fn fingerprint(s: &Stack) -> (String, String, String) {
     let sql = "SELECT count(*) || ':' || md5(string_agg(id || '=' || name, ',' ORDER BY id)) FROM items";
     let rows = s.try_exec("postgres", &["psql", "-U", "commandcenter", "-d", "commandcenter", "-tAq", "-c", sql]);
     let mut keys: Vec<String> = s.redis(&["--scan", "--pattern", "seed:*"]).lines().map(String::from).collect();
@@ -21,7 +21,7 @@ fn fingerprint(s: &Stack) -> (String, String, String) {
     (rows, kv.join(","), files)
 }
 
-fn seed(s: &Stack) {
+pub(crate) fn seed(s: &Stack) {
     s.psql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)");
     s.psql("INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 500) g");
     for i in 0..20 {
@@ -45,14 +45,14 @@ fn seed(s: &Stack) {
     ]);
 }
 
-fn destroy(s: &Stack) {
+pub(crate) fn destroy(s: &Stack) {
     s.psql("DROP TABLE items");
     s.redis(&["FLUSHALL"]);
     s.exec("backend", &["sh", "-c", "rm -rf /app/storage/* && echo junk > /app/storage/junk"]);
 }
 
 /// The IDs of complete sets, newest first.
-fn complete_sets(s: &Stack) -> Vec<String> {
+pub(crate) fn complete_sets(s: &Stack) -> Vec<String> {
     let r = s.ccops(&["--json", "backup", "list"]);
     r.code(0);
     r.json()
@@ -68,7 +68,7 @@ fn backup_dir(s: &Stack) -> PathBuf {
     s.path().join("backups")
 }
 
-fn entries(dir: &Path) -> Vec<String> {
+pub(crate) fn entries(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
@@ -76,7 +76,7 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
-fn is_running(s: &Stack, service: &str) -> bool {
+pub(crate) fn is_running(s: &Stack, service: &str) -> bool {
     s.docker(&["inspect", "-f", "{{.State.Running}}", &s.container(service)]).trim() == "true"
 }
 
@@ -408,7 +408,7 @@ fn legacy_sets_zstd_and_a_full_disk() {
 }
 
 /// `docker compose down -v` of a small project when the test ends, however it ends.
-struct Down(PathBuf, String);
+pub(crate) struct Down(pub(crate) PathBuf, pub(crate) String);
 
 impl Drop for Down {
     fn drop(&mut self) {

@@ -26,6 +26,7 @@ mod ping;
 mod pitr_stream;
 mod release;
 mod remote;
+mod remote_engine;
 mod restore_window;
 mod rollout;
 mod scan;

@@ -169,6 +169,36 @@ impl Background {
     }
 }
 
+/// A TLS server on a loopback port (returned) with `config`: each connection, once its
+/// handshake succeeds, is handed to `serve`.
+pub fn tls_listener<F, Fut>(config: tokio_rustls::rustls::ServerConfig, serve: F) -> u16
+where
+    F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+            let serve = std::sync::Arc::new(serve);
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let (acceptor, serve) = (acceptor.clone(), serve.clone());
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        serve(tls).await;
+                    }
+                });
+            }
+        });
+    });
+    port
+}
+
 /// Run `cmd` with a terminal as its stdin, stdout and stderr (util-linux `script`), and
 /// `input` typed at it. What it printed, to either stream, is in `stdout`.
 pub fn in_terminal(cmd: &Command, input: &str) -> Run {

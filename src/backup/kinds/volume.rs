@@ -169,10 +169,13 @@ impl Component for NamedVolume {
             };
             let (stored, restarted) =
                 tokio::join!(store_and_check, start_again(engine, &stopped, &s.state_dir, &p.model));
-            // A full disk breaks the dump's pipe: the file's own error is the cause.
-            let (written, entries) = stored?;
-            dumped?;
-            restarted?;
+            // A full disk breaks the dump's pipe: the file's own error is the cause. Services
+            // left stopped are said whatever else failed (a dropped link to the engine).
+            let (written, entries) = match (stored.and_then(|v| dumped.map(|()| v)), restarted) {
+                (Ok(v), Ok(())) => v,
+                (Err(e), Ok(())) | (Ok(_), Err(e)) => return Err(e),
+                (Err(e), Err(not_started)) => return Err(e.context(format!("{not_started:#}"))),
+            };
             if let Some(entries) = entries {
                 output::debug(format!("{file}: {entries} entries"));
             }
