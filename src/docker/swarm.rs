@@ -16,7 +16,37 @@ const LABEL_STOPPED: &str = "ccops.stopped-replicas";
 /// Tries of a service update another update raced (Swarm refuses an outdated version).
 const TRIES: usize = 8;
 
+/// A service of the stack as Swarm sees it, for `ccops health`.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceTasks {
+    /// The replicas it wants (None: a global service).
+    pub desired: Option<u32>,
+    /// The error of its newest task that failed, e.g. `task: non-zero exit (1)`.
+    pub last_error: Option<String>,
+}
+
 impl Engine {
+    /// The Swarm service of the stack's compose service `service`: its wanted replicas
+    /// and its newest task error. None outside a stack, or when it has no such service.
+    pub async fn stack_service(&self, service: &str) -> Option<ServiceTasks> {
+        let stack = &self.stack.as_ref()?.name;
+        let name = format!("{stack}_{service}");
+        let s = self.docker.inspect_service(&name, None).await.ok()?;
+        let desired = s.spec?.mode?.replicated.and_then(|r| r.replicas).map(|n| n as u32);
+        let filters = std::collections::HashMap::from([("service".to_string(), vec![name])]);
+        let opts = bollard::query_parameters::ListTasksOptions { filters: Some(filters) };
+        let tasks = self.docker.list_tasks(Some(opts)).await.unwrap_or_default();
+        let last_error = tasks
+            .into_iter()
+            .filter_map(|t| {
+                let st = t.status?;
+                Some((format!("{:?}", st.timestamp), st.err.filter(|e| !e.is_empty())?))
+            })
+            .max()
+            .map(|(_, e)| e);
+        Some(ServiceTasks { desired, last_error })
+    }
+
     /// The Swarm service a container runs (or, stopped by ccops, ran) a task of.
     pub(super) async fn task_service(&self, id: &str) -> Option<String> {
         let known = self.stopped_tasks.lock().ok().and_then(|m| m.get(id).cloned());

@@ -149,6 +149,11 @@ fn a_stack_deploys_start_first_rolls_back_scales_and_round_trips_its_postgres() 
     assert_eq!(sw.tasks("backend"), [format!("{}-backend:v1.0.0", s.project)]);
     sw.psql("CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes VALUES (1, 'one'), (2, 'two')");
 
+    s.ccops(&["deploy", "swarm-env", "v1.1.0", "--dry-run"])
+        .code(0)
+        .stderr_has(&format!("rollout: `docker stack deploy {}`", s.project))
+        .stderr_has("Swarm ignores `build` (the image must exist) of backend");
+
     let phases = ["deploy v1.1.0", "failed deploy v1.2.0", "rollback"];
     // BACKEND_PORT: the only port the proxy publishes here (Swarm publishes one host-mode
     // port of a target port, not two).
