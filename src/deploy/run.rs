@@ -79,6 +79,9 @@ pub async fn deploy(p: &Project, o: &Options, settled: &mut Option<String>) -> R
     let compose = compose_for(&p.compose, s, Some(&version));
     let model = model_of(&compose, s).await?;
     let migrate = if s.file.deploy.migrate { migrate::mode(s)? } else { None };
+    if engine.is_swarm() {
+        engine.check_swarm_manager().await?;
+    }
     if migrate.is_some() && engine.is_swarm() {
         return Err(crate::usage!(
             "deploy.migrate: migrations run in a Compose container, which cannot reach a Swarm stack's network; set `deploy.migrate: false` for environment `{}` and run them from the stack (see docs/scaling.md)",

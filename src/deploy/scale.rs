@@ -91,6 +91,7 @@ pub async fn scale(
         return Ok(desired);
     }
     if engine.is_swarm() {
+        engine.check_swarm_manager().await?;
         super::swarm::scale(&compose, engine, wanted, s.file.deploy.timeout).await?;
         desired.extend(wanted.iter().cloned());
         crate::state::save_desired_scale(s, &desired)?;

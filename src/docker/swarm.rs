@@ -26,6 +26,19 @@ pub struct ServiceTasks {
 }
 
 impl Engine {
+    /// An error saying what to do unless this engine is a Swarm manager (only a manager
+    /// deploys stacks and scales services).
+    pub async fn check_swarm_manager(&self) -> Result<()> {
+        let info = self.docker.info().await.map_err(|e| anyhow!("cannot read the engine's info: {}", short_err(&e)))?;
+        if info.swarm.and_then(|s| s.control_available) == Some(true) {
+            return Ok(());
+        }
+        Err(crate::usage!(
+            "the engine at `{}` is not a Swarm manager, and the environment has `orchestrator: swarm`; run `docker swarm init` there (or point `docker_host` at a manager)",
+            self.host
+        ))
+    }
+
     /// The Swarm service of the stack's compose service `service`: its wanted replicas
     /// and its newest task error. None outside a stack, or when it has no such service.
     pub async fn stack_service(&self, service: &str) -> Option<ServiceTasks> {

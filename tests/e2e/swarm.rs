@@ -66,13 +66,11 @@ struct Swarm {
 impl Swarm {
     fn join(project: &str) -> Swarm {
         let (_, state) = docker(&["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"]);
+        // Initialised by the test after a first deploy, which must be refused without a
+        // manager; the guard is in place before.
         let initialised = match state.trim() {
             "active true" => false,
-            s if s.starts_with("inactive") => {
-                let (ok, said) = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
-                assert!(ok, "docker swarm init: {said}");
-                true
-            }
+            s if s.starts_with("inactive") => true,
             other => panic!("the engine is in swarm state `{other}`, not a manager: cannot test on it"),
         };
         Swarm { project: project.to_string(), initialised }
@@ -134,16 +132,18 @@ fn a_stack_deploys_start_first_rolls_back_scales_and_round_trips_its_postgres() 
     std::fs::write(s.path().join("docker-compose.swarm.yml"), SWARM_FILE).unwrap();
     s.edit("ccops.yaml", "environments:\n", ENVIRONMENT);
     s.edit("ccops.yaml", "default_environment: production", "default_environment: swarm-env");
-    // Migrations run in a Compose container, outside the stack's network; a volume's
-    // stop_services and a Redis restore have no Swarm form yet (docs/scaling.md).
+    // Migrations run in a Compose container, outside the stack's network (docs/scaling.md).
     s.edit("ccops.yaml", "  migrate: true", "  migrate: false");
-    s.edit(
-        "ccops.yaml",
-        "  volumes:\n    - name: rag_storage\n      stop_services:\n        - backend\n        - worker\n",
-        "",
-    );
-    s.edit("ccops.yaml", "  redis:\n    - service: redis\n", "");
+    // The volume's backup stops the backend: the pre-deploy backups under the strict
+    // client leave it out (it comes back at the end).
+    let volume = "  volumes:\n    - name: rag_storage\n      stop_services:\n        - backend\n        - worker\n";
+    s.edit("ccops.yaml", volume, "");
     let sw = Swarm::join(&s.project);
+    s.ccops(&["deploy", "swarm-env", "v1.0.0"]).code(2).stderr_has("is not a Swarm manager");
+    if sw.initialised {
+        let (ok, said) = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+        assert!(ok, "docker swarm init: {said}");
+    }
 
     s.ccops(&["deploy", "swarm-env", "v1.0.0"]).code(0).stderr_has("docker stack deploy");
     assert_eq!(sw.tasks("backend"), [format!("{}-backend:v1.0.0", s.project)]);
@@ -200,10 +200,17 @@ fn a_stack_deploys_start_first_rolls_back_scales_and_round_trips_its_postgres() 
     assert_eq!(backend["status"], "ok", "{doc}");
     assert!(backend["detail"].as_str().unwrap().starts_with("3/3 running"), "{backend}");
 
-    s.ccops(&["backup"]).code(0);
+    s.ccops(&["backup"]).code(0).stderr_has("redis");
     sw.psql("DELETE FROM notes WHERE id = 1; INSERT INTO notes VALUES (3, 'three')");
-    s.ccops(&["restore", "latest", "--yes"]).code(0).stderr_has("restored backup");
+    // A Redis restore has no Swarm form yet: the database alone.
+    s.ccops(&["restore", "latest", "--only", "postgres", "--yes"]).code(0).stderr_has("restored backup");
     assert_eq!(sw.psql("SELECT string_agg(id || '=' || body, ',' ORDER BY id) FROM notes"), "1=one,2=two");
     assert_eq!(sw.tasks("backend").len(), 3, "the restore's stop window scaled the backend back");
     s.ccops(&["health"]).code(0);
+
+    // A volume whose users stop meanwhile: their services go to 0 tasks and back.
+    s.edit("ccops.yaml", "  compression: gzip", &format!("{volume}  compression: gzip"));
+    s.ccops(&["backup", "--only", "rag_storage"]).code(0).stderr_has("rag_storage");
+    assert_eq!(sw.tasks("backend").len(), 3, "the backup's stop window scaled the backend back");
+    assert_eq!(sw.tasks("worker").len(), 1);
 }
