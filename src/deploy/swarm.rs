@@ -386,6 +386,56 @@ fn failures(tasks: &[Task], service: &Service) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bollard::models::{
+        ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec, TaskStatus,
+    };
+
+    fn spec(image: &str) -> TaskSpec {
+        TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec { image: Some(image.into()), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    fn service(image: &str, replicas: i64) -> Service {
+        Service {
+            spec: Some(ServiceSpec {
+                task_template: Some(spec(image)),
+                mode: Some(ServiceSpecMode {
+                    replicated: Some(ServiceSpecModeReplicated { replicas: Some(replicas) }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn task(image: &str, desired: TaskState, state: TaskState) -> Task {
+        Task {
+            spec: Some(spec(image)),
+            desired_state: Some(desired),
+            status: Some(TaskStatus { state: Some(state), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_service_has_converged_when_its_tasks_of_the_new_spec_run_and_no_old_one_is_wanted() {
+        use TaskState::{RUNNING, SHUTDOWN, STARTING};
+        let s = service("app:v2", 2);
+        let done =
+            [task("app:v2", RUNNING, RUNNING), task("app:v2", RUNNING, RUNNING), task("app:v1", SHUTDOWN, SHUTDOWN)];
+        assert!(Count::of(&s, &done).converged());
+        // Start-first half way: the old task still wanted, a new one still starting.
+        let half =
+            [task("app:v1", RUNNING, RUNNING), task("app:v2", RUNNING, RUNNING), task("app:v2", RUNNING, STARTING)];
+        let n = Count::of(&s, &half);
+        assert!(!n.converged());
+        assert_eq!((n.current, n.running, n.stale, n.want), (2, 1, 1, 2));
+        // Nothing of the new spec yet: the old tasks do not count.
+        assert!(!Count::of(&s, &[task("app:v1", RUNNING, RUNNING), task("app:v1", RUNNING, RUNNING)]).converged());
+    }
 
     #[test]
     fn reshapes_the_compose_model_for_stack_deploy() {
