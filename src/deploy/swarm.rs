@@ -9,6 +9,8 @@
 //! the version variable already in it: `docker stack deploy` reads no `.env`), passed on
 //! stdin, so no secret lands on disk; reshaped where Swarm's loader wants the older
 //! Compose file format (`stack_file`).
+//! Past 400 lines with its tests: the reshaping and the rule of a converged service are
+//! pure and tested here, beside the code.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
