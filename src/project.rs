@@ -24,7 +24,11 @@ impl Project {
             .await
             .map_err(|e| crate::usage!("{e:#}\nfix the compose files of environment `{}`", settings.env_name))?;
         validate_services(&settings, &model)?;
-        let engine = Engine::connect(settings.engine.as_ref()).await.map_err(|e| format!("{e:#}"));
+        let swarm = settings.env.orchestrator == crate::config::schema::Orchestrator::Swarm;
+        let engine = Engine::connect(settings.engine.as_ref())
+            .await
+            .map(|e| if swarm { e.for_stack(&settings.project, &settings.docker_bin) } else { e })
+            .map_err(|e| format!("{e:#}"));
         Ok(Project { settings, compose, model, engine })
     }
 

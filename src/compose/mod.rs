@@ -130,6 +130,14 @@ impl Compose {
         c
     }
 
+    /// A Docker CLI command (not Compose) with the project's engine and folder, for
+    /// `docker stack` and `docker service`.
+    pub fn docker(&self, args: &[&str]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(&self.docker_bin);
+        c.args(args).envs(&self.env).current_dir(&self.project_dir).stdin(Stdio::null()).kill_on_drop(true);
+        c
+    }
+
     /// Run a compose command to completion; stdout is returned, stderr goes into the error.
     pub async fn run(&self, args: &[&str]) -> Result<String> {
         let out = self

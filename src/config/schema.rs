@@ -46,6 +46,20 @@ pub struct Environment {
     #[serde(default)]
     pub required_variables: Vec<String>,
     pub docker_host: Option<String>,
+    /// Who runs the services: Compose on one engine, or Docker Swarm (`docker stack deploy`).
+    #[serde(default)]
+    pub orchestrator: Orchestrator,
+}
+
+/// `environments.<name>.orchestrator` (docs/scaling.md).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Orchestrator {
+    /// `docker compose up` on one engine.
+    #[default]
+    Compose,
+    /// A Swarm stack: `docker stack deploy`, services and tasks.
+    Swarm,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

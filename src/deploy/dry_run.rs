@@ -64,17 +64,31 @@ pub(super) async fn show(plan: &Plan<'_>) -> Result<()> {
         },
         Some(mode) => output::status(format!("  migrations: {} with {}", mode.describe(), plan.version)),
     }
-    let cx = rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout, drain: d.drain };
-    output::status("  rollout:");
-    let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &mut wanted, false).await?;
-    rollout::show(&plans);
+    let rollout = if engine.is_swarm() {
+        output::status(format!(
+            "  rollout: `docker stack deploy {}`; Swarm replaces the tasks of each changed service by its deploy.update_config",
+            plan.compose.project
+        ));
+        let (_, notes) = super::swarm::stack_file(&super::config_value(&plan.compose).await?, &plan.replicas);
+        for n in notes {
+            output::status(format!("    Swarm ignores {n}"));
+        }
+        serde_json::json!({"stack_deploy": plan.compose.project})
+    } else {
+        let cx =
+            rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout, drain: d.drain };
+        output::status("  rollout:");
+        let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &mut wanted, false).await?;
+        rollout::show(&plans);
+        serde_json::to_value(plans)?
+    };
     if output::json_mode() {
         output::json(&serde_json::json!({
             "dry_run": true,
             "version": plan.version,
             "environment": s.env_name,
             "previous_version": plan.previous.as_ref().map(|r| r.version.clone()),
-            "rollout": plans,
+            "rollout": rollout,
         }));
     }
     output::status("dry run: nothing was changed");

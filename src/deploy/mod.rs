@@ -1,5 +1,6 @@
 //! Releases (SPEC §1 deploy, rollback, releases, scale, migrate; §4 state and lock):
-//! the deploy sequence, start-first and stop-first rollouts on plain Compose, the
+//! the deploy sequence, start-first and stop-first rollouts on plain Compose (or a
+//! `docker stack deploy` on Swarm, `swarm`), the
 //! release history a rollback reads its images from, replica counts that deploys keep,
 //! and database migrations in two modes.
 //!
@@ -26,6 +27,7 @@ pub mod rollout;
 pub mod run;
 pub mod scale;
 pub mod steps;
+pub mod swarm;
 pub mod table;
 pub mod wait;
 
@@ -134,6 +136,10 @@ pub async fn containers(
     service: Option<&str>,
 ) -> Result<Vec<crate::docker::Container>> {
     use bollard::query_parameters::ListContainersOptionsBuilder;
+    if engine.is_swarm() {
+        // Swarm made every container of the stack's label, from the service's spec.
+        return engine.containers(project, service).await;
+    }
     let mut labels = vec![format!("{}={project}", crate::docker::LABEL_PROJECT), CONFIG_HASH.to_string()];
     if let Some(s) = service {
         labels.push(format!("{}={s}", crate::docker::LABEL_SERVICE));

@@ -1,6 +1,6 @@
 //! Put an environment back to a recorded release: its version variable, its images by
 //! the IDs recorded (tags re-pointed when they were rebuilt since), rolled out like a
-//! deploy, so services that already run those images are left alone. The replica counts
+//! deploy (a stack deploy on Swarm), so services that already run those images are left alone. The replica counts
 //! are today's (`ccops scale` outlives releases).
 
 use std::collections::BTreeMap;
@@ -33,10 +33,14 @@ pub async fn to_release(p: &Project, target: &Release, timeout: Duration) -> Res
     }
     let mut imgs = images::current(&compose, engine, &model, &services).await?;
     let replicas = replicas(s, &model, &services);
-    let cx = rollout::Ctx { compose: &compose, engine, model: &model, timeout, drain: s.file.deploy.drain };
-    let plans = rollout::plan(&cx, &services, &replicas, &mut imgs, true).await?;
-    rollout::show(&plans);
     let mut touched = Vec::new();
-    rollout::apply(&cx, &plans, &mut touched).await?;
+    if engine.is_swarm() {
+        super::swarm::roll_out(&compose, engine, &services, &replicas, timeout, &mut touched).await?;
+    } else {
+        let cx = rollout::Ctx { compose: &compose, engine, model: &model, timeout, drain: s.file.deploy.drain };
+        let plans = rollout::plan(&cx, &services, &replicas, &mut imgs, true).await?;
+        rollout::show(&plans);
+        rollout::apply(&cx, &plans, &mut touched).await?;
+    }
     Ok(Reverted { images: imgs, replicas, touched })
 }

@@ -14,7 +14,7 @@ use super::inputs::Plan;
 use super::migrate::{self, Mode};
 use super::record::{Action, AutoRollback, Outcome, Release, first_line};
 use super::steps::Steps;
-use super::{compose_for, hooks, images, model_of, preflight, revert, rollout, wait};
+use super::{compose_for, hooks, images, model_of, preflight, revert, rollout, swarm, wait};
 use crate::error::{RolledBack, classify};
 use crate::lock::Lock;
 use crate::output;
@@ -79,6 +79,15 @@ pub async fn deploy(p: &Project, o: &Options, settled: &mut Option<String>) -> R
     let compose = compose_for(&p.compose, s, Some(&version));
     let model = model_of(&compose, s).await?;
     let migrate = if s.file.deploy.migrate { migrate::mode(s)? } else { None };
+    if engine.is_swarm() {
+        engine.check_swarm_manager().await?;
+    }
+    if migrate.is_some() && engine.is_swarm() {
+        return Err(crate::usage!(
+            "deploy.migrate: migrations run in a Compose container, which cannot reach a Swarm stack's network; set `deploy.migrate: false` for environment `{}` and run them from the stack (see docs/scaling.md)",
+            s.env_name
+        ));
+    }
     let (services, deps) = super::layout(&compose, engine, &model).await?;
     let replicas = super::replicas(s, &model, &services);
     let previous = history.current().cloned();
@@ -254,10 +263,15 @@ async fn sequence(
     // The tags may have moved since the build (another build of the same tag): what runs
     // must be what was built and recorded.
     images::put_back(&plan.compose, engine, &plan.model, &rel.images, &plan.services).await?;
-    let cx = rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout, drain: d.drain };
-    let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &mut rel.images, true).await?;
-    rollout::show(&plans);
-    rollout::apply(&cx, &plans, touched).await?;
+    if engine.is_swarm() {
+        swarm::roll_out(&plan.compose, engine, &plan.services, &plan.replicas, d.timeout, touched).await?;
+    } else {
+        let cx =
+            rollout::Ctx { compose: &plan.compose, engine, model: &plan.model, timeout: d.timeout, drain: d.drain };
+        let plans = rollout::plan(&cx, &plan.services, &plan.replicas, &mut rel.images, true).await?;
+        rollout::show(&plans);
+        rollout::apply(&cx, &plans, touched).await?;
+    }
     if touched.is_empty() {
         output::status("  every service already runs this release");
     }

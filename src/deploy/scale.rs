@@ -1,7 +1,7 @@
 //! `ccops scale ENV SERVICE=N...`: `compose up -d --no-recreate --scale` (see `rollout::up`), with
 //! the images of the live release (not whatever the env file says), then a wait until the
 //! new replicas are healthy. The counts are saved for the environment: deploys and
-//! `ccops health` use them from then on.
+//! `ccops health` use them from then on. On Swarm: `docker service scale` (`swarm::scale`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -88,6 +88,16 @@ pub async fn scale(
     if dry_run {
         output::status("dry run: nothing was changed");
         desired.extend(wanted.iter().cloned());
+        return Ok(desired);
+    }
+    if engine.is_swarm() {
+        engine.check_swarm_manager().await?;
+        super::swarm::scale(&compose, engine, wanted, s.file.deploy.timeout).await?;
+        desired.extend(wanted.iter().cloned());
+        crate::state::save_desired_scale(s, &desired)?;
+        for (svc, n) in wanted {
+            output::status(format!("  {svc}: {n} ready"));
+        }
         return Ok(desired);
     }
     // Compose would stop a scale-down's surplus all at once; drained one at a time, a

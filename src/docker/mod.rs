@@ -1,10 +1,11 @@
 //! The Docker Engine API (bollard): a project's containers found by their compose labels
 //! (never by name: Compose v1 and v2 name them differently), archives, helper containers.
-//! Running commands in containers is exec.rs.
+//! Running commands in containers is exec.rs; a Swarm task's stop and start, swarm.rs.
 
 mod endpoint;
 mod exec;
 mod ssh;
+mod swarm;
 
 pub use endpoint::{CliEnv, Endpoint, resolve as resolve_endpoint};
 
@@ -23,12 +24,28 @@ pub const LABEL_PROJECT: &str = "com.docker.compose.project";
 pub const LABEL_SERVICE: &str = "com.docker.compose.service";
 pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
 pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
+/// What Swarm puts on the containers of a stack's tasks.
+pub const LABEL_STACK: &str = "com.docker.stack.namespace";
+pub const LABEL_SWARM_SERVICE: &str = "com.docker.swarm.service.name";
+pub const LABEL_TASK_NAME: &str = "com.docker.swarm.task.name";
 
 /// A connection to the Docker engine.
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
     pub host: String,
+    /// The project is this Swarm stack: its containers are the tasks of its services.
+    stack: Option<Stack>,
+    /// Task containers stopped by scaling their service to 0, and that service: Swarm
+    /// removes such containers, and their start must still find the service.
+    stopped_tasks: std::sync::Arc<std::sync::Mutex<HashMap<String, String>>>,
+}
+
+/// The Swarm stack a project is, and the Docker CLI that scales its services.
+#[derive(Clone)]
+struct Stack {
+    name: String,
+    docker_bin: String,
 }
 
 /// One container of a compose service, as ccops needs to know it.
@@ -113,7 +130,19 @@ impl Engine {
         probe.ping().await.map_err(|e| unreachable(short_err(&e)))?;
         let docker = docker.negotiate_version().await.map_err(|e| unreachable(short_err(&e)))?;
         ssh::forget();
-        Ok(Engine { docker, host })
+        Ok(Engine { docker, host, stack: None, stopped_tasks: Default::default() })
+    }
+
+    /// This engine for a project that is a Swarm stack (`orchestrator: swarm`): its
+    /// containers are found by the stack's labels, one per running task on this node.
+    pub fn for_stack(mut self, stack: &str, docker_bin: &str) -> Engine {
+        self.stack = Some(Stack { name: stack.to_string(), docker_bin: docker_bin.to_string() });
+        self
+    }
+
+    /// Whether the project is a Swarm stack.
+    pub fn is_swarm(&self) -> bool {
+        self.stack.is_some()
     }
 
     /// Whether the engine runs on another machine (reached over ssh:// or tcp://).
@@ -133,15 +162,19 @@ impl Engine {
 
     /// The containers of `project` (optionally one service), running or not, one-off
     /// (`compose run`) containers and ccops' own helpers excluded, ordered by service and
-    /// replica number.
+    /// replica number. In a Swarm stack: the running containers of its tasks on this node
+    /// (Swarm replaces a task whose container ends, so a stopped one is history, not a replica).
     pub async fn containers(&self, project: &str, service: Option<&str>) -> Result<Vec<Container>> {
-        let mut labels = vec![format!("{LABEL_PROJECT}={project}")];
+        let (by_project, by_service) =
+            if self.is_swarm() { (LABEL_STACK, LABEL_SWARM_SERVICE) } else { (LABEL_PROJECT, LABEL_SERVICE) };
+        let mut labels = vec![format!("{by_project}={project}")];
         if let Some(s) = service {
-            labels.push(format!("{LABEL_SERVICE}={s}"));
+            let s = if self.is_swarm() { format!("{project}_{s}") } else { s.to_string() };
+            labels.push(format!("{by_service}={s}"));
         }
         let mut filters = HashMap::new();
         filters.insert("label".to_string(), labels);
-        let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let opts = ListContainersOptionsBuilder::default().all(!self.is_swarm()).filters(&filters).build();
         let list = self
             .docker
             .list_containers(Some(opts))
@@ -164,8 +197,8 @@ impl Engine {
             let state = info.state.as_ref();
             out.push(Container {
                 name: info.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
-                service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
-                number: labels.get(LABEL_NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1),
+                service: self.service_of(project, &labels),
+                number: number_of(&labels),
                 image: c.image.unwrap_or_default(),
                 state: state.and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()),
                 health: state
@@ -182,6 +215,16 @@ impl Engine {
         Ok(out)
     }
 
+    /// The service a container belongs to: its compose label, or in a stack its Swarm
+    /// service's name without the `<stack>_` prefix.
+    fn service_of(&self, project: &str, labels: &HashMap<String, String>) -> String {
+        if !self.is_swarm() {
+            return labels.get(LABEL_SERVICE).cloned().unwrap_or_default();
+        }
+        let full = labels.get(LABEL_SWARM_SERVICE).map(String::as_str).unwrap_or_default();
+        full.strip_prefix(&format!("{project}_")).unwrap_or(full).to_string()
+    }
+
     /// The running container of `service` that ccops execs into (the lowest replica number).
     pub async fn running_container(&self, project: &str, service: &str) -> Result<Container> {
         let all = self.containers(project, Some(service)).await?;
@@ -195,7 +238,14 @@ impl Engine {
         })
     }
 
+    /// Stop a container; in a Swarm stack, a task's container by scaling its service to 0
+    /// (see swarm.rs).
     pub async fn stop(&self, id: &str, timeout_s: i32) -> Result<()> {
+        if self.is_swarm() {
+            if let Some(service) = self.task_service(id).await {
+                return self.stop_task(id, &service, timeout_s).await;
+            }
+        }
         let opts = StopContainerOptionsBuilder::default().t(timeout_s).build();
         self.docker
             .stop_container(id, Some(opts))
@@ -203,7 +253,13 @@ impl Engine {
             .map_err(|e| anyhow!("cannot stop container {}: {}", short_id(id), short_err(&e)))
     }
 
+    /// Start a container; in a Swarm stack, a stopped task's service back at its replicas.
     pub async fn start(&self, id: &str) -> Result<()> {
+        if self.is_swarm() {
+            if let Some(service) = self.task_service(id).await {
+                return self.start_task(&service).await;
+            }
+        }
         self.docker
             .start_container(id, None::<StartContainerOptions>)
             .await
@@ -360,6 +416,13 @@ impl Engine {
     pub async fn image_exists(&self, image: &str) -> bool {
         self.docker.inspect_image(image).await.is_ok()
     }
+}
+
+/// The replica number: Compose's label, or the slot in a Swarm task's name
+/// (`<stack>_<service>.<slot>.<task id>`).
+fn number_of(labels: &HashMap<String, String>) -> u32 {
+    let slot = labels.get(LABEL_TASK_NAME).and_then(|n| n.split('.').nth(1));
+    labels.get(LABEL_NUMBER).map(String::as_str).or(slot).and_then(|n| n.parse().ok()).unwrap_or(1)
 }
 
 pub fn short_id(id: &str) -> &str {

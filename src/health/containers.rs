@@ -1,5 +1,7 @@
 //! The container checks: for every compose service, its containers' state, restart
-//! count and Docker health status, and the expected against the running replicas.
+//! count and Docker health status, and the expected against the running replicas. In a
+//! Swarm stack: its running tasks' containers against the replicas the Swarm service
+//! wants, with the error of its newest failed task.
 
 use std::time::Instant;
 
@@ -19,15 +21,28 @@ pub async fn check(settings: &Settings, engine: &Result<Engine, String>, model: 
         Err(e) => return vec![finish("docker", "engine", t, Outcome::new(Status::Fail, format!("{e:#}")))],
     };
     let desired = crate::state::desired_scale(settings);
+    // In a Swarm stack: what each service wants, from Swarm, and why its tasks failed.
+    let mut swarm = std::collections::BTreeMap::new();
+    if engine.is_swarm() {
+        for name in model.services.keys() {
+            swarm.insert(name.clone(), engine.stack_service(name).await.unwrap_or_default());
+        }
+    }
     model
         .services
         .iter()
         // A service behind a profile is checked when it was started (it has containers).
         .filter(|(name, s)| s.profiles.is_empty() || all.iter().any(|c| &c.service == *name))
         .map(|(name, svc)| {
-            let expected = desired.get(name).copied().unwrap_or(svc.replicas);
+            let tasks = swarm.get(name);
+            let expected =
+                tasks.and_then(|t| t.desired).unwrap_or_else(|| desired.get(name).copied().unwrap_or(svc.replicas));
             let mine: Vec<&Container> = all.iter().filter(|c| &c.service == name).collect();
-            finish(name, "service", t, judge(expected, &mine))
+            let mut outcome = judge(expected, &mine);
+            if let Some(e) = tasks.and_then(|t| t.last_error.as_ref()).filter(|_| outcome.status == Status::Fail) {
+                outcome.detail = format!("{}; last task error: {e}", outcome.detail);
+            }
+            finish(name, "service", t, outcome)
         })
         .collect()
 }

@@ -64,6 +64,12 @@ pub async fn recover(engine: &crate::docker::Engine, state_dir: &Path) -> anyhow
         }
         state::journal_remove(state_dir, std::slice::from_ref(e))?;
     }
+    // A Swarm stack's services scaled to 0 for a stop window: their containers are gone.
+    for name in engine.scale_back_stopped().await? {
+        crate::output::warn(format!(
+            "recovered: a previous ccops run scaled Swarm service {name} to 0 and did not scale it back (it was killed); scaled it back"
+        ));
+    }
     if !failed.is_empty() {
         anyhow::bail!("a previous ccops run was killed, and these could not be started again: {}", failed.join(", "));
     }

@@ -152,6 +152,12 @@ pub async fn replace_and_start<S>(
 where
     S: futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
 {
+    if engine.is_swarm() {
+        // Its task's container would not start again: a new task would load the file.
+        bail!(
+            "restoring Redis `{name}` into a Swarm stack is not supported; nothing was changed (see docs/scaling.md)"
+        );
+    }
     // Journaled like every stop, so a killed ccops does not leave Redis down.
     let stopped = [(container.to_string(), name.to_string())];
     state::record_stopped(state_dir, &stopped)?;

@@ -31,3 +31,4 @@ mod restore_window;
 mod rollout;
 mod scan;
 mod schedule;
+mod swarm;

@@ -2,8 +2,13 @@
 
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The ccops binary under test, with a clean environment for ccops' own variables.
 pub fn ccops() -> Command {
@@ -224,4 +229,116 @@ pub fn in_terminal(cmd: &Command, input: &str) -> Run {
     use std::io::Write;
     let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
     child.wait_with_output().unwrap().into()
+}
+
+/// The client's whole budget per request: connect, send, read the answer.
+const BUDGET: Duration = Duration::from_secs(2);
+const EVERY: Duration = Duration::from_millis(20);
+/// Bounds of the client thread whatever happens to the test.
+const MAX_REQUESTS: usize = 60_000;
+const MAX_TIME: Duration = Duration::from_secs(900);
+
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub requests: usize,
+    pub failures: Vec<String>,
+    pub max: Duration,
+}
+
+/// A client that asks the example's proxy for /health every 20 ms on a fresh connection,
+/// giving each request 2 s in all, and counts every refusal, timeout and 5xx per phase.
+pub struct StrictClient {
+    stop: Arc<AtomicBool>,
+    phase: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+/// One GET /health on a fresh connection to 127.0.0.1:port within BUDGET: the status.
+fn get(port: u16) -> Result<u16, String> {
+    let t0 = Instant::now();
+    let left = || BUDGET.checked_sub(t0.elapsed()).filter(|d| !d.is_zero()).ok_or("timed out".to_string());
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = TcpStream::connect_timeout(&addr, BUDGET).map_err(|e| format!("connect: {e}"))?;
+    c.set_write_timeout(Some(left()?)).unwrap();
+    c.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| format!("send: {e}"))?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        c.set_read_timeout(Some(left()?)).unwrap();
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("no status line: {text:?}"))
+}
+
+impl StrictClient {
+    pub fn start(port: u16, phases: usize) -> StrictClient {
+        let stop = Arc::new(AtomicBool::new(false));
+        let phase = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new((0..phases).map(|_| Seen::default()).collect::<Vec<_>>()));
+        let (flag, at, out) = (stop.clone(), phase.clone(), seen.clone());
+        let handle = std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut next = t0;
+            for _ in 0..MAX_REQUESTS {
+                if flag.load(Ordering::SeqCst) || t0.elapsed() > MAX_TIME {
+                    break;
+                }
+                let p = at.load(Ordering::SeqCst);
+                let start = Instant::now();
+                let r = get(port);
+                let took = start.elapsed();
+                let mut all = out.lock().unwrap();
+                let s = &mut all[p];
+                s.requests += 1;
+                s.max = s.max.max(took);
+                match r {
+                    Ok(200) => {}
+                    Ok(code) => s.failures.push(format!("{:?}: HTTP {code}", t0.elapsed())),
+                    Err(e) => s.failures.push(format!("{:?}: {e} after {took:?}", t0.elapsed())),
+                }
+                drop(all);
+                next += EVERY;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else {
+                    next = now;
+                }
+            }
+        });
+        StrictClient { stop, phase, seen, handle }
+    }
+
+    pub fn phase(&self, n: usize) {
+        self.phase.store(n, Ordering::SeqCst);
+    }
+
+    pub fn finish(self) -> Vec<Seen> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().unwrap();
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+/// Every phase of a strict client saw at least 20 requests and not one failed; the
+/// counts are printed either way.
+#[track_caller]
+pub fn assert_no_failure(phases: &[&str], seen: &[Seen]) {
+    let report: Vec<String> = phases
+        .iter()
+        .zip(seen)
+        .map(|(p, x)| format!("{p}: {} requests, {} failed, max {:?}", x.requests, x.failures.len(), x.max))
+        .collect();
+    eprintln!("strict client:\n  {}", report.join("\n  "));
+    for (p, x) in phases.iter().zip(seen) {
+        let first: Vec<&String> = x.failures.iter().take(10).collect();
+        assert!(x.failures.is_empty(), "{p}: failed requests, the first: {first:?}\n{}", report.join("\n"));
+        assert!(x.requests >= 20, "{p}: the client hardly ran\n{}", report.join("\n"));
+    }
 }

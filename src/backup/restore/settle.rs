@@ -38,7 +38,9 @@ async fn wait_ready(
     let left = deadline.saturating_duration_since(std::time::Instant::now());
     let results = futures_util::future::join_all(services.iter().map(|svc| async move {
         let ids: Vec<String> = stopped.iter().filter(|c| c.service == *svc).map(|c| c.id.clone()).collect();
-        crate::deploy::wait::ready(engine, project, svc, Some(&ids), ids.len(), left).await
+        // A Swarm service comes back as new tasks: any of its containers counts.
+        let only = if engine.is_swarm() { None } else { Some(ids.as_slice()) };
+        crate::deploy::wait::ready(engine, project, svc, only, ids.len(), left).await
     }))
     .await;
     let mut not_ready = Vec::new();
