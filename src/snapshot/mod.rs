@@ -9,8 +9,8 @@ pub mod postgres;
 mod recover;
 pub mod redis;
 pub mod tee;
-pub mod walreceiver;
 pub mod volume;
+pub mod walreceiver;
 
 pub use recover::recover;
 
