@@ -31,4 +31,4 @@ mod restore_window;
 mod rollout;
 mod scan;
 mod schedule;
-mod swarm;
+mod swarm_stack;
