@@ -71,8 +71,10 @@ pub struct PgSide {
     pub old: String,
 }
 
-/// A Redis RDB file under restore: the container, the file's folder and name in it, and
-/// a tar of the previous file in the state directory (`None`: there was no file).
+/// A Redis RDB file under restore: the container that holds it, the file's folder and
+/// name in it, and a tar of the previous file in the state directory (`None`: there was
+/// no file). `helper`: the container is ccops' helper mounting the data volume of a
+/// Swarm task (removed, not started, when put right).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RdbSide {
     pub container: String,
@@ -80,6 +82,8 @@ pub struct RdbSide {
     pub dir: String,
     pub file: String,
     pub saved: Option<std::path::PathBuf>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub helper: bool,
 }
 
 impl std::fmt::Display for Entry {

@@ -429,6 +429,18 @@ pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
+/// The named volume mounted at `path` or above it in a container's mounts (the deepest
+/// one): its name and where it is mounted.
+pub fn volume_mount_at(mounts: &[bollard::models::MountPoint], path: &str) -> Option<(String, String)> {
+    let path = path.trim_end_matches('/');
+    mounts
+        .iter()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .filter_map(|m| Some((m.name.clone()?, m.destination.as_deref()?.trim_end_matches('/').to_string())))
+        .filter(|(_, dest)| path == dest || path.starts_with(&format!("{dest}/")))
+        .max_by_key(|(_, dest)| dest.len())
+}
+
 /// bollard's errors as one readable line: the engine's own message, else the cause
 /// beneath the client (no socket, permission, refused, timeout), never its Debug form.
 pub fn short_err(e: &bollard::errors::Error) -> String {
@@ -448,5 +460,39 @@ pub fn short_err(e: &bollard::errors::Error) -> String {
                 why
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::volume_mount_at;
+    use bollard::models::MountPoint;
+
+    fn mount(typ: &str, name: Option<&str>, dest: &str) -> MountPoint {
+        MountPoint {
+            typ: Some(typ.parse().unwrap()),
+            name: name.map(String::from),
+            destination: Some(dest.to_string()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_deepest_named_volume_holding_a_path_is_found() {
+        let mounts = [
+            mount("volume", Some("data"), "/data"),
+            mount("volume", Some("pgdata"), "/var/lib/postgresql/data/"),
+            mount("bind", None, "/var/lib/postgresql/data/pgdata"),
+            mount("volume", Some("lib"), "/var/lib"),
+        ];
+        let at = |p: &str| volume_mount_at(&mounts, p);
+        assert_eq!(at("/data"), Some(("data".into(), "/data".into())));
+        assert_eq!(at("/data/"), Some(("data".into(), "/data".into())));
+        // Under a bind mount: the volume above it holds the path.
+        assert_eq!(at("/var/lib/postgresql/data/pgdata"), Some(("pgdata".into(), "/var/lib/postgresql/data".into())));
+        assert_eq!(at("/var/lib/redis"), Some(("lib".into(), "/var/lib".into())));
+        // A sibling whose name starts the same is not under it.
+        assert_eq!(at("/data2"), None);
+        assert_eq!(at("/srv"), None);
     }
 }

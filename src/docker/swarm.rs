@@ -70,6 +70,19 @@ impl Engine {
         info.config?.labels?.get(LABEL_SWARM_SERVICE).cloned()
     }
 
+    /// The running container of a task that replaced task container `old` (stopped by
+    /// ccops and its service scaled back): None while none runs yet on this node.
+    pub async fn replacement_task(&self, old: &str) -> Option<String> {
+        let service = self.task_service(old).await?;
+        let filters = std::collections::HashMap::from([
+            ("label".to_string(), vec![format!("{LABEL_SWARM_SERVICE}={service}")]),
+            ("status".to_string(), vec!["running".to_string()]),
+        ]);
+        let opts = bollard::query_parameters::ListContainersOptionsBuilder::default().filters(&filters).build();
+        let list = self.docker.list_containers(Some(opts)).await.ok()?;
+        list.into_iter().filter_map(|c| c.id).find(|id| id != old)
+    }
+
     /// Scale back every service of the stack a killed ccops left scaled to 0 for a stop
     /// window (their containers are gone, the label on the service stays); their names.
     pub async fn scale_back_stopped(&self) -> Result<Vec<String>> {
@@ -88,6 +101,49 @@ impl Engine {
             names.push(name);
         }
         Ok(names)
+    }
+
+    /// Wait until every replicated service of the stack runs the tasks it wants (a stop
+    /// window put right by a later run scaled them back), at most `timeout`; the services
+    /// still short then.
+    pub async fn wait_stack_running(&self, timeout: Duration) -> Vec<String> {
+        let Some(stack) = self.stack.as_ref().map(|s| s.name.clone()) else { return vec![] };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let short = self.services_short(&stack).await;
+            if short.is_empty() || Instant::now() >= deadline {
+                return short;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// The stack's replicated services with fewer running tasks than they want.
+    async fn services_short(&self, stack: &str) -> Vec<String> {
+        let filters = std::collections::HashMap::from([("label".to_string(), vec![format!("{LABEL_STACK}={stack}")])]);
+        let opts = bollard::query_parameters::ListServicesOptionsBuilder::default().filters(&filters).build();
+        let mut short = Vec::new();
+        for spec in self.docker.list_services(Some(opts)).await.unwrap_or_default().into_iter().filter_map(|s| s.spec) {
+            let wanted = spec.mode.and_then(|m| m.replicated).and_then(|r| r.replicas).unwrap_or(0);
+            let Some(name) = spec.name else { continue };
+            if wanted == 0 {
+                continue;
+            }
+            let filters = std::collections::HashMap::from([
+                ("service".to_string(), vec![name.clone()]),
+                ("desired-state".to_string(), vec!["running".to_string()]),
+            ]);
+            let opts = bollard::query_parameters::ListTasksOptions { filters: Some(filters) };
+            let tasks = self.docker.list_tasks(Some(opts)).await.unwrap_or_default();
+            let running = tasks
+                .iter()
+                .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(bollard::models::TaskState::RUNNING))
+                .count() as i64;
+            if running < wanted {
+                short.push(name);
+            }
+        }
+        short
     }
 
     /// Scale the service of task container `id` to 0 (remembering its replicas) and wait

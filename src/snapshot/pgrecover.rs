@@ -62,14 +62,7 @@ impl Server {
         let env = config.env.unwrap_or_default();
         let pgdata =
             super::env_value(&env, "PGDATA").unwrap_or("/var/lib/postgresql/data").trim_end_matches('/').to_string();
-        let mount = info
-            .mounts
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| m.typ.as_deref() == Some("volume"))
-            .filter_map(|m| Some((m.name?, m.destination?.trim_end_matches('/').to_string())))
-            .filter(|(_, dest)| pgdata == *dest || pgdata.starts_with(&format!("{dest}/")))
-            .max_by_key(|(_, dest)| dest.len());
+        let mount = crate::docker::volume_mount_at(info.mounts.as_deref().unwrap_or_default(), &pgdata);
         let Some((volume, mount)) = mount else {
             bail!(
                 "its PGDATA `{pgdata}` is on no named volume; point-in-time recovery replaces a named volume's contents"

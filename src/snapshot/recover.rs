@@ -21,9 +21,14 @@ pub async fn recover(engine: &crate::docker::Engine, state_dir: &Path) -> anyhow
         list.len()
     ));
     let mut failed = Vec::new();
-    for e in &list {
+    // Helpers last: a change put right above may need its helper (a Swarm Redis volume).
+    let mut order: Vec<&Entry> = list.iter().collect();
+    order.sort_by_key(|e| matches!(e, Entry::Helper { .. }));
+    for e in order {
         let done = match e {
             Entry::Stopped { .. } => continue,
+            // Kept while what needs it could not be put right.
+            Entry::Helper { .. } if !failed.is_empty() => continue,
             Entry::VolumeMovedAside(v) => super::volume::recover(engine, v, false).await,
             Entry::VolumeRestored(v) => super::volume::recover(engine, v, true).await,
             Entry::PostgresStaging(p) | Entry::PostgresSwap(p) | Entry::PostgresSwapped(p) => {
@@ -72,6 +77,12 @@ pub async fn recover(engine: &crate::docker::Engine, state_dir: &Path) -> anyhow
     }
     if !failed.is_empty() {
         anyhow::bail!("a previous ccops run was killed, and these could not be started again: {}", failed.join(", "));
+    }
+    // Scaled back, a Swarm service runs once its new task started: what this run does
+    // next (a backup) needs its container.
+    let short = engine.wait_stack_running(std::time::Duration::from_secs(120)).await;
+    if !short.is_empty() {
+        crate::output::warn(format!("Swarm service(s) {} have not all their tasks running yet", short.join(", ")));
     }
     Ok(())
 }

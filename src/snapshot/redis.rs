@@ -140,6 +140,11 @@ pub async fn preflight(engine: &Engine, container: &str, service: &str) -> Resul
 /// stopped, start it, wait until it has loaded, and return DBSIZE. The previous file is
 /// kept in `state_dir` meanwhile, and each phase is in its journal first, so a failed
 /// copy or a killed ccops (put right by the next run, [`recover`]) leaves the old data.
+///
+/// In a Swarm stack the stopped task's container is not started again: its service is
+/// scaled back and a new task loads the file from the data volume. The file is replaced
+/// there, through a helper container that mounts the volume (made before anything stops,
+/// so a Redis keeping its data in no volume is refused with nothing changed).
 pub async fn replace_and_start<S>(
     engine: &Engine,
     container: &str,
@@ -152,23 +157,25 @@ pub async fn replace_and_start<S>(
 where
     S: futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
 {
-    if engine.is_swarm() {
-        // Its task's container would not start again: a new task would load the file.
-        bail!(
-            "restoring Redis `{name}` into a Swarm stack is not supported; nothing was changed (see docs/scaling.md)"
-        );
-    }
+    let env = cli_env(engine, container).await?;
+    let helper = match engine.is_swarm() {
+        true => Some(volume_helper(engine, container, name, dir, state_dir).await?),
+        false => None,
+    };
+    let holder = helper.clone().unwrap_or_else(|| container.to_string());
     // Journaled like every stop, so a killed ccops does not leave Redis down.
     let stopped = [(container.to_string(), name.to_string())];
     state::record_stopped(state_dir, &stopped)?;
     if let Err(e) = engine.stop(container, 30).await {
         state::clear_stopped(state_dir, &stopped);
+        drop_helper(engine, helper.as_deref(), state_dir).await;
         return Err(e);
     }
     // Redis wrote its data on the way down: this file is the data to keep.
-    let saved = match keep_rdb(engine, container, dir, file, state_dir).await {
+    let saved = match keep_rdb(engine, &holder, dir, file, state_dir).await {
         Ok(saved) => saved,
         Err(e) => {
+            drop_helper(engine, helper.as_deref(), state_dir).await;
             let start = engine.start(container).await;
             state::clear_stopped(state_dir, &stopped);
             start?;
@@ -176,25 +183,27 @@ where
         }
     };
     let side = RdbSide {
-        container: container.to_string(),
+        container: holder.clone(),
         name: name.to_string(),
         dir: dir.to_string(),
         file: file.to_string(),
         saved: saved.clone(),
+        helper: helper.is_some(),
     };
     let replacing = Entry::RedisRdbReplaced(side.clone());
     state::journal_add(state_dir, std::slice::from_ref(&replacing))?;
-    let upload = engine.upload(container, dir, tar).await;
+    let upload = engine.upload(&holder, dir, tar).await;
     state::failpoint("redis-rdb-replaced");
     // A copy that failed part way may have cut the file short: the kept one goes back.
     let kept = if upload.is_err() { put_back(engine, &side).await } else { Ok(()) };
-    let start = engine.start(container).await;
     if kept.is_ok() {
         state::journal_remove(state_dir, &[replacing])?;
         if let Some(p) = &saved {
             let _ = std::fs::remove_file(p);
         }
+        drop_helper(engine, helper.as_deref(), state_dir).await;
     }
+    let start = engine.start(container).await;
     if start.is_ok() {
         state::clear_stopped(state_dir, &stopped);
     }
@@ -205,12 +214,18 @@ where
     }
     upload.map_err(|e| e.context(format!("restoring redis `{name}` failed; its previous RDB file was put back")))?;
     start?;
-    let env = cli_env(engine, container).await?;
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
+    let mut live = helper.is_none().then(|| container.to_string());
     loop {
+        if live.is_none() {
+            live = engine.replacement_task(container).await;
+        }
         // Refused while the server starts, LOADING while it reads the file.
-        if let Ok(r) = script(engine, container, &env, &["DBSIZE", "INFO persistence"]).await {
+        if let Some(Ok(r)) = match &live {
+            Some(c) => Some(script(engine, c, &env, &["DBSIZE", "INFO persistence"]).await),
+            None => None,
+        } {
             if info_field(&r.join("\n"), "loading") == Some("0") {
                 return number_at(&r, 0, "DBSIZE");
             }
@@ -220,6 +235,48 @@ where
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// A helper container (created, never started) mounting the data volume of Redis task
+/// container `container` where the task mounts it, journaled until it is removed.
+async fn volume_helper(
+    engine: &Engine,
+    container: &str,
+    name: &str,
+    dir: &str,
+    state_dir: &std::path::Path,
+) -> Result<String> {
+    let info = engine.api().inspect_container(container, None).await.map_err(|e| {
+        anyhow!("cannot inspect container {}: {}", crate::docker::short_id(container), crate::docker::short_err(&e))
+    })?;
+    let Some((volume, mount)) = crate::docker::volume_mount_at(info.mounts.as_deref().unwrap_or_default(), dir) else {
+        bail!(
+            "Redis `{name}` keeps its data in `{dir}`, on no named volume: a new Swarm task would start without the restored file; nothing was changed (mount a volume there)"
+        );
+    };
+    let image = info.config.and_then(|c| c.image).or(info.image).unwrap_or_default();
+    let labels = std::collections::HashMap::from([("ccops.helper".to_string(), "true".to_string())]);
+    let helper = engine.create_helper(&image, vec![format!("{volume}:{mount}")], labels).await?;
+    let entry = Entry::Helper { container: helper.clone() };
+    if let Err(e) = state::journal_add(state_dir, std::slice::from_ref(&entry)) {
+        engine.remove(&helper).await.ok();
+        return Err(e);
+    }
+    Ok(helper)
+}
+
+/// Remove the helper of [`volume_helper`] (when there is one) and forget it.
+async fn drop_helper(engine: &Engine, helper: Option<&str>, state_dir: &std::path::Path) {
+    let Some(id) = helper else { return };
+    match engine.remove(id).await {
+        Ok(()) => {
+            let entry = Entry::Helper { container: id.to_string() };
+            if let Err(e) = state::journal_remove(state_dir, &[entry]) {
+                crate::output::warn(format!("{e:#}"));
+            }
+        }
+        Err(e) => crate::output::warn(format!("{e:#}; the next ccops run removes it")),
     }
 }
 
@@ -280,9 +337,15 @@ async fn put_back(engine: &Engine, side: &RdbSide) -> Result<()> {
 /// Put right an RDB replacement a killed ccops left: Redis is stopped, gets its previous
 /// file back and is started again. Returns what was done.
 pub async fn recover(engine: &Engine, side: &RdbSide) -> Result<String> {
-    engine.stop(&side.container, 30).await.ok();
-    put_back(engine, side).await?;
-    state::start_if_stopped(engine, &side.container).await?;
+    if side.helper {
+        // A Swarm task's volume: its service, still at 0 tasks, is scaled back after this.
+        put_back(engine, side).await?;
+        engine.remove(&side.container).await.ok();
+    } else {
+        engine.stop(&side.container, 30).await.ok();
+        put_back(engine, side).await?;
+        state::start_if_stopped(engine, &side.container).await?;
+    }
     if let Some(p) = &side.saved {
         let _ = std::fs::remove_file(p);
     }
