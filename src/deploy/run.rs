@@ -82,12 +82,6 @@ pub async fn deploy(p: &Project, o: &Options, settled: &mut Option<String>) -> R
     if engine.is_swarm() {
         engine.check_swarm_manager().await?;
     }
-    if migrate.is_some() && engine.is_swarm() {
-        return Err(crate::usage!(
-            "deploy.migrate: migrations run in a Compose container, which cannot reach a Swarm stack's network; set `deploy.migrate: false` for environment `{}` and run them from the stack (see docs/scaling.md)",
-            s.env_name
-        ));
-    }
     let (services, deps) = super::layout(&compose, engine, &model).await?;
     let replicas = super::replicas(s, &model, &services);
     let previous = history.current().cloned();
@@ -325,6 +319,10 @@ async fn start_needed(plan: &Plan<'_>, mode: &Mode) -> Result<()> {
         down.join(", "),
         if down.len() == 1 { "it" } else { "them" }
     ));
+    let timeout = plan.p.settings.file.deploy.timeout;
+    if engine.is_swarm() {
+        return swarm::start_services(&plan.compose, engine, &down, &plan.replicas, timeout).await;
+    }
     let mut args = vec!["up", "-d", "--no-build", "--no-recreate"];
     args.extend(down.iter().map(String::as_str));
     let done = super::proc::run(
@@ -338,7 +336,7 @@ async fn start_needed(plan: &Plan<'_>, mode: &Mode) -> Result<()> {
         bail!("cannot start {}:\n  {}", down.join(", "), done.tail(8));
     }
     for svc in &down {
-        wait::ready(engine, &plan.compose.project, svc, None, 1, plan.p.settings.file.deploy.timeout).await?;
+        wait::ready(engine, &plan.compose.project, svc, None, 1, timeout).await?;
     }
     Ok(())
 }

@@ -199,6 +199,31 @@ pub async fn roll_out(
     Ok(())
 }
 
+/// Deploy only `services` of the stack and wait until they run, the others left as they
+/// are: the database a first deploy's migrations need, before anything else starts.
+pub async fn start_services(
+    compose: &Compose,
+    engine: &Engine,
+    services: &[String],
+    replicas: &BTreeMap<String, u32>,
+    timeout: Duration,
+) -> Result<()> {
+    let config = super::config_value(compose).await?;
+    let (mut file, _) = stack_file(&config, replicas);
+    if let Some(all) = file.get_mut("services").and_then(Value::as_object_mut) {
+        all.retain(|name, _| services.contains(name));
+        // Names of services this file leaves out.
+        all.values_mut().filter_map(Value::as_object_mut).for_each(|def| {
+            def.remove("depends_on");
+        });
+    }
+    stack_deploy(compose, &file).await?;
+    for svc in services {
+        settle(engine, &compose.project, svc, None, timeout).await?;
+    }
+    Ok(())
+}
+
 /// `docker service scale` of the stack's services, then the wait until they run.
 pub async fn scale(compose: &Compose, engine: &Engine, wanted: &[(String, u32)], timeout: Duration) -> Result<()> {
     let pairs: Vec<String> = wanted.iter().map(|(s, n)| format!("{}={n}", service_name(&compose.project, s))).collect();
@@ -222,7 +247,7 @@ pub async fn scale(compose: &Compose, engine: &Engine, wanted: &[(String, u32)],
 }
 
 /// `docker stack deploy` with the stack file on stdin.
-async fn stack_deploy(compose: &Compose, file: &Value) -> Result<()> {
+pub(super) async fn stack_deploy(compose: &Compose, file: &Value) -> Result<()> {
     use tokio::io::AsyncWriteExt;
     let args = ["stack", "deploy", "--with-registry-auth", "--compose-file", "-", compose.project.as_str()];
     output::status(format!("  docker stack deploy {}", compose.project));

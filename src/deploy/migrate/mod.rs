@@ -6,6 +6,7 @@
 
 pub mod command;
 pub mod files;
+mod job;
 pub mod sql;
 
 use std::path::PathBuf;
@@ -153,7 +154,7 @@ pub async fn status(compose: &Compose, engine: &Engine, mode: &Mode) -> Result<S
             if cmd.is_empty() {
                 return Ok(Status { mode: "command", marker: None, rows: vec![], output: vec![], up_to_date: true });
             }
-            let (code, lines) = command::status(compose, service, cmd).await?;
+            let (code, lines) = command::status(compose, engine, service, cmd).await?;
             let marker = lines.iter().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_string());
             Ok(Status { mode: "command", marker, rows: vec![], output: lines, up_to_date: code == 0 })
         }
@@ -206,7 +207,7 @@ pub async fn apply(compose: &Compose, engine: &Engine, mode: &Mode) -> Result<Mi
                 rec.before = status(compose, engine, mode).await?.marker;
             }
             output::status(format!("  running `{}` in a new `{service}` container", cmd.join(" ")));
-            command::apply(compose, service, cmd).await?;
+            command::apply(compose, engine, service, cmd).await?;
             if !status_cmd.is_empty() {
                 rec.after = status(compose, engine, mode).await?.marker;
             }
