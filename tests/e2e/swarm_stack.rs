@@ -1,13 +1,15 @@
 //! `orchestrator: swarm`: the example deployed as a Swarm stack on a one-node swarm of
 //! the rig's engine (initialised here when it is not a manager yet, left again at the
 //! end only then). Under the strict client of the rollout tests: a start-first update,
-//! a broken version rolled back, a rollback; then scale, health from the tasks, and a
-//! backup and restore of the stack's Postgres.
+//! a broken version rolled back, a rollback, each release's migrations applied by a
+//! one-off task of the stack; then scale, health from the tasks, and a backup and
+//! restore of the stack's Postgres and Redis.
 //!
 //! The environment adds docker-compose.swarm.yml: `endpoint_mode: dnsrr` and the proxy's
 //! port in `host` mode, because this machine's kernel has no IPVS, which Swarm's
 //! virtual IPs and ingress routing mesh need (docs/scaling.md).
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -93,6 +95,17 @@ impl Swarm {
         out.trim().to_string()
     }
 
+    fn redis(&self, args: &[&str]) -> String {
+        let task = self.task("redis");
+        let (ok, out) = docker(&[&["exec", &task, "redis-cli"][..], args].concat());
+        assert!(ok, "redis-cli {args:?}: {out}");
+        out.trim().to_string()
+    }
+
+    fn migrations(&self) -> String {
+        self.psql("SELECT coalesce(string_agg(version, ',' ORDER BY version), '') FROM schema_migrations")
+    }
+
     /// Running tasks of a service: (image, state).
     fn tasks(&self, service: &str) -> Vec<String> {
         let name = format!("{}_{service}", self.project);
@@ -126,14 +139,12 @@ impl Drop for Swarm {
 }
 
 #[test]
-fn a_stack_deploys_start_first_rolls_back_scales_and_round_trips_its_postgres() {
+fn a_stack_deploys_start_first_with_migrations_rolls_back_scales_and_round_trips_its_data() {
     let s = Stack::new("swarm", Flavour::V2);
     s.set_env("DB_PASSWORD", PASSWORD);
     std::fs::write(s.path().join("docker-compose.swarm.yml"), SWARM_FILE).unwrap();
     s.edit("ccops.yaml", "environments:\n", ENVIRONMENT);
     s.edit("ccops.yaml", "default_environment: production", "default_environment: swarm-env");
-    // Migrations run in a Compose container, outside the stack's network (docs/scaling.md).
-    s.edit("ccops.yaml", "  migrate: true", "  migrate: false");
     // The volume's backup stops the backend: the pre-deploy backups under the strict
     // client leave it out (it comes back at the end).
     let volume = "  volumes:\n    - name: rag_storage\n      stop_services:\n        - backend\n        - worker\n";
@@ -147,7 +158,10 @@ fn a_stack_deploys_start_first_rolls_back_scales_and_round_trips_its_postgres() 
 
     s.ccops(&["deploy", "swarm-env", "v1.0.0"]).code(0).stderr_has("docker stack deploy");
     assert_eq!(sw.tasks("backend"), [format!("{}-backend:v1.0.0", s.project)]);
-    sw.psql("CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes VALUES (1, 'one'), (2, 'two')");
+    assert_eq!(sw.migrations(), "20240101000000", "v1.0.0's migration, applied by a one-off task");
+    let (_, left) = docker(&["service", "ls", "-q", "--filter", &format!("name={}_ccops-migrate", s.project)]);
+    assert!(left.trim().is_empty(), "the migration's service was left: {left}");
+    sw.psql("CREATE TABLE swarm_notes (id int PRIMARY KEY, body text); INSERT INTO swarm_notes VALUES (1, 'one'), (2, 'two')");
 
     s.ccops(&["deploy", "swarm-env", "v1.1.0", "--dry-run"])
         .code(0)
@@ -169,6 +183,7 @@ fn a_stack_deploys_start_first_rolls_back_scales_and_round_trips_its_postgres() 
     let seen = client.finish();
 
     deploy.code(0).stderr_has("backend: 1 task(s) of the new spec running (updated start-first)");
+    assert_eq!(sw.migrations(), "20240101000000,20240601000000", "v1.1.0's migration was not applied");
     failed
         .code(1)
         .stderr_has("the update of Swarm service")
@@ -192,6 +207,26 @@ fn a_stack_deploys_start_first_rolls_back_scales_and_round_trips_its_postgres() 
     );
     assert_eq!(doc["releases"][2]["auto_rollback"]["outcome"], "success", "{doc}");
 
+    // A migration that fails: the task's output and exit code are the deploy's failure,
+    // its service is removed, the stack keeps its version.
+    let bad = s.path().join("backend/migrations/20240701000000_add_tags.sql");
+    std::fs::write(&bad, "-- migrate:up\nCREATE TABLE tags (id int);\nINSERT INTO no_such_table VALUES (1);\n")
+        .unwrap();
+    let releases = s.path().join("backend/RELEASES");
+    let listed = std::fs::read_to_string(&releases).unwrap();
+    std::fs::write(&releases, format!("{listed}v1.3.0      20240701000000     ok\n")).unwrap();
+    s.ccops(&["deploy", "swarm-env", "v1.3.0"])
+        .code(1)
+        .stderr_has("failed at step `migrate`; v1.0.0 (release #4) is still serving")
+        .stderr_has("the failing migration was rolled back")
+        .stderr_has("no_such_table");
+    std::fs::remove_file(&bad).unwrap();
+    std::fs::write(&releases, listed).unwrap();
+    assert_eq!(sw.tasks("backend"), [format!("{}-backend:v1.0.0", s.project)]);
+    assert_eq!(sw.psql("SELECT to_regclass('tags') IS NULL"), "t", "the failed migration left its table behind");
+    let (_, left) = docker(&["service", "ls", "-q", "--filter", &format!("name={}_ccops-migrate", s.project)]);
+    assert!(left.trim().is_empty(), "the failed migration's service was left: {left}");
+
     s.ccops(&["scale", "swarm-env", "backend=3"]).code(0).stderr_has("backend: 3 ready");
     assert_eq!(sw.tasks("backend").len(), 3);
     let health = s.ccops(&["health", "--json"]);
@@ -200,11 +235,44 @@ fn a_stack_deploys_start_first_rolls_back_scales_and_round_trips_its_postgres() 
     assert_eq!(backend["status"], "ok", "{doc}");
     assert!(backend["detail"].as_str().unwrap().starts_with("3/3 running"), "{backend}");
 
+    sw.redis(&["SET", "greeting", "before"]);
     s.ccops(&["backup"]).code(0).stderr_has("redis");
-    sw.psql("DELETE FROM notes WHERE id = 1; INSERT INTO notes VALUES (3, 'three')");
-    // A Redis restore has no Swarm form yet: the database alone.
-    s.ccops(&["restore", "latest", "--only", "postgres", "--yes"]).code(0).stderr_has("restored backup");
-    assert_eq!(sw.psql("SELECT string_agg(id || '=' || body, ',' ORDER BY id) FROM notes"), "1=one,2=two");
+    sw.psql("DELETE FROM swarm_notes WHERE id = 1; INSERT INTO swarm_notes VALUES (3, 'three')");
+    sw.redis(&["SET", "greeting", "after"]);
+    sw.redis(&["SET", "later", "1"]);
+    let redis_task = sw.task("redis");
+    s.ccops(&["restore", "latest", "--yes"]).code(0).stderr_has("restored backup").stderr_has("redis");
+    assert_eq!(sw.psql("SELECT string_agg(id || '=' || body, ',' ORDER BY id) FROM swarm_notes"), "1=one,2=two");
+    // A new task loaded the restored file from the data volume.
+    assert_ne!(sw.task("redis"), redis_task);
+    assert_eq!(sw.redis(&["GET", "greeting"]), "before");
+    assert_eq!(sw.redis(&["EXISTS", "later"]), "0");
+    assert_eq!(sw.tasks("redis").len(), 1);
+    let volume_filter = format!("volume={}_redis_data", s.project);
+    let (_, helpers) = docker(&["ps", "-aq", "--filter", "label=ccops.helper=true", "--filter", &volume_filter]);
+    assert!(helpers.trim().is_empty(), "a helper container was left: {helpers}");
+
+    // Killed once the file in the volume was replaced: the next run puts the previous one
+    // back through the helper, removes it and scales Redis back.
+    sw.redis(&["SET", "greeting", "live"]);
+    sw.redis(&["SAVE"]);
+    let out = s
+        .ccops_cmd(&["restore", "latest", "--yes", "--no-safety-backup", "--only", "redis"])
+        .env("CCOPS_FAILPOINT", "redis-rdb-replaced")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(9), "the restore was not killed: {said}");
+    assert!(sw.tasks("redis").is_empty(), "Redis was not scaled to 0 for the restore");
+    s.ccops(&["backup", "--no-prune"])
+        .code(0)
+        .stderr_has("was killed before it finished")
+        .stderr_has("has its previous RDB file back");
+    assert_eq!(sw.tasks("redis").len(), 1, "Redis was not scaled back");
+    assert_eq!(sw.redis(&["GET", "greeting"]), "live", "the killed restore changed Redis' data");
+    let (_, helpers) = docker(&["ps", "-aq", "--filter", "label=ccops.helper=true", "--filter", &volume_filter]);
+    assert!(helpers.trim().is_empty(), "the killed restore's helper was left: {helpers}");
+    assert!(!s.path().join(".ccops/journal.json").exists(), "the journal is still there");
     assert_eq!(sw.tasks("backend").len(), 3, "the restore's stop window scaled the backend back");
     s.ccops(&["health"]).code(0);
 
