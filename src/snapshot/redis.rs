@@ -158,10 +158,8 @@ where
     S: futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
 {
     let env = cli_env(engine, container).await?;
-    let helper = match engine.is_swarm() {
-        true => Some(volume_helper(engine, container, name, dir, state_dir).await?),
-        false => None,
-    };
+    let helper =
+        if engine.is_swarm() { Some(volume_helper(engine, container, name, dir, state_dir).await?) } else { None };
     let holder = helper.clone().unwrap_or_else(|| container.to_string());
     // Journaled like every stop, so a killed ccops does not leave Redis down.
     let stopped = [(container.to_string(), name.to_string())];
@@ -222,10 +220,11 @@ where
             live = engine.replacement_task(container).await;
         }
         // Refused while the server starts, LOADING while it reads the file.
-        if let Some(Ok(r)) = match &live {
-            Some(c) => Some(script(engine, c, &env, &["DBSIZE", "INFO persistence"]).await),
+        let answer = match &live {
+            Some(c) => script(engine, c, &env, &["DBSIZE", "INFO persistence"]).await.ok(),
             None => None,
-        } {
+        };
+        if let Some(r) = answer {
             if info_field(&r.join("\n"), "loading") == Some("0") {
                 return number_at(&r, 0, "DBSIZE");
             }
