@@ -292,7 +292,7 @@ async fn settle(engine: &Engine, project: &str, svc: &str, mark: Option<String>,
             .inspect_service(&name, None)
             .await
             .map_err(|e| anyhow!("cannot inspect Swarm service `{name}`: {}", short_err(&e)))?;
-        let tasks = tasks_of(engine, &name).await?;
+        let tasks = engine.service_tasks(&name).await?;
         let update = service.update_status.as_ref();
         let fresh =
             update.and_then(|u| u.started_at.as_ref()).map(|t| format!("{t:?}")).filter(|t| Some(t) != mark.as_ref());
@@ -331,17 +331,6 @@ async fn settle(engine: &Engine, project: &str, svc: &str, mark: Option<String>,
             _ = crate::util::wait_interrupt() => return Err(crate::error::Interrupted.into()),
         }
     }
-}
-
-/// The tasks of a Swarm service that Swarm wants running, and the latest that failed.
-async fn tasks_of(engine: &Engine, service: &str) -> Result<Vec<Task>> {
-    let filters = std::collections::HashMap::from([("service".to_string(), vec![service.to_string()])]);
-    let opts = bollard::query_parameters::ListTasksOptions { filters: Some(filters) };
-    engine
-        .api()
-        .list_tasks(Some(opts))
-        .await
-        .map_err(|e| anyhow!("cannot list the tasks of Swarm service `{service}`: {}", short_err(&e)))
 }
 
 /// What the tasks Swarm wants running say of a service.

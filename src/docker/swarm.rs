@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
+use bollard::models::TaskState;
 
 use super::{Engine, LABEL_STACK, LABEL_SWARM_SERVICE, short_err, short_id};
 
@@ -39,6 +40,16 @@ impl Engine {
         ))
     }
 
+    /// Every task of Swarm service `service` (its full name) that Swarm still lists.
+    pub async fn service_tasks(&self, service: &str) -> Result<Vec<bollard::models::Task>> {
+        let filters = std::collections::HashMap::from([("service".to_string(), vec![service.to_string()])]);
+        let opts = bollard::query_parameters::ListTasksOptions { filters: Some(filters) };
+        self.docker
+            .list_tasks(Some(opts))
+            .await
+            .map_err(|e| anyhow!("cannot list the tasks of Swarm service `{service}`: {}", short_err(&e)))
+    }
+
     /// The Swarm service of the stack's compose service `service`: its wanted replicas
     /// and its newest task error. None outside a stack, or when it has no such service.
     pub async fn stack_service(&self, service: &str) -> Option<ServiceTasks> {
@@ -46,9 +57,7 @@ impl Engine {
         let name = format!("{stack}_{service}");
         let s = self.docker.inspect_service(&name, None).await.ok()?;
         let desired = s.spec?.mode?.replicated.and_then(|r| r.replicas).map(|n| n as u32);
-        let filters = std::collections::HashMap::from([("service".to_string(), vec![name])]);
-        let opts = bollard::query_parameters::ListTasksOptions { filters: Some(filters) };
-        let tasks = self.docker.list_tasks(Some(opts)).await.unwrap_or_default();
+        let tasks = self.service_tasks(&name).await.unwrap_or_default();
         let last_error = tasks
             .into_iter()
             .filter_map(|t| {
@@ -129,15 +138,13 @@ impl Engine {
             if wanted == 0 {
                 continue;
             }
-            let filters = std::collections::HashMap::from([
-                ("service".to_string(), vec![name.clone()]),
-                ("desired-state".to_string(), vec!["running".to_string()]),
-            ]);
-            let opts = bollard::query_parameters::ListTasksOptions { filters: Some(filters) };
-            let tasks = self.docker.list_tasks(Some(opts)).await.unwrap_or_default();
-            let running = tasks
+            let running = self
+                .service_tasks(&name)
+                .await
+                .unwrap_or_default()
                 .iter()
-                .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(bollard::models::TaskState::RUNNING))
+                .filter(|t| t.desired_state == Some(TaskState::RUNNING))
+                .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
                 .count() as i64;
             if running < wanted {
                 short.push(name);

@@ -337,9 +337,9 @@ async fn put_back(engine: &Engine, side: &RdbSide) -> Result<()> {
 /// file back and is started again. Returns what was done.
 pub async fn recover(engine: &Engine, side: &RdbSide) -> Result<String> {
     if side.helper {
-        // A Swarm task's volume: its service, still at 0 tasks, is scaled back after this.
+        // A Swarm task's volume: its service, still at 0 tasks, is scaled back after this,
+        // and the helper removed by its own journal entry.
         put_back(engine, side).await?;
-        engine.remove(&side.container).await.ok();
     } else {
         engine.stop(&side.container, 30).await.ok();
         put_back(engine, side).await?;

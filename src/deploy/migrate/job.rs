@@ -10,14 +10,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use bollard::models::TaskState;
 use serde_json::{Value, json};
 
 use crate::compose::Compose;
 use crate::deploy::proc::{self, Finished, OnSignal, Show};
 use crate::deploy::swarm;
-use crate::docker::{Engine, short_err};
+use crate::docker::Engine;
 
 /// The job's service in the stack.
 const JOB: &str = "ccops-migrate";
@@ -97,27 +97,21 @@ async fn wait_done(engine: &Engine, name: &str) -> Result<i32> {
     let mut pause = Duration::from_millis(100);
     loop {
         crate::util::check_interrupt()?;
-        let filters = std::collections::HashMap::from([("service".to_string(), vec![name.to_string()])]);
-        let opts = bollard::query_parameters::ListTasksOptions { filters: Some(filters) };
-        let tasks = engine
-            .api()
-            .list_tasks(Some(opts))
-            .await
-            .map_err(|e| anyhow!("cannot list the tasks of `{name}`: {}", short_err(&e)))?;
-        let status = tasks.into_iter().filter_map(|t| t.status).next();
+        let status = engine.service_tasks(name).await?.into_iter().filter_map(|t| t.status).next();
         let state = status.as_ref().and_then(|s| s.state);
         let said = status.as_ref().and_then(|s| s.err.clone().filter(|e| !e.is_empty()).or(s.message.clone()));
         let code = status.as_ref().and_then(|s| s.container_status.as_ref()).and_then(|c| c.exit_code);
-        match state {
-            Some(TaskState::COMPLETE) => return Ok(0),
-            Some(TaskState::FAILED) if code.is_some() => return Ok(code.unwrap_or(1) as i32),
-            Some(TaskState::FAILED | TaskState::REJECTED | TaskState::ORPHANED | TaskState::SHUTDOWN) => {
+        match (state, code) {
+            (Some(TaskState::COMPLETE), _) => return Ok(0),
+            // The command ran and exited non-zero: its own failure, told by its output.
+            (Some(TaskState::FAILED), Some(code)) => return Ok(code as i32),
+            (Some(TaskState::FAILED | TaskState::REJECTED | TaskState::ORPHANED | TaskState::SHUTDOWN), _) => {
                 bail!(
                     "Swarm could not run the migration task `{name}`: {}",
                     said.unwrap_or_else(|| format!("{state:?}").to_lowercase())
                 )
             }
-            Some(TaskState::RUNNING) => {}
+            (Some(TaskState::RUNNING), _) => {}
             _ if started.elapsed() > START_LIMIT => bail!(
                 "the migration task `{name}` did not start within {} s: {}",
                 START_LIMIT.as_secs(),
